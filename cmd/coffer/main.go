@@ -1,0 +1,60 @@
+// Command coffer is the Coffer secrets service (coffer serve), its offline
+// tools, and a command-line client for the secrets and workspaces APIs.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit status through cobra so main decides it in one place.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// usageError is exit status 2 (api.md §10).
+func usageError(msg string) error { return &exitError{code: 2, msg: msg} }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "coffer",
+		Short:         "Coffer: a secrets service for ML platforms",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err.Error()) })
+	root.AddCommand(newServeCmd())
+	root.AddCommand(newSecretsCmd())
+	root.AddCommand(newWorkspacesCmd())
+	return root
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run executes the command line and returns the process exit status.
+func run(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(os.Stderr, ee.msg)
+		}
+		return ee.code
+	}
+	fmt.Fprintln(os.Stderr, "Error:", err)
+	// cobra's own argument and unknown-command errors are usage errors.
+	return 2
+}
