@@ -34,7 +34,11 @@ type Provider interface {
 // provider replies, so they are safe to log and their texts are the fixed
 // rotation failure strings of crypto.md §6.
 var (
+	// ErrDecrypt: the record did not authenticate (wrong key, tag, AAD,
+	// format or length). No value is returned with it.
 	ErrDecrypt = errors.New("decryption failed")
+	// ErrEncrypt: sealing or wrapping failed for a reason other than an
+	// unreachable provider.
 	ErrEncrypt = errors.New("encryption failed")
 )
 
@@ -44,6 +48,7 @@ type ProviderError struct {
 	Unavailable bool // true: configured but unreachable; false: not configured
 }
 
+// Error returns the fixed rotation failure text of crypto.md §6.
 func (e *ProviderError) Error() string {
 	if e.Unavailable {
 		return "provider '" + e.Provider + "' is unavailable"
