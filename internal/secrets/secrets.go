@@ -7,6 +7,7 @@
 package secrets
 
 import (
+	"math"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
@@ -60,7 +61,14 @@ func (p Page) TotalPages() int {
 }
 
 // Offset is the number of items before this page.
-func (p Page) Offset() int { return (p.Page - 1) * p.PageSize }
+// It saturates instead of overflowing for absurd page numbers, which then
+// simply return an empty page.
+func (p Page) Offset() int {
+	if p.PageSize > 0 && p.Page-1 > math.MaxInt/p.PageSize {
+		return math.MaxInt
+	}
+	return (p.Page - 1) * p.PageSize
+}
 
 // Now returns the current time in UTC truncated to microseconds, the precision
 // both backends store, so that a create answers exactly what later reads do.

@@ -1,0 +1,169 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// writeJSON writes v with the given status. Values are plain structs whose
+// field order is the key order of api.md §2.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"detail":"An unexpected error occurred."}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	if status == http.StatusConflict {
+		h.Set("x-should-retry", "false") // the SDK otherwise retries 409s twice
+	}
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+type detail struct {
+	Detail any `json:"detail"`
+}
+
+func writeDetail(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, detail{msg})
+}
+
+// statusOf is the one place where domain error kinds become HTTP statuses.
+var statusOf = map[secrets.Kind]int{
+	secrets.KindNotFound:  http.StatusNotFound,
+	secrets.KindConflict:  http.StatusConflict,
+	secrets.KindForbidden: http.StatusForbidden,
+	secrets.KindInvalid:   http.StatusUnprocessableEntity,
+	secrets.KindInternal:  http.StatusInternalServerError,
+}
+
+// writeError renders a domain error. Unknown errors become the generic 500;
+// causes are logged, never sent.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *secrets.Error
+	if !errors.As(err, &de) {
+		de = &secrets.Error{Kind: secrets.KindInternal, Detail: secrets.MsgUnexpected, Err: err}
+	}
+	status := statusOf[de.Kind]
+	if status == http.StatusInternalServerError && de.Err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("error", de.Err.Error()))
+	}
+	writeDetail(w, status, de.Detail)
+}
+
+// timestamp renders as RFC 3339 UTC with exactly six fractional digits.
+type timestamp time.Time
+
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(timeLayout)+2)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, timeLayout)
+	return append(b, '"'), nil
+}
+
+// ts returns nil for the zero time (the virtual NGC secret has no timestamps).
+func ts(t time.Time) *timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	v := timestamp(t)
+	return &v
+}
+
+type secretJSON struct {
+	Name        string     `json:"name"`
+	Workspace   string     `json:"workspace"`
+	Description *string    `json:"description"`
+	CreatedAt   *timestamp `json:"created_at"`
+	UpdatedAt   *timestamp `json:"updated_at"`
+}
+
+// secretItemJSON is a list item: null keys are omitted.
+type secretItemJSON struct {
+	Name        string     `json:"name"`
+	Workspace   string     `json:"workspace"`
+	Description *string    `json:"description,omitempty"`
+	CreatedAt   *timestamp `json:"created_at,omitempty"`
+	UpdatedAt   *timestamp `json:"updated_at,omitempty"`
+}
+
+func toSecretJSON(s secrets.Secret) secretJSON {
+	return secretJSON{s.Name, s.Workspace, s.Description, ts(s.CreatedAt), ts(s.UpdatedAt)}
+}
+
+type paginationJSON struct {
+	Page            int `json:"page"`
+	PageSize        int `json:"page_size"`
+	CurrentPageSize int `json:"current_page_size"`
+	TotalPages      int `json:"total_pages"`
+	TotalResults    int `json:"total_results"`
+}
+
+func toPagination(p secrets.Page, n int) paginationJSON {
+	return paginationJSON{p.Page, p.PageSize, n, p.TotalPages(), p.TotalResults}
+}
+
+type secretPageJSON struct {
+	Data       []secretItemJSON `json:"data"`
+	Pagination paginationJSON   `json:"pagination"`
+}
+
+type secretValueJSON struct {
+	Name      string `json:"name"`
+	Workspace string `json:"workspace"`
+	Value     string `json:"value"`
+}
+
+type rotationJSON struct {
+	Rotated     int                `json:"rotated_secrets"`
+	Success     bool               `json:"success"`
+	Skipped     int                `json:"skipped_secrets"`
+	Failed      []rotationFailJSON `json:"failed_secrets"`
+	FailedCount int                `json:"failed_count"`
+}
+
+type rotationFailJSON struct {
+	Workspace string `json:"workspace"`
+	Name      string `json:"name"`
+	Error     string `json:"error"`
+}
+
+type workspaceJSON struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description *string   `json:"description"`
+	CreatedAt   timestamp `json:"created_at"`
+	CreatedBy   *string   `json:"created_by"`
+	UpdatedAt   timestamp `json:"updated_at"`
+	UpdatedBy   *string   `json:"updated_by"`
+}
+
+func toWorkspaceJSON(w secrets.Workspace) workspaceJSON {
+	return workspaceJSON{w.ID, w.Name, w.Description, timestamp(w.CreatedAt), w.CreatedBy,
+		timestamp(w.UpdatedAt), w.UpdatedBy}
+}
+
+type workspacePageJSON struct {
+	Data       []workspaceJSON `json:"data"`
+	Pagination paginationJSON  `json:"pagination"`
+	Sort       string          `json:"sort"`
+	Filter     *string         `json:"filter"`
+}
+
+type deleteResultJSON struct {
+	Message      string `json:"message"`
+	ID           string `json:"id"`
+	DeletedCount int    `json:"deleted_count"`
+}

@@ -1,0 +1,43 @@
+package httpapi
+
+import "net/http"
+
+const (
+	secretsBase    = "/apis/secrets/v2/workspaces/{workspace}/secrets"
+	workspacesBase = "/apis/entities/v2/workspaces"
+)
+
+// routes is the route table of api.md §1.1 (members come with auth).
+func routes() []*route {
+	return []*route{
+		{method: http.MethodPost, pattern: secretsBase, handle: (*Server).createSecret},
+		{method: http.MethodGet, pattern: secretsBase, handle: (*Server).listSecrets},
+		{method: http.MethodGet, pattern: secretsBase + "/{name}", handle: (*Server).getSecret},
+		{method: http.MethodPatch, pattern: secretsBase + "/{name}", handle: (*Server).updateSecret},
+		{method: http.MethodDelete, pattern: secretsBase + "/{name}", handle: (*Server).deleteSecret},
+		{method: http.MethodGet, pattern: secretsBase + "/{name}/access", handle: (*Server).accessSecret},
+		{method: http.MethodPost, pattern: "/apis/secrets/v2/rotate-encryption-keys", handle: (*Server).rotate},
+		{method: http.MethodPost, pattern: workspacesBase, handle: (*Server).createWorkspace},
+		{method: http.MethodGet, pattern: workspacesBase, handle: (*Server).listWorkspaces},
+		{method: http.MethodGet, pattern: workspacesBase + "/{name}", handle: (*Server).getWorkspace},
+		{method: http.MethodPut, pattern: workspacesBase + "/{name}", handle: (*Server).updateWorkspace},
+		{method: http.MethodDelete, pattern: workspacesBase + "/{name}", handle: (*Server).deleteWorkspace},
+		{method: http.MethodGet, pattern: "/apis/auth/discovery", handle: (*Server).discovery, public: true},
+		{method: http.MethodGet, pattern: "/health/live", handle: (*Server).live, public: true},
+		{method: http.MethodGet, pattern: "/health/ready", handle: (*Server).readyz, public: true},
+	}
+}
+
+// Pattern is the matched route's pattern ("" when no route matched).
+func (m Match) Pattern() string {
+	if m.route == nil {
+		return ""
+	}
+	return m.route.pattern
+}
+
+// Param returns a decoded path parameter of the matched route.
+func (m Match) Param(name string) string { return m.params[name] }
+
+// Found reports whether some route serves the path with any method.
+func (m Match) Found() bool { return len(m.allow) > 0 }

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	o, it := parseObject(body, false)
+	if it != nil {
+		writeItems(w, []item{*it})
+		return
+	}
+	var is items
+	name, it := o.str(stringRule{name: "name", required: true})
+	if it == nil {
+		it = nameItem(*name)
+	}
+	is.add(it)
+	desc, it := s.description(o)
+	is.add(it)
+	value, it := s.value(o, true)
+	is.add(it)
+	if len(is) > 0 {
+		writeItems(w, is)
+		return
+	}
+	if *value == "" {
+		writeItems(w, []item{emptyValueItem})
+		return
+	}
+	sec, err := s.svc.CreateSecret(r.Context(), p["workspace"],
+		secrets.NewSecret{Name: *name, Description: desc, Value: *value}, actor(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toSecretJSON(sec))
+}
+
+// nameItem runs the two secret-name checks of api.md §3.1.
+func nameItem(name string) *item {
+	loc := []any{"body", "name"}
+	switch secrets.CheckSecretName(name) {
+	case secrets.NameBadChars:
+		return &item{Type: "value_error", Loc: loc, Input: rawString(name), Ctx: errorCtx,
+			Msg: "Value error, Invalid secret name '" + name + "'. Allowed characters: letters (a-z, A-Z), digits (0-9), underscores, hyphens, and dots. Example: my-api-key"}
+	case secrets.NameBadShape:
+		return patternItem(name, secrets.SecretNamePattern)
+	}
+	return nil
+}
+
+func patternItem(name, pattern string) *item {
+	return &item{Type: "string_pattern_mismatch", Loc: []any{"body", "name"}, Input: rawString(name),
+		Msg: "String should match pattern '" + pattern + "'", Ctx: map[string]string{"pattern": pattern}}
+}
+
+func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
+	var is items
+	q := r.URL.Query()
+	page := queryInt(q, "page", 1, 0, &is)
+	size := queryInt(q, "page_size", 10, 1000, &is)
+	if len(is) > 0 {
+		writeItems(w, is)
+		return
+	}
+	list, pg, err := s.svc.ListSecrets(r.Context(), p["workspace"], page, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := secretPageJSON{Data: make([]secretItemJSON, len(list)), Pagination: toPagination(pg, len(list))}
+	for i, sec := range list {
+		out.Data[i] = secretItemJSON(toSecretJSON(sec))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
+	sec, err := s.svc.GetSecret(r.Context(), p["workspace"], p["name"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSecretJSON(sec))
+}
+
+func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return
+	}
+	o, it := parseObject(body, false)
+	if it != nil {
+		writeItems(w, []item{*it})
+		return
+	}
+	var is items
+	desc, it := s.description(o)
+	is.add(it)
+	value, it := s.value(o, false)
+	is.add(it)
+	if len(is) > 0 {
+		writeItems(w, is)
+		return
+	}
+	if value != nil && *value == "" {
+		writeItems(w, []item{emptyValueItem})
+		return
+	}
+	sec, err := s.svc.UpdateSecret(r.Context(), p["workspace"], p["name"],
+		secrets.SecretChange{Description: desc, Value: value}, actor(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toSecretJSON(sec))
+}
+
+func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) {
+	if err := s.svc.DeleteSecret(r.Context(), p["workspace"], p["name"]); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
+	ws, name := p["workspace"], p["name"]
+	value, err := s.svc.AccessSecret(r.Context(), ws, name)
+	pr := PrincipalFrom(r.Context())
+	outcome := "ok"
+	if err != nil {
+		outcome = err.Error()
+	}
+	s.log.Info("secret access", "principal", pr.ID, "on_behalf_of", pr.OnBehalfOf,
+		"workspace", ws, "name", name, "outcome", outcome)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, secretValueJSON{Name: name, Workspace: ws, Value: value})
+}
+
+func (s *Server) rotate(w http.ResponseWriter, r *http.Request, _ params) {
+	res, err := s.svc.RotateKeys(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := rotationJSON{Rotated: res.Rotated, Success: res.FailedCount == 0, Skipped: res.Skipped,
+		Failed: make([]rotationFailJSON, len(res.Failed)), FailedCount: res.FailedCount}
+	for i, f := range res.Failed {
+		out.Failed[i] = rotationFailJSON(f)
+	}
+	writeJSON(w, http.StatusAccepted, out)
+}

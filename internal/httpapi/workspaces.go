@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ params) {
+	o, ok := s.readObject(w, r)
+	if !ok {
+		return
+	}
+	var is items
+	name, it := o.str(stringRule{name: "name", required: true})
+	if it == nil && !secrets.ValidWorkspaceName(*name) {
+		it = patternItem(*name, secrets.WorkspaceNamePattern)
+	}
+	is.add(it)
+	desc, it := s.description(o)
+	is.add(it)
+	if len(is) > 0 {
+		writeItems(w, is)
+		return
+	}
+	ws, err := s.svc.CreateWorkspace(r.Context(), *name, desc, actor(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, toWorkspaceJSON(ws))
+}
+
+// readObject reads and parses a workspace body; those echo their input.
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, bool) {
+	body, ok := s.readBody(w, r)
+	if !ok {
+		return object{}, false
+	}
+	o, it := parseObject(body, true)
+	if it != nil {
+		writeItems(w, []item{*it})
+		return object{}, false
+	}
+	return o, true
+}
+
+var sortMsg = "'" + strings.Join(secrets.WorkspaceSorts[:3], "', '") + "' or '" + secrets.WorkspaceSorts[3] + "'"
+
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, _ params) {
+	var is items
+	q := r.URL.Query()
+	page := queryInt(q, "page", 1, 0, &is)
+	size := queryInt(q, "page_size", 100, 1000, &is)
+	sort := "-created_at"
+	if vs := q["sort"]; len(vs) > 0 {
+		sort = vs[len(vs)-1]
+		if !slices.Contains(secrets.WorkspaceSorts, sort) {
+			is.add(&item{Type: "enum", Loc: []any{"query", "sort"}, Input: rawString(sort),
+				Msg: "Input should be " + sortMsg, Ctx: map[string]string{"expected": sortMsg}})
+		}
+	}
+	if len(is) > 0 {
+		writeItems(w, is)
+		return
+	}
+	list, pg, err := s.svc.ListWorkspaces(r.Context(), sort, page, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := workspacePageJSON{Data: make([]workspaceJSON, len(list)), Pagination: toPagination(pg, len(list)), Sort: sort}
+	for i, ws := range list {
+		out.Data[i] = toWorkspaceJSON(ws)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, p params) {
+	ws, err := s.svc.GetWorkspace(r.Context(), p["name"])
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toWorkspaceJSON(ws))
+}
+
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p params) {
+	o, ok := s.readObject(w, r)
+	if !ok {
+		return
+	}
+	desc, it := s.description(o)
+	if it != nil {
+		writeItems(w, []item{*it})
+		return
+	}
+	ws, err := s.svc.UpdateWorkspace(r.Context(), p["name"], desc, actor(r))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toWorkspaceJSON(ws))
+}
+
+func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request, p params) {
+	name := p["name"]
+	if err := s.svc.DeleteWorkspace(r.Context(), name); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deleteResultJSON{Message: "Workspace marked for deletion", ID: name, DeletedCount: 1})
+}
+
+func (s *Server) live(w http.ResponseWriter, _ *http.Request, _ params) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "live"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ params) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.ready != nil {
+		if err := s.ready(ctx); err != nil {
+			s.log.Warn("readiness check failed", "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, detail{map[string]string{"status": "not_ready"}})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) discovery(w http.ResponseWriter, _ *http.Request, _ params) {
+	writeJSON(w, http.StatusOK, struct {
+		AuthEnabled bool `json:"auth_enabled"`
+		OIDC        any  `json:"oidc"`
+	}{s.authz != nil, nil})
+}
