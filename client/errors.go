@@ -1,0 +1,97 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// APIError is a non-2xx answer from the server.
+type APIError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Detail is the decoded "detail" member of the body: a string, a
+	// []ValidationItem for request validation (422), or any other JSON
+	// value as encoding/json decodes it. Without a JSON detail it is the
+	// status text, e.g. "Bad Gateway".
+	Detail any
+	// Body is the body as received.
+	Body []byte
+}
+
+// ValidationItem is one problem found in a request (api.md §1.5).
+type ValidationItem struct {
+	Type string `json:"type"`
+	// Loc locates the problem, e.g. ["body", "name"]: strings and numbers
+	// (json.Number).
+	Loc   []any          `json:"loc"`
+	Msg   string         `json:"msg"`
+	Input any            `json:"input,omitempty"`
+	Ctx   map[string]any `json:"ctx,omitempty"`
+}
+
+// Error renders "<status> <detail>" as the coffer CLI prints it: a
+// validation list gives one "<loc joined by .>: <msg>" line per item.
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%d %s", e.Status, renderDetail(e.Detail))
+}
+
+// Location joins Loc with dots, e.g. "body.name" or "body.roles.1".
+func (v ValidationItem) Location() string {
+	parts := make([]string, len(v.Loc))
+	for i, p := range v.Loc {
+		parts[i] = fmt.Sprint(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+func renderDetail(d any) string {
+	switch d := d.(type) {
+	case string:
+		return d
+	case []ValidationItem:
+		lines := make([]string, len(d))
+		for i, item := range d {
+			lines[i] = item.Location() + ": " + item.Msg
+		}
+		return strings.Join(lines, "\n")
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Sprint(d)
+		}
+		return string(b)
+	}
+}
+
+func newAPIError(status int, body []byte) *APIError {
+	return &APIError{Status: status, Detail: parseDetail(status, body), Body: body}
+}
+
+// parseDetail decodes numbers as json.Number so that a location such as a
+// byte offset prints as written, never as 1e+06.
+func parseDetail(status int, body []byte) any {
+	var envelope struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	if json.Unmarshal(body, &envelope) != nil || len(envelope.Detail) == 0 || string(envelope.Detail) == "null" {
+		return http.StatusText(status)
+	}
+	var items []ValidationItem
+	if decodeNumbers(envelope.Detail, &items) == nil {
+		return items
+	}
+	var generic any
+	if decodeNumbers(envelope.Detail, &generic) != nil {
+		return http.StatusText(status)
+	}
+	return generic
+}
+
+func decodeNumbers(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}

@@ -1,0 +1,249 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Secret is the metadata of a secret (api.md §2). It never carries the value.
+type Secret struct {
+	Name        string     `json:"name"`
+	Workspace   string     `json:"workspace"`
+	Description *string    `json:"description"`
+	CreatedAt   *time.Time `json:"created_at"` // nil only for the virtual NGC secret
+	UpdatedAt   *time.Time `json:"updated_at"`
+
+	// Raw is the JSON object the server sent. List items omit null members,
+	// single answers include them; Raw keeps that difference.
+	Raw json.RawMessage `json:"-"`
+}
+
+// SecretValue is the answer of AccessSecret, the only one holding a value.
+type SecretValue struct {
+	Name      string `json:"name"`
+	Workspace string `json:"workspace"`
+	Value     string `json:"value"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Pagination describes one page of a list answer. TotalPages is 0 for an
+// empty collection.
+type Pagination struct {
+	Page            int `json:"page"`
+	PageSize        int `json:"page_size"`
+	CurrentPageSize int `json:"current_page_size"`
+	TotalPages      int `json:"total_pages"`
+	TotalResults    int `json:"total_results"`
+}
+
+// SecretPage is one page of ListSecrets.
+type SecretPage struct {
+	Data       []Secret   `json:"data"`
+	Pagination Pagination `json:"pagination"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// FailedSecret names a secret that a key rotation could not re-encrypt.
+type FailedSecret struct {
+	Workspace string `json:"workspace"`
+	Name      string `json:"name"`
+	Error     string `json:"error"`
+}
+
+// RotationResult is the outcome of RotateEncryptionKeys. Success is false
+// when any secret failed; FailedSecrets holds at most the first 1,000.
+type RotationResult struct {
+	RotatedSecrets int            `json:"rotated_secrets"`
+	Success        bool           `json:"success"`
+	SkippedSecrets int            `json:"skipped_secrets"`
+	FailedSecrets  []FailedSecret `json:"failed_secrets"`
+	FailedCount    int            `json:"failed_count"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Workspace groups secrets and role bindings.
+type Workspace struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Description *string   `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	CreatedBy   *string   `json:"created_by"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	UpdatedBy   *string   `json:"updated_by"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// WorkspacePage is one page of ListWorkspaces. Sort echoes the order used.
+type WorkspacePage struct {
+	Data       []Workspace `json:"data"`
+	Pagination Pagination  `json:"pagination"`
+	Sort       string      `json:"sort"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// Member is a principal with its roles in one workspace.
+type Member struct {
+	Principal string     `json:"principal"`
+	Roles     []string   `json:"roles"`
+	GrantedAt *time.Time `json:"granted_at"`
+	GrantedBy *string    `json:"granted_by"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// MemberList is every member of a workspace; it is not paginated.
+type MemberList struct {
+	Data []Member `json:"data"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// DeleteResult answers the deletion of a workspace or of a member.
+type DeleteResult struct {
+	Message      string `json:"message"`
+	ID           string `json:"id"`
+	DeletedCount int    `json:"deleted_count"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes a Secret, accepting the reference service's
+// zone-less timestamps as UTC, and keeps the input in Raw.
+func (s *Secret) UnmarshalJSON(b []byte) error {
+	type plain Secret
+	var w struct {
+		plain
+		CreatedAt *timestamp `json:"created_at"`
+		UpdatedAt *timestamp `json:"updated_at"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = Secret(w.plain)
+	s.CreatedAt, s.UpdatedAt = w.CreatedAt.ptr(), w.UpdatedAt.ptr()
+	s.Raw = bytes.Clone(b)
+	return nil
+}
+
+// UnmarshalJSON decodes a Workspace like Secret.UnmarshalJSON does.
+func (ws *Workspace) UnmarshalJSON(b []byte) error {
+	type plain Workspace
+	var w struct {
+		plain
+		CreatedAt timestamp `json:"created_at"`
+		UpdatedAt timestamp `json:"updated_at"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*ws = Workspace(w.plain)
+	ws.CreatedAt, ws.UpdatedAt = time.Time(w.CreatedAt), time.Time(w.UpdatedAt)
+	ws.Raw = bytes.Clone(b)
+	return nil
+}
+
+// UnmarshalJSON decodes a Member like Secret.UnmarshalJSON does.
+func (m *Member) UnmarshalJSON(b []byte) error {
+	type plain Member
+	var w struct {
+		plain
+		GrantedAt *timestamp `json:"granted_at"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*m = Member(w.plain)
+	m.GrantedAt = w.GrantedAt.ptr()
+	m.Raw = bytes.Clone(b)
+	return nil
+}
+
+// UnmarshalJSON decodes a SecretValue and keeps the input in Raw.
+func (v *SecretValue) UnmarshalJSON(b []byte) error {
+	type plain SecretValue
+	return decodeKeepingRaw(b, (*plain)(v), &v.Raw)
+}
+
+// UnmarshalJSON decodes a SecretPage and keeps the input in Raw.
+func (p *SecretPage) UnmarshalJSON(b []byte) error {
+	type plain SecretPage
+	return decodeKeepingRaw(b, (*plain)(p), &p.Raw)
+}
+
+// UnmarshalJSON decodes a RotationResult and keeps the input in Raw.
+func (r *RotationResult) UnmarshalJSON(b []byte) error {
+	type plain RotationResult
+	return decodeKeepingRaw(b, (*plain)(r), &r.Raw)
+}
+
+// UnmarshalJSON decodes a WorkspacePage and keeps the input in Raw.
+func (p *WorkspacePage) UnmarshalJSON(b []byte) error {
+	type plain WorkspacePage
+	return decodeKeepingRaw(b, (*plain)(p), &p.Raw)
+}
+
+// UnmarshalJSON decodes a MemberList and keeps the input in Raw.
+func (l *MemberList) UnmarshalJSON(b []byte) error {
+	type plain MemberList
+	return decodeKeepingRaw(b, (*plain)(l), &l.Raw)
+}
+
+// UnmarshalJSON decodes a DeleteResult and keeps the input in Raw.
+func (d *DeleteResult) UnmarshalJSON(b []byte) error {
+	type plain DeleteResult
+	return decodeKeepingRaw(b, (*plain)(d), &d.Raw)
+}
+
+// decodeKeepingRaw decodes b into v (a method-less alias of the caller's
+// type, so this does not recurse) and stores a copy of b: the decoder reuses
+// its buffer.
+func decodeKeepingRaw(b []byte, v any, raw *json.RawMessage) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return err
+	}
+	*raw = bytes.Clone(b)
+	return nil
+}
+
+// timestamp reads RFC 3339 (Coffer) and zone-less ISO 8601 (the reference
+// service), the latter as UTC.
+type timestamp time.Time
+
+var timestampLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999"}
+
+func (t *timestamp) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	for _, layout := range timestampLayouts {
+		if parsed, err := time.Parse(layout, s); err == nil {
+			*t = timestamp(parsed)
+			return nil
+		}
+	}
+	return fmt.Errorf("client: unrecognised timestamp %q", s)
+}
+
+func (t *timestamp) ptr() *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := time.Time(*t)
+	return &v
+}
