@@ -150,7 +150,10 @@ func TestPathSegmentsAreEscaped(t *testing.T) {
 			"/apis/secrets/v2/workspaces/-/secrets?page=2&page_size=5"},
 		{"workspace", func(c *Client) error { _, err := c.GetWorkspace(context.Background(), "w/x"); return err },
 			"/apis/entities/v2/workspaces/w%2Fx"},
-		{"workspaces list", func(c *Client) error { _, err := c.ListWorkspaces(context.Background(), 0, 0, "-updated_at"); return err },
+		{"workspaces list", func(c *Client) error {
+			_, err := c.ListWorkspaces(context.Background(), 0, 0, "-updated_at")
+			return err
+		},
 			"/apis/entities/v2/workspaces?sort=-updated_at"},
 		{"member", func(c *Client) error { _, err := c.RemoveMember(context.Background(), "w", "group:a b/c"); return err },
 			"/apis/entities/v2/workspaces/w/members/group:a%20b%2Fc"},
@@ -252,7 +255,10 @@ func TestRequestBodies(t *testing.T) {
 		call func(*Client) error
 		want string
 	}{
-		{"update nothing", func(c *Client) error { _, err := c.UpdateSecret(context.Background(), "w", "n", SecretUpdate{}); return err }, `{}`},
+		{"update nothing", func(c *Client) error {
+			_, err := c.UpdateSecret(context.Background(), "w", "n", SecretUpdate{})
+			return err
+		}, `{}`},
 		{"update value", func(c *Client) error {
 			_, err := c.UpdateSecret(context.Background(), "w", "n", SecretUpdate{Value: &value})
 			return err
