@@ -1,0 +1,258 @@
+// Package config loads Coffer's configuration: defaults, the YAML file (a
+// NeMo Platform config.yaml works unchanged), environment variables with the
+// reference's names, and command-line flags, in rising precedence; then
+// validates it, naming the bad key.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/coffer-dev/coffer/internal/keys"
+)
+
+// Config is the whole configuration. Sections and keys match the reference.
+type Config struct {
+	Coffer   Coffer   `yaml:"coffer"`
+	Platform Platform `yaml:"platform"`
+	Secrets  Secrets  `yaml:"secrets"`
+
+	// File is the configuration file used ("" when none).
+	File string `yaml:"-"`
+	// Warnings are reported by the caller once logging is set up.
+	Warnings []string `yaml:"-"`
+}
+
+// Coffer holds Coffer's own settings (api.md §9).
+type Coffer struct {
+	Listen   string   `yaml:"listen"`
+	DataDir  string   `yaml:"data_dir"`
+	Database Database `yaml:"database"`
+	Limits   Limits   `yaml:"limits"`
+	Rotation Rotation `yaml:"rotation"`
+	TLS      TLS      `yaml:"tls"`
+	Log      Log      `yaml:"log"`
+	Auth     Auth     `yaml:"auth"`
+}
+
+// Database selects the storage backend.
+type Database struct {
+	DSN          string `yaml:"dsn"`
+	MaxOpenConns int    `yaml:"max_open_conns"`
+}
+
+// Limits are the request limits.
+type Limits struct {
+	MaxValueBytes       int `yaml:"max_value_bytes"`
+	MaxDescriptionChars int `yaml:"max_description_chars"`
+	MaxBodyBytes        int `yaml:"max_body_bytes"`
+}
+
+// Rotation tunes key rotation.
+type Rotation struct {
+	BatchSize int `yaml:"batch_size"`
+}
+
+// TLS enables HTTPS when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Auth holds Coffer's additions to authentication settings.
+type Auth struct {
+	TrustedHeaderNetworks StringList `yaml:"trusted_header_networks"`
+}
+
+// Platform holds the reference's platform-wide settings Coffer uses.
+type Platform struct {
+	NGCAPIKeySecret *string `yaml:"ngc_api_key_secret"`
+	NGCAPIKeyEnvVar string  `yaml:"ngc_api_key_env_var"`
+}
+
+// Secrets holds the key-provider settings of crypto.md §2.
+type Secrets struct {
+	Encryption           keys.EncryptionConfig `yaml:"encryption"`
+	AllowKeyCreation     *bool                 `yaml:"allow_key_creation"`
+	LocalKeyCreationPath string                `yaml:"local_key_creation_path"`
+}
+
+// Flags are the command-line overrides ("" = not given).
+type Flags struct {
+	ConfigFile string
+	Listen     string
+	DataDir    string
+}
+
+// StringList accepts a YAML list or a single comma-separated string.
+type StringList []string
+
+// UnmarshalYAML accepts both forms.
+func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = splitList(n.Value)
+		return nil
+	}
+	var s []string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	*l = s
+	return nil
+}
+
+// Load builds the configuration. lookup reads environment variables (it is
+// os.LookupEnv outside tests).
+func Load(flags Flags, lookup func(string) (string, bool)) (*Config, error) {
+	c := defaults(lookup)
+	path, err := configPath(flags.ConfigFile, lookup)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		if err := c.loadFile(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.applyEnv(lookup); err != nil {
+		return nil, err
+	}
+	if flags.Listen != "" {
+		c.Coffer.Listen = flags.Listen
+	}
+	if flags.DataDir != "" {
+		c.Coffer.DataDir = flags.DataDir
+	}
+	c.finish()
+	return c, c.validate()
+}
+
+func defaults(lookup func(string) (string, bool)) *Config {
+	ngc := "system/ngc-api-key"
+	return &Config{
+		Coffer: Coffer{
+			Listen:   "127.0.0.1:8080",
+			DataDir:  defaultDataDir(lookup),
+			Database: Database{MaxOpenConns: 10},
+			Limits:   Limits{MaxValueBytes: 65536, MaxDescriptionChars: 4096, MaxBodyBytes: 1 << 20},
+			Rotation: Rotation{BatchSize: 100},
+			Log:      Log{Level: "info", Format: "text"},
+			Auth:     Auth{TrustedHeaderNetworks: StringList{"127.0.0.0/8", "::1/128"}},
+		},
+		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
+	}
+}
+
+func defaultDataDir(lookup func(string) (string, bool)) string {
+	if v, _ := lookup("NMP_DATA_DIR"); v != "" {
+		return v
+	}
+	if v, _ := lookup("XDG_DATA_HOME"); v != "" {
+		return filepath.Join(v, "coffer")
+	}
+	home, _ := lookup("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "share", "coffer")
+}
+
+// configPath picks the file: --config, $NMP_CONFIG_FILE_PATH, then
+// /etc/nmp/config.yaml when it exists.
+func configPath(flag string, lookup func(string) (string, bool)) (string, error) {
+	if flag != "" {
+		return flag, nil
+	}
+	if v, _ := lookup("NMP_CONFIG_FILE_PATH"); v != "" {
+		return v, nil
+	}
+	const system = "/etc/nmp/config.yaml"
+	if _, err := os.Stat(system); err == nil {
+		return system, nil
+	}
+	return "", nil
+}
+
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: cannot read %s: %w", path, errors.Unwrap(err))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return fmt.Errorf("config file %s: not valid YAML: %s", path, yamlMessage(err))
+	}
+	if err := root.Decode(c); err != nil {
+		return fmt.Errorf("config file %s: %s", path, yamlMessage(err))
+	}
+	c.File = path
+	for _, k := range unknownCofferKeys(&root) {
+		c.Warnings = append(c.Warnings, "unknown configuration key "+k+" is ignored")
+	}
+	return nil
+}
+
+// yamlMessage shortens a YAML error; YAML type errors quote scalars, which
+// could be key material, so those quotes are cut.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			if j := strings.Index(e, " `"); j >= 0 {
+				if k := strings.LastIndex(e, "` "); k > j {
+					e = e[:j] + e[k+1:]
+				}
+			}
+			msgs[i] = e
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return err.Error()
+}
+
+// finish derives settings that depend on others.
+func (c *Config) finish() {
+	if c.Platform.NGCAPIKeySecret == nil { // YAML null: the feature is off
+		off := ""
+		c.Platform.NGCAPIKeySecret = &off
+	}
+	if c.Secrets.LocalKeyCreationPath == "" {
+		c.Secrets.LocalKeyCreationPath = filepath.Join(c.Coffer.DataDir, "nmp-encryption-key.txt")
+	}
+}
+
+// NGCValue reads the variable the virtual NGC secret serves (once, at startup).
+func (c *Config) NGCValue(lookup func(string) (string, bool)) string {
+	v, _ := lookup(c.Platform.NGCAPIKeyEnvVar)
+	return v
+}
+
+// SQLitePath returns the SQLite file, or "" when PostgreSQL is configured.
+func (c *Config) SQLitePath() string {
+	dsn := c.Coffer.Database.DSN
+	switch {
+	case dsn == "":
+		return filepath.Join(c.Coffer.DataDir, "coffer.db")
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return strings.TrimPrefix(dsn, "sqlite:")
+	}
+	return ""
+}
+
+// IsPostgres reports whether the DSN selects PostgreSQL.
+func (c *Config) IsPostgres() bool {
+	dsn := c.Coffer.Database.DSN
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}

@@ -1,0 +1,195 @@
+// Package server assembles a running Coffer from its configuration: logging,
+// storage, key providers, the domain service and the HTTP listener. Both
+// `coffer serve` and the end-to-end tests use it, so the tests run exactly
+// the wiring that production runs.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/envelope"
+	"github.com/coffer-dev/coffer/internal/httpapi"
+	"github.com/coffer-dev/coffer/internal/keys"
+	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/postgres"
+	"github.com/coffer-dev/coffer/internal/store/sqlite"
+)
+
+// Server is an assembled Coffer, ready to serve.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   secrets.Store
+	Service *secrets.Service
+	http    *http.Server
+}
+
+// New opens storage, builds and validates key providers, creates the
+// built-in workspaces and prepares the HTTP server. Any error is a startup
+// error whose text names the bad setting.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool)) (*Server, error) {
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	if cfg.File != "" {
+		log.Info("configuration file loaded", "path", cfg.File)
+	} else {
+		log.Info("no configuration file; using defaults and environment")
+	}
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s, err := assemble(ctx, cfg, log, lookup, store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*Server, error) {
+	ring, err := keys.Build(cfg.Secrets.Encryption, keys.DevKeyOptions{
+		Path:             cfg.Secrets.LocalKeyCreationPath,
+		AllowKeyCreation: cfg.Secrets.AllowKeyCreation,
+		PostgreSQL:       cfg.IsPostgres(),
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	ngcWS, ngcName := cfg.NGC()
+	svc := secrets.NewService(store, ring, secrets.Config{
+		NGC:               secrets.NGC{Workspace: ngcWS, Name: ngcName, Value: cfg.NGCValue(lookup)},
+		RotationBatchSize: cfg.Coffer.Rotation.BatchSize,
+		Logger:            log,
+	})
+	if err := svc.EnsureBuiltins(ctx); err != nil {
+		return nil, fmt.Errorf("creating built-in workspaces: %w", err)
+	}
+	warnUnreadable(ctx, log, store, ring)
+	warnShadowed(ctx, log, store, ngcWS, ngcName)
+	warnExposure(cfg, log)
+	api := httpapi.New(httpapi.Config{
+		Service: svc,
+		Limits: httpapi.Limits{MaxBodyBytes: int64(cfg.Coffer.Limits.MaxBodyBytes),
+			MaxValueBytes: cfg.Coffer.Limits.MaxValueBytes, MaxDescriptionChars: cfg.Coffer.Limits.MaxDescriptionChars},
+		Logger:          log,
+		Ready:           store.Ping,
+		TrustedNetworks: cfg.TrustedNetworks(),
+	})
+	hs := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return &Server{cfg: cfg, log: log, store: store, Service: svc, http: hs}, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secrets.Store, error) {
+	if cfg.IsPostgres() {
+		st, err := postgres.Open(ctx, cfg.Coffer.Database.DSN, cfg.Coffer.Database.MaxOpenConns, log)
+		if err != nil {
+			return nil, fmt.Errorf("coffer.database.dsn: cannot open PostgreSQL: %w", err)
+		}
+		return st, nil
+	}
+	if err := os.MkdirAll(cfg.Coffer.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("coffer.data_dir: cannot create %s: %w", cfg.Coffer.DataDir, errors.Unwrap(err))
+	}
+	path := cfg.SQLitePath()
+	st, err := sqlite.Open(ctx, path, log)
+	if err != nil {
+		return nil, fmt.Errorf("coffer.database: cannot open SQLite database %s: %w", path, err)
+	}
+	log.Info("storage: SQLite", "path", path)
+	return st, nil
+}
+
+// warnUnreadable names providers that stored records use but that are not
+// configured (crypto.md §2.5).
+func warnUnreadable(ctx context.Context, log *slog.Logger, store secrets.Store, ring *envelope.Keyring) {
+	counts, err := store.CountByProvider(ctx)
+	if err != nil {
+		log.Warn("could not count secrets by provider", "error", err.Error())
+		return
+	}
+	for p, n := range counts {
+		if !ring.Has(p) {
+			log.Warn(fmt.Sprintf("%d secrets use provider '%s', which is not configured; they cannot be read", n, p))
+		}
+	}
+}
+
+// warnShadowed names a stored record hidden by the virtual NGC secret.
+func warnShadowed(ctx context.Context, log *slog.Logger, store secrets.Store, ws, name string) {
+	if ws == "" {
+		return
+	}
+	if _, err := store.GetSecret(ctx, ws, name); err == nil {
+		log.Warn("a stored secret has the reserved NGC API key name and is hidden while platform.ngc_api_key_secret is set",
+			"workspace", ws, "name", name)
+	}
+}
+
+func warnExposure(cfg *config.Config, log *slog.Logger) {
+	host, _, _ := net.SplitHostPort(cfg.Coffer.Listen)
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return
+	}
+	log.Warn("authentication is disabled and Coffer listens on " + cfg.Coffer.Listen +
+		": anyone who can reach " + cfg.Coffer.Listen + " can read every secret value")
+}
+
+// Listen opens the configured listen address.
+func (s *Server) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", s.cfg.Coffer.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("coffer.listen: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve serves on ln until Shutdown; it returns nil after a clean shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	tlsCfg := s.cfg.Coffer.TLS
+	scheme := "http"
+	if tlsCfg.CertFile != "" {
+		scheme = "https"
+		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	s.log.Info("Coffer listening", "address", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
+	var err error
+	if tlsCfg.CertFile != "" {
+		err = s.http.ServeTLS(ln, tlsCfg.CertFile, tlsCfg.KeyFile)
+	} else {
+		err = s.http.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, waits for in-flight requests until
+// ctx ends, then closes storage.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Handler returns the API handler (for tests that need it without a listener).
+func (s *Server) Handler() http.Handler { return s.http.Handler }
