@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/envelope"
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// The reference's format-1 test vector (crypto.md §4.1).
+const (
+	refKEK  = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	refData = "IiIiIiIiIiIiIiIif5FYLLiu8i+JWoFIJ82Mu+D2SmU0SY5IaJAybcPlbWs="
+	refDEK  = "MzMzMzMzMzMzMzMzMzMzM0RERERERERERERERNbp3AiTc6a4K5rcbj+pKKIK66bgucSu3W5Air0j2wKSLrn07NBeYKpOo1F77KZ9iao7FPKe/QO2FvdO5Q=="
+	newKEK  = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=" // bytes 0x20..0x3f
+)
+
+func rotate(t *testing.T, ts *testServer) response {
+	t.Helper()
+	return ts.do(t, "POST", "/apis/secrets/v2/rotate-encryption-keys", "")
+}
+
+func TestRotationAcrossProviders(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, map[string]string{}, dir) // development key
+	for i := range 3 {
+		ts.do(t, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":"s%d","value":"v%d"}`, i, i))
+	}
+	ts.stop()
+
+	// A new current provider; the development key file is moved away, so its
+	// records cannot be read: each is reported and the run goes on.
+	keyFile := filepath.Join(dir, "nmp-encryption-key.txt")
+	if err := os.Rename(keyFile, keyFile+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"NMP_SECRETS_ENCRYPTION": `{"current_provider":"k2","providers":{"secret_key":{"k2":{"value":"` + newKEK + `"},"v1":{"value":"` + refKEK + `"}}}}`,
+	}
+	ts = start(t, env, dir)
+	importFormat1(t, ts)
+	expect(t, ts.do(t, "GET", base+"/default/secrets/imported/access", ""), 200,
+		`{"name":"imported","workspace":"default","value":"hf_example_token"}`)
+	expect(t, rotate(t, ts), 202, `{"rotated_secrets":1,"success":false,"skipped_secrets":0,"failed_secrets":[`+
+		`{"workspace":"default","name":"s0","error":"provider '' is not configured"},`+
+		`{"workspace":"default","name":"s1","error":"provider '' is not configured"},`+
+		`{"workspace":"default","name":"s2","error":"provider '' is not configured"}],"failed_count":3}`)
+	expect(t, ts.do(t, "GET", base+"/default/secrets/s0/access", ""), 500, `{"detail":"Unexpected error retrieving secret"}`)
+	ts.stop()
+
+	// With the development key back (read-only), everything rotates.
+	if err := os.Rename(keyFile+".bak", keyFile); err != nil {
+		t.Fatal(err)
+	}
+	ts = start(t, env, dir)
+	expect(t, rotate(t, ts), 202, `{"rotated_secrets":3,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0}`)
+	expect(t, rotate(t, ts), 202, `{"rotated_secrets":0,"success":true,"skipped_secrets":4,"failed_secrets":[],"failed_count":0}`)
+	ts.stop()
+
+	// Only k2 is needed now: the old keys can go.
+	os.Remove(keyFile)
+	ts = start(t, map[string]string{
+		"NMP_SECRETS_ENCRYPTION": `{"current_provider":"k2","providers":{"secret_key":{"k2":{"value":"` + newKEK + `"}}}}`,
+	}, dir)
+	for i := range 3 {
+		expect(t, ts.do(t, "GET", fmt.Sprintf("%s/default/secrets/s%d/access", base, i), ""), 200,
+			fmt.Sprintf(`{"name":"s%d","workspace":"default","value":"v%d"}`, i, i))
+	}
+	expect(t, ts.do(t, "GET", base+"/default/secrets/imported/access", ""), 200,
+		`{"name":"imported","workspace":"default","value":"hf_example_token"}`)
+}
+
+// importFormat1 stores the reference vector as an imported format-1 record.
+func importFormat1(t *testing.T, ts *testServer) {
+	t.Helper()
+	data, err := base64.StdEncoding.DecodeString(refData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := secrets.Now()
+	_, err = ts.srv.store.CreateSecret(context.Background(), secrets.Record{
+		Secret: secrets.Secret{Name: "imported", Workspace: "default", CreatedAt: now, UpdatedAt: now},
+		Sealed: envelope.Sealed{Ciphertext: data, WrappedDEK: []byte(refDEK), Provider: "v1", Format: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
