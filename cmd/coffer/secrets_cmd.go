@@ -1,0 +1,212 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/client"
+)
+
+// defaultAllPagesSize is the page size --all-pages uses without --page-size.
+const defaultAllPagesSize = 100
+
+const morePagesHint = "More pages of results are available! Use --all-pages to fetch all results."
+
+func newSecretsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "secrets",
+		Short: "Manage secrets in a workspace",
+	}
+	s := addClientFlags(cmd, true)
+	cmd.AddCommand(
+		secretsCreateCmd(s), secretsGetCmd(s), secretsListCmd(s), secretsUpdateCmd(s),
+		secretsDeleteCmd(s), secretsAccessCmd(s), secretsAdminCmd(s),
+	)
+	return cmd
+}
+
+func secretsCreateCmd(s *clientSettings) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create NAME (--value V | --from-file PATH|-) [--description D]",
+		Short: "Create a secret",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			value, err := secretValue(cmd.Flags(), cmd.InOrStdin(), true)
+			if err != nil {
+				return err
+			}
+			in := client.SecretCreate{Name: args[0], Value: *value, Description: optionalString(cmd, "description")}
+			secret, err := s.client().CreateSecret(cmd.Context(), s.workspace, in)
+			if err != nil {
+				return failed(err)
+			}
+			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+		},
+	}
+	addValueFlags(cmd)
+	return cmd
+}
+
+func secretsGetCmd(s *clientSettings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show a secret's metadata",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			secret, err := s.client().GetSecret(cmd.Context(), s.workspace, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+		},
+	}
+}
+
+func secretsListCmd(s *clientSettings) *cobra.Command {
+	var p pageFlags
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the secrets of a workspace, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := s.client()
+			fetch := func(page, size int) ([]client.Secret, client.Pagination, []byte, error) {
+				res, err := c.ListSecrets(cmd.Context(), s.workspace, page, size)
+				if err != nil {
+					return nil, client.Pagination{}, nil, err
+				}
+				return res.Data, res.Pagination, res.Raw, nil
+			}
+			return listPages(cmd, s.format, p, fetch, secretRaw, secretListTable)
+		},
+	}
+	p.register(cmd)
+	return cmd
+}
+
+func secretsUpdateCmd(s *clientSettings) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update NAME [--value V | --from-file PATH|-] [--description D]",
+		Short: "Change a secret's value or description",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			value, err := secretValue(cmd.Flags(), cmd.InOrStdin(), false)
+			if err != nil {
+				return err
+			}
+			upd := client.SecretUpdate{Value: value, Description: optionalString(cmd, "description")}
+			secret, err := s.client().UpdateSecret(cmd.Context(), s.workspace, args[0], upd)
+			if err != nil {
+				return failed(err)
+			}
+			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+		},
+	}
+	addValueFlags(cmd)
+	return cmd
+}
+
+func secretsDeleteCmd(s *clientSettings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a secret",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.client().DeleteSecret(cmd.Context(), s.workspace, args[0]); err != nil {
+				return failed(err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "✓ Deleted successfully")
+			return nil
+		},
+	}
+}
+
+func secretsAccessCmd(s *clientSettings) *cobra.Command {
+	return &cobra.Command{
+		Use:   "access NAME",
+		Short: "Print a secret's value",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v, err := s.client().AccessSecret(cmd.Context(), s.workspace, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			tbl := table{header: []string{"name", "workspace", "value"}, rows: [][]string{{v.Name, v.Workspace, v.Value}}}
+			return render(cmd.OutOrStdout(), s.format, v.Raw, tbl)
+		},
+	}
+}
+
+func secretsAdminCmd(s *clientSettings) *cobra.Command {
+	admin := &cobra.Command{Use: "admin", Short: "Administrative operations"}
+	admin.AddCommand(&cobra.Command{
+		Use:   "rotate-encryption-keys",
+		Short: "Re-encrypt every secret under the current key provider",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := s.client().RotateEncryptionKeys(cmd.Context())
+			if err != nil {
+				return failed(err)
+			}
+			if err := render(cmd.OutOrStdout(), s.format, res.Raw, rotationTables(res)...); err != nil {
+				return err
+			}
+			if !res.Success {
+				return &exitError{code: 1} // the output already lists the failures
+			}
+			return nil
+		},
+	})
+	return admin
+}
+
+func addValueFlags(cmd *cobra.Command) {
+	cmd.Flags().String("value", "", "the secret value (visible in the process list; prefer --from-file)")
+	cmd.Flags().String("from-file", "", "read the value from a file, or from stdin with '-'")
+	cmd.Flags().String("description", "", "a description")
+}
+
+// optionalString is nil unless the flag was given, so that an unset
+// --description is not sent while --description "" is.
+func optionalString(cmd *cobra.Command, name string) *string {
+	if !cmd.Flags().Changed(name) {
+		return nil
+	}
+	v, _ := cmd.Flags().GetString(name)
+	return &v
+}
+
+func secretRaw(s client.Secret) json.RawMessage { return s.Raw }
+
+func secretTable(s *client.Secret) table {
+	return table{
+		header: []string{"name", "workspace", "description", "created_at", "updated_at"},
+		rows:   [][]string{{s.Name, s.Workspace, strCell(s.Description), timeCell(s.CreatedAt), timeCell(s.UpdatedAt)}},
+	}
+}
+
+func secretListTable(items []client.Secret) table {
+	t := table{header: []string{"name", "workspace", "created_at"}}
+	for _, s := range items {
+		t.rows = append(t.rows, []string{s.Name, s.Workspace, timeCell(s.CreatedAt)})
+	}
+	return t
+}
+
+// rotationTables is the summary and, when some secrets failed, the failures.
+func rotationTables(r *client.RotationResult) []table {
+	summary := table{
+		header: []string{"rotated_secrets", "skipped_secrets", "failed_count", "success"},
+		rows:   [][]string{{fmt.Sprint(r.RotatedSecrets), fmt.Sprint(r.SkippedSecrets), fmt.Sprint(r.FailedCount), fmt.Sprint(r.Success)}},
+	}
+	if len(r.FailedSecrets) == 0 {
+		return []table{summary}
+	}
+	failures := table{header: []string{"workspace", "name", "error"}}
+	for _, f := range r.FailedSecrets {
+		failures.rows = append(failures.rows, []string{f.Workspace, f.Name, f.Error})
+	}
+	return []table{summary, failures}
+}
