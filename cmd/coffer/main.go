@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newSecretsCmd())
 	root.AddCommand(newWorkspacesCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 
