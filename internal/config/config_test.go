@@ -1,0 +1,162 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(Flags{}, env(map[string]string{"HOME": "/home/u"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Coffer.Listen != "127.0.0.1:8080" || c.Coffer.DataDir != "/home/u/.local/share/coffer" {
+		t.Errorf("listen %q data dir %q", c.Coffer.Listen, c.Coffer.DataDir)
+	}
+	if c.SQLitePath() != "/home/u/.local/share/coffer/coffer.db" || c.IsPostgres() {
+		t.Errorf("storage %q postgres=%v", c.SQLitePath(), c.IsPostgres())
+	}
+	if c.Secrets.LocalKeyCreationPath != "/home/u/.local/share/coffer/nmp-encryption-key.txt" {
+		t.Errorf("dev key path %q", c.Secrets.LocalKeyCreationPath)
+	}
+	if ws, name := c.NGC(); ws != "system" || name != "ngc-api-key" {
+		t.Errorf("ngc %q/%q", ws, name)
+	}
+	c, _ = Load(Flags{}, env(map[string]string{"NMP_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}))
+	if c.Coffer.DataDir != "/d" {
+		t.Errorf("NMP_DATA_DIR ignored: %q", c.Coffer.DataDir)
+	}
+	c, _ = Load(Flags{}, env(map[string]string{"XDG_DATA_HOME": "/x"}))
+	if c.Coffer.DataDir != "/x/coffer" {
+		t.Errorf("XDG_DATA_HOME ignored: %q", c.Coffer.DataDir)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, `
+coffer:
+  listen: 0.0.0.0:9000
+  data_dir: /from-file
+  limits: {max_value_bytes: 100}
+  colour: blue
+platform:
+  ngc_api_key_secret: ""
+entities:
+  anything: ignored
+secrets:
+  encryption:
+    current_provider: a
+    providers:
+      secret_key:
+        a: {value: AAAA}
+`)
+	c, err := Load(Flags{ConfigFile: file, DataDir: "/from-flag"}, env(map[string]string{
+		"COFFER_LISTEN": "127.0.0.1:9001", "COFFER_MAX_DESCRIPTION_CHARS": "10",
+		"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": "b", "NMP_SECRETS_ALLOW_KEY_CREATION": "No",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File != file || c.Coffer.Listen != "127.0.0.1:9001" || c.Coffer.DataDir != "/from-flag" {
+		t.Errorf("file %q listen %q data dir %q", c.File, c.Coffer.Listen, c.Coffer.DataDir)
+	}
+	if c.Coffer.Limits.MaxValueBytes != 100 || c.Coffer.Limits.MaxDescriptionChars != 10 || c.Coffer.Limits.MaxBodyBytes != 1<<20 {
+		t.Errorf("limits %+v", c.Coffer.Limits)
+	}
+	if ws, _ := c.NGC(); ws != "" {
+		t.Errorf("ngc feature should be off, got %q", ws)
+	}
+	if c.Secrets.Encryption.CurrentProvider != "b" || c.Secrets.Encryption.Providers.SecretKey["a"].Value != "AAAA" {
+		t.Errorf("encryption %+v", c.Secrets.Encryption)
+	}
+	if c.Secrets.AllowKeyCreation == nil || *c.Secrets.AllowKeyCreation {
+		t.Errorf("allow_key_creation = %v", c.Secrets.AllowKeyCreation)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "coffer.colour") {
+		t.Errorf("warnings %q", c.Warnings)
+	}
+}
+
+func TestEnvironmentJSONSection(t *testing.T) {
+	c, err := Load(Flags{}, env(map[string]string{
+		"HOME":                           "/h",
+		"NMP_SECRETS_ENCRYPTION":         `{"current_provider":"k","providers":{"secret_key":{"k":{"from_env":"KEK"}}}}`,
+		"COFFER_TRUSTED_HEADER_NETWORKS": `["10.0.0.0/8","192.168.0.0/16"]`,
+		"COFFER_DATABASE_DSN":            "postgres://u@h/db",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Secrets.Encryption.Providers.SecretKey["k"].FromEnv != "KEK" || !c.IsPostgres() {
+		t.Errorf("encryption %+v postgres %v", c.Secrets.Encryption, c.IsPostgres())
+	}
+	if got := c.TrustedNetworks().String(); got != "10.0.0.0/8, 192.168.0.0/16" {
+		t.Errorf("networks %q", got)
+	}
+}
+
+func TestValidationNamesTheKey(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		file string
+		want string
+	}{
+		{env: map[string]string{"COFFER_MAX_BODY_BYTES": "0"}, want: "coffer.limits.max_body_bytes must be at least 1, got 0"},
+		{env: map[string]string{"COFFER_ROTATION_BATCH_SIZE": "ten"}, want: "environment variable COFFER_ROTATION_BATCH_SIZE: not an integer"},
+		{env: map[string]string{"COFFER_LISTEN": "8080"}, want: `coffer.listen must be host:port, got "8080"`},
+		{env: map[string]string{"COFFER_DATABASE_DSN": "mysql://x"}, want: "coffer.database.dsn must be empty, sqlite:<path>, postgres://… or postgresql://…"},
+		{env: map[string]string{"COFFER_LOG_LEVEL": "loud"}, want: `coffer.log.level must be debug, info, warn or error, got "loud"`},
+		{env: map[string]string{"COFFER_TLS_CERT_FILE": "/c"}, want: "coffer.tls.cert_file and coffer.tls.key_file must be set together"},
+		{env: map[string]string{"COFFER_TRUSTED_HEADER_NETWORKS": "10.0.0.0/33"}, want: `coffer.auth.trusted_header_networks: invalid CIDR "10.0.0.0/33"`},
+		{env: map[string]string{"NMP_NGC_API_KEY_SECRET": "a/b/c"}, want: `platform.ngc_api_key_secret must be "" or "<workspace>/<name>", got "a/b/c"`},
+		{env: map[string]string{"NMP_SECRETS_ALLOW_KEY_CREATION": "maybe"}, want: "environment variable NMP_SECRETS_ALLOW_KEY_CREATION: not a boolean (true/false, 1/0, yes/no, on/off)"},
+		{file: "coffer:\n  limits:\n    max_value_bytes: lots\n", want: "cannot unmarshal !!str into int"},
+	}
+	for _, tt := range tests {
+		flags := Flags{}
+		if tt.file != "" {
+			flags.ConfigFile = writeFile(t, tt.file)
+		}
+		tt.env = mergeHome(tt.env)
+		_, err := Load(flags, env(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("env %v: error %v, want %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+func mergeHome(m map[string]string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["HOME"] = "/h"
+	return m
+}
+
+func TestParseBool(t *testing.T) {
+	for _, v := range []string{"true", "1", "YES", "On"} {
+		if b, err := ParseBool(v); err != nil || !b {
+			t.Errorf("ParseBool(%q) = %v, %v", v, b, err)
+		}
+	}
+	for _, v := range []string{"false", "0", "no", "OFF"} {
+		if b, err := ParseBool(v); err != nil || b {
+			t.Errorf("ParseBool(%q) = %v, %v", v, b, err)
+		}
+	}
+}
