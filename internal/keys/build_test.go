@@ -57,7 +57,7 @@ func TestBuildSelectionTable(t *testing.T) {
 		{name: "providers, dev key current", cfg: EncryptionConfig{Providers: ProvidersConfig{SecretKey: some}},
 			allow: ptr(true), file: goodFile, wantNames: []string{"", "a", "b"}, wantDevKey: true, devWarn: true},
 		{name: "providers, dev key current, file missing", cfg: EncryptionConfig{Providers: ProvidersConfig{SecretKey: some}},
-			allow: ptr(true),
+			allow:   ptr(true),
 			wantErr: "secrets.local_key_creation_path: {path} does not exist; the development key is only created when no provider is configured"},
 		// Row 4.
 		{name: "providers, empty current, allow unset", cfg: EncryptionConfig{Providers: ProvidersConfig{SecretKey: some}},
