@@ -66,10 +66,16 @@ type cliResult struct {
 // a character device, which the CLI treats like a terminal.
 func cli(t *testing.T, baseURL string, stdin io.Reader, args ...string) cliResult {
 	t.Helper()
+	return cliEnv(t, []string{"NMP_BASE_URL=" + baseURL}, stdin, args...)
+}
+
+// cliEnv runs the binary with only the given NMP_ variables set.
+func cliEnv(t *testing.T, env []string, stdin io.Reader, args ...string) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, cofferBin, args...)
-	cmd.Env = cleanEnv("NMP_BASE_URL=" + baseURL)
+	cmd.Env = cleanEnv(env...)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -215,6 +221,37 @@ func TestRotationFailureExitsWithOne(t *testing.T) {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, res.stdout)
 		}
+	}
+}
+
+func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
+	var gotPath, gotAuth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
+		io.WriteString(w, `{"name":"k","workspace":"w","description":null,"created_at":null,"updated_at":null}`)
+	}))
+	defer srv.Close()
+	tests := []struct {
+		name     string
+		env      []string
+		args     []string
+		wantPath string
+		wantAuth string
+	}{
+		{"defaults", []string{"NMP_BASE_URL=" + srv.URL}, nil, "/apis/secrets/v2/workspaces/default/secrets/k", ""},
+		{"environment", []string{"NMP_BASE_URL=" + srv.URL, "NMP_WORKSPACE=env-ws", "NMP_ACCESS_TOKEN=tok"}, nil,
+			"/apis/secrets/v2/workspaces/env-ws/secrets/k", "Bearer tok"},
+		{"flags win", []string{"NMP_BASE_URL=" + tripwire(t), "NMP_WORKSPACE=env-ws"},
+			[]string{"--base-url", srv.URL, "--workspace", "flag-ws"}, "/apis/secrets/v2/workspaces/flag-ws/secrets/k", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotPath, gotAuth = "", ""
+			cliEnv(t, tt.env, nil, append([]string{"secrets", "get", "k"}, tt.args...)...).expect(t, 0, "")
+			if gotPath != tt.wantPath || gotAuth != tt.wantAuth {
+				t.Errorf("request %s with Authorization %q; want %s with %q", gotPath, gotAuth, tt.wantPath, tt.wantAuth)
+			}
+		})
 	}
 }
 

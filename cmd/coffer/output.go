@@ -125,23 +125,27 @@ func scalar(tag, value string) *yaml.Node {
 }
 
 // writeTable aligns columns with spaces. Cells are printed verbatim (a
-// tabwriter would rewrite tabs inside a secret value).
+// tabwriter would rewrite tabs inside a secret value), and a line ends at its
+// last non-empty cell.
 func writeTable(w io.Writer, t table) error {
+	lines := append([][]string{t.header}, t.rows...)
 	widths := make([]int, len(t.header))
-	for _, row := range append([][]string{t.header}, t.rows...) {
+	for _, row := range lines {
 		for i, cell := range row {
 			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
 		}
 	}
 	var b strings.Builder
-	for _, row := range append([][]string{t.header}, t.rows...) {
-		for i, cell := range row {
-			if i == len(row)-1 {
-				b.WriteString(cell)
-				break
-			}
+	for _, row := range lines {
+		last := len(row) - 1
+		for last > 0 && row[last] == "" {
+			last--
+		}
+		for i, cell := range row[:last+1] {
 			b.WriteString(cell)
-			b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
+			if i < last {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell)+2))
+			}
 		}
 		b.WriteByte('\n')
 	}

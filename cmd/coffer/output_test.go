@@ -62,12 +62,12 @@ func TestWriteTableAlignsAndKeepsCellsVerbatim(t *testing.T) {
 	var buf bytes.Buffer
 	tbl := table{
 		header: []string{"name", "value"},
-		rows:   [][]string{{"é", "a\tb"}, {"longer", ""}},
+		rows:   [][]string{{"é", "a\tb"}, {"longer", ""}, {"", "x"}},
 	}
 	if err := writeTable(&buf, tbl); err != nil {
 		t.Fatal(err)
 	}
-	want := "name    value\né       a\tb\nlonger  \n"
+	want := "name    value\né       a\tb\nlonger\n        x\n"
 	if buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
