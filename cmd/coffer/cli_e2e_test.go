@@ -225,9 +225,11 @@ func TestRotationFailureExitsWithOne(t *testing.T) {
 }
 
 func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
-	var gotPath, gotAuth string
+	// The handler runs on a server goroutine; the channel orders its writes
+	// before the test's reads.
+	seen := make(chan [2]string, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gotPath, gotAuth = r.URL.Path, r.Header.Get("Authorization")
+		seen <- [2]string{r.URL.Path, r.Header.Get("Authorization")}
 		io.WriteString(w, `{"name":"k","workspace":"w","description":null,"created_at":null,"updated_at":null}`)
 	}))
 	defer srv.Close()
@@ -246,9 +248,13 @@ func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			gotPath, gotAuth = "", ""
 			cliEnv(t, tt.env, nil, append([]string{"secrets", "get", "k"}, tt.args...)...).expect(t, 0, "")
-			if gotPath != tt.wantPath || gotAuth != tt.wantAuth {
+			var got [2]string
+			select {
+			case got = <-seen:
+			default:
+			}
+			if gotPath, gotAuth := got[0], got[1]; gotPath != tt.wantPath || gotAuth != tt.wantAuth {
 				t.Errorf("request %s with Authorization %q; want %s with %q", gotPath, gotAuth, tt.wantPath, tt.wantAuth)
 			}
 		})
