@@ -23,8 +23,9 @@ type table struct {
 }
 
 // render prints raw (a response body, or a JSON array of items) as JSON or
-// YAML, or prints the tables, separated by a blank line. JSON and YAML come from the bytes the server sent, so
-// they show exactly its members, order and nulls.
+// YAML, or else prints the tables, separated by a blank line. JSON and YAML
+// come from the bytes the server sent, so they show exactly its members,
+// order and nulls.
 func render(w io.Writer, format outputFormat, raw []byte, tables ...table) error {
 	switch format {
 	case formatJSON:
