@@ -1,0 +1,108 @@
+package loadtest
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AllOps lists the operations in the order they run and are reported.
+var AllOps = []string{"access", "get", "list", "create", "update", "mix"}
+
+// Config is one benchmark run. The zero value is not usable; start from
+// DefaultConfig (or QuickConfig) so every figure has a deliberate default.
+type Config struct {
+	// Exe is the coffer binary started as the target (when URL is empty) and
+	// as the ceiling server (when CeilingURL is empty).
+	Exe string
+	// URL attaches to a running Coffer instead of starting one.
+	URL string
+	// PID is the attached server's process id, for its peak RSS; 0 = unknown.
+	PID int
+	// ServerEnv is extra KEY=VALUE environment for a started Coffer.
+	ServerEnv []string
+	// CeilingURL replaces the ceiling child process (tests use an in-process one).
+	CeilingURL string
+
+	Preload     int
+	Duration    time.Duration
+	Warmup      time.Duration
+	Concurrency []int
+	Ops         []string
+	// Wrk also drives the ceiling and access with wrk, when it is installed.
+	Wrk bool
+	// CommandLine is echoed at the top of the report.
+	CommandLine string
+}
+
+// DefaultConfig is the full run documented in docs/performance.md.
+func DefaultConfig() Config {
+	return Config{
+		Preload:     10000,
+		Duration:    10 * time.Second,
+		Warmup:      time.Second,
+		Concurrency: []int{16, 64},
+		Ops:         slices.Clone(AllOps),
+	}
+}
+
+// QuickConfig is small enough for CI: every op and the ceiling run, in seconds.
+func QuickConfig() Config {
+	c := DefaultConfig()
+	c.Preload = 200
+	c.Duration = time.Second
+	c.Warmup = 100 * time.Millisecond
+	c.Concurrency = []int{4}
+	return c
+}
+
+// ParseConcurrency reads a comma-separated list of positive integers.
+func ParseConcurrency(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 10000 {
+			return nil, fmt.Errorf("concurrency %q: want positive integers up to 10000, comma-separated", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// ParseOps reads a comma-separated subset of AllOps; the run keeps AllOps order.
+func ParseOps(s string) ([]string, error) {
+	want := map[string]bool{}
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(AllOps, f) {
+			return nil, fmt.Errorf("unknown op %q (known: %s)", f, strings.Join(AllOps, ", "))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, op := range AllOps {
+		if want[op] {
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// validate rejects settings that would produce a meaningless report.
+func (c *Config) validate() error {
+	switch {
+	case c.Preload < 1:
+		return fmt.Errorf("preload must be at least 1 (access, get and update need existing secrets)")
+	case c.Duration <= 0:
+		return fmt.Errorf("duration must be positive")
+	case c.Warmup < 0:
+		return fmt.Errorf("warmup must not be negative")
+	case len(c.Concurrency) == 0 || len(c.Ops) == 0:
+		return fmt.Errorf("need at least one concurrency and one op")
+	case c.URL == "" && c.Exe == "":
+		return fmt.Errorf("no coffer executable to start and no --url")
+	}
+	return nil
+}

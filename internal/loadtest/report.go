@@ -1,0 +1,169 @@
+package loadtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// Report is everything one run measured; it is both the Markdown table and
+// the --json document, so the two never disagree.
+type Report struct {
+	Command    string `json:"command"`
+	Date       string `json:"date"`
+	GoVersion  string `json:"go_version"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	NumCPU     int    `json:"num_cpu"`
+	Target     Target `json:"target"`
+
+	Workspace       string      `json:"workspace"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	WarmupSeconds   float64     `json:"warmup_seconds"`
+	Preload         Preload     `json:"preload"`
+	Ceiling         []Row       `json:"ceiling"`
+	Results         []Row       `json:"results"`
+	Wrk             []WrkResult `json:"wrk,omitempty"`
+	WrkNote         string      `json:"wrk_note,omitempty"`
+	// ServerPeakRSSMiB is the largest VmHWM seen over the whole run.
+	ServerPeakRSSMiB *float64 `json:"server_peak_rss_mib"`
+}
+
+// Target describes the server under test.
+type Target struct {
+	URL      string `json:"url"`
+	Started  bool   `json:"started"` // a child `coffer serve` of this run
+	PID      int    `json:"pid,omitempty"`
+	Database string `json:"database"`
+	DataFS   string `json:"data_dir_filesystem,omitempty"`
+}
+
+// Preload is the setup phase; its rate is a create throughput at the
+// preload concurrency, though not warmed up.
+type Preload struct {
+	Count      int      `json:"count"`
+	Workers    int      `json:"workers"`
+	Seconds    float64  `json:"seconds"`
+	RPS        float64  `json:"requests_per_sec"`
+	PeakRSSMiB *float64 `json:"server_peak_rss_mib"`
+}
+
+// Row is one (operation, concurrency) phase.
+type Row struct {
+	Op              string   `json:"op"`
+	Concurrency     int      `json:"concurrency"`
+	Requests        uint64   `json:"requests"`
+	RPS             float64  `json:"requests_per_sec"`
+	RatioToCeiling  float64  `json:"ratio_to_ceiling"`
+	P50ms           float64  `json:"p50_ms"`
+	P99ms           float64  `json:"p99_ms"`
+	P999ms          float64  `json:"p999_ms"`
+	Maxms           float64  `json:"max_ms"`
+	HTTPErrors      uint64   `json:"http_errors"`
+	TransportErrors uint64   `json:"transport_errors"`
+	FirstError      string   `json:"first_error,omitempty"`
+	PeakRSSMiB      *float64 `json:"peak_rss_mib"` // the server's, or the ceiling's on ceiling rows
+}
+
+func newRow(op string, conc int, p *Phase, rss *float64) Row {
+	return Row{
+		Op: op, Concurrency: conc, Requests: p.Requests, RPS: p.RPS(),
+		P50ms: ms(p.Latency.Quantile(0.50)), P99ms: ms(p.Latency.Quantile(0.99)),
+		P999ms: ms(p.Latency.Quantile(0.999)), Maxms: ms(p.Latency.Max()),
+		HTTPErrors: p.HTTPErrors, TransportErrors: p.TransportErrors, FirstError: p.FirstError,
+		PeakRSSMiB: rss,
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Errors is the number of failed requests over all phases.
+func (r *Report) Errors() uint64 {
+	var n uint64
+	for _, rows := range [][]Row{r.Ceiling, r.Results} {
+		for _, row := range rows {
+			n += row.HTTPErrors + row.TransportErrors
+		}
+	}
+	return n
+}
+
+// WriteJSON writes the report to path, indented for diffing between runs.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteMarkdown prints the header lines, the table and the generator check.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	r.header(&b)
+	r.table(&b)
+	r.generatorCheck(&b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r *Report) header(b *strings.Builder) {
+	fmt.Fprintf(b, "# coffer bench\n\n")
+	fmt.Fprintf(b, "- command: `%s`\n", r.Command)
+	fmt.Fprintf(b, "- date: %s; %s; GOMAXPROCS %d; %d CPUs (generator and server share them)\n", r.Date, r.GoVersion, r.GOMAXPROCS, r.NumCPU)
+	if r.Target.Started {
+		fmt.Fprintf(b, "- target: `coffer serve` started by this run at %s (pid %d), %s, data dir on %s\n", r.Target.URL, r.Target.PID, r.Target.Database, r.Target.DataFS)
+	} else {
+		fmt.Fprintf(b, "- target: running server at %s (%s)\n", r.Target.URL, r.Target.Database)
+	}
+	p := r.Preload
+	fmt.Fprintf(b, "- workload: workspace `%s`, %d secrets preloaded in %.1f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
+		r.Workspace, p.Count, p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
+	fmt.Fprintf(b, "- server peak RSS over the run (VmHWM): %s MiB; after preload: %s MiB\n\n", fmtRSS(r.ServerPeakRSSMiB), fmtRSS(p.PeakRSSMiB))
+}
+
+func (r *Report) table(b *strings.Builder) {
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | max ms | HTTP errors | transport errors | peak RSS MiB |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, rows := range [][]Row{r.Ceiling, r.Results} {
+		for _, x := range rows {
+			fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |\n",
+				x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms, x.Maxms,
+				x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB))
+		}
+	}
+	b.WriteString("\nPeak RSS is the server's VmHWM during that phase (on ceiling rows: the ceiling process's).\n")
+	for _, rows := range [][]Row{r.Ceiling, r.Results} {
+		for _, x := range rows {
+			if x.FirstError != "" {
+				fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
+			}
+		}
+	}
+}
+
+func (r *Report) generatorCheck(b *strings.Builder) {
+	b.WriteString("\n## Generator check\n\n")
+	for _, c := range r.Ceiling {
+		fmt.Fprintf(b, "- ceiling (net/http returning a fixed %s-sized body) at c=%d: %.0f req/s with this Go generator\n", "access", c.Concurrency, c.RPS)
+	}
+	b.WriteString("- If wrk reaches more than this on the same ceiling, the Go generator is the bottleneck: the ceiling is then understated and every ratio overstates how close Coffer is to the machine's limit. Run with --wrk to check.\n")
+	if len(r.Wrk) > 0 {
+		b.WriteString("\n| wrk target | conc | threads | req/s | p50 ms | p99 ms | non-2xx | socket errors |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, x := range r.Wrk {
+			fmt.Fprintf(b, "| %s | %d | %d | %.0f | %.3f | %.3f | %d | %s |\n", x.Target, x.Concurrency, x.Threads, x.RPS, x.P50ms, x.P99ms, x.Non2xx, x.SocketErrors)
+		}
+	}
+	if r.WrkNote != "" {
+		fmt.Fprintf(b, "\n%s\n", r.WrkNote)
+	}
+}
+
+func fmtRSS(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", *v)
+}

@@ -1,0 +1,251 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// preloadWorkers is the preload's concurrency: enough to keep the server
+// busy, few enough not to measure lock convoys during setup.
+const preloadWorkers = 32
+
+// runner carries one run's state between its steps.
+type runner struct {
+	cfg        Config
+	log        io.Writer
+	dir        string
+	rep        *Report
+	server     *child // nil when attached with --url
+	ceiling    *child // nil when cfg.CeilingURL is set
+	pid        int    // server pid for RSS, 0 = unknown
+	wl         *workload
+	client     *http.Client
+	ceilClient *http.Client
+	ceilBase   string
+	seed       uint64
+}
+
+// Run executes the benchmark described by cfg and returns its report;
+// progress lines go to log. Children and the temp dir are gone on return.
+func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "coffer-bench-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	r := &runner{cfg: cfg, log: log, dir: dir, rep: newReport(cfg), seed: uint64(time.Now().UnixNano())}
+	defer r.close()
+	for _, step := range []func(context.Context) error{r.openTarget, r.setup, r.openCeiling, r.phases, r.wrk} {
+		if err := step(ctx); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return r.rep, nil
+}
+
+func newReport(cfg Config) *Report {
+	return &Report{
+		Command:         cfg.CommandLine,
+		Date:            time.Now().UTC().Format(time.RFC3339),
+		GoVersion:       runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		GOMAXPROCS:      runtime.GOMAXPROCS(0),
+		NumCPU:          runtime.NumCPU(),
+		DurationSeconds: cfg.Duration.Seconds(),
+		WarmupSeconds:   cfg.Warmup.Seconds(),
+	}
+}
+
+// close stops the children; a server that fails to stop cleanly is reported
+// on the log, not as a run failure, because the figures are already taken.
+func (r *runner) close() {
+	for _, c := range []*child{r.ceiling, r.server} {
+		if c == nil {
+			continue
+		}
+		if err := c.stop(); err != nil {
+			fmt.Fprintf(r.log, "warning: stopping pid %d: %v\n%s\n", c.pid(), err, c.logTail())
+		}
+	}
+}
+
+func (r *runner) openTarget(ctx context.Context) error {
+	if r.cfg.URL != "" {
+		return r.attach(ctx)
+	}
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	data := filepath.Join(r.dir, "data")
+	args := []string{"serve", "--listen", addr, "--data-dir", data}
+	fmt.Fprintf(r.log, "starting %s %s\n", r.cfg.Exe, strings.Join(args, " "))
+	r.server, err = startChild(r.cfg.Exe, args, r.cfg.ServerEnv, filepath.Join(r.dir, "coffer.log"))
+	if err != nil {
+		return fmt.Errorf("start coffer: %w", err)
+	}
+	base := "http://" + addr
+	if err := waitReady(ctx, base+"/health/ready", r.server, time.Minute); err != nil {
+		return fmt.Errorf("coffer serve: %w", err)
+	}
+	r.pid = r.server.pid()
+	r.rep.Target = Target{URL: base, Started: true, PID: r.pid, Database: databaseOf(r.cfg.ServerEnv), DataFS: fsType(r.dir)}
+	return r.useTarget(base)
+}
+
+func (r *runner) attach(ctx context.Context) error {
+	base := strings.TrimSuffix(r.cfg.URL, "/")
+	if !readyOnce(ctx, base+"/health/ready") {
+		return fmt.Errorf("%s/health/ready does not answer 200", base)
+	}
+	r.pid = r.cfg.PID
+	r.rep.Target = Target{URL: base, PID: r.pid, Database: "not known to the generator"}
+	return r.useTarget(base)
+}
+
+func (r *runner) useTarget(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("target URL %q: want http://host:port", base)
+	}
+	conns := max(slices.Max(r.cfg.Concurrency), preloadWorkers)
+	r.client = &http.Client{Transport: newTransport(conns)}
+	r.wl = &workload{base: u, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload}
+	r.rep.Workspace = r.wl.workspace
+	return nil
+}
+
+// databaseOf names the store without echoing the DSN, which may hold a password.
+func databaseOf(env []string) string {
+	dsn, _ := os.LookupEnv("COFFER_DATABASE_DSN")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "COFFER_DATABASE_DSN="); ok {
+			dsn = v
+		}
+	}
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return "PostgreSQL"
+	case dsn == "":
+		return "SQLite (default file in the data dir)"
+	default:
+		return "SQLite (custom path)"
+	}
+}
+
+// setup creates the workspace and preloads secrets, timing the preload.
+func (r *runner) setup(context.Context) error {
+	if err := r.wl.createWorkspace(r.client); err != nil {
+		return fmt.Errorf("create workspace: %w", err)
+	}
+	workers := min(preloadWorkers, r.cfg.Preload)
+	fmt.Fprintf(r.log, "preloading %d secrets into %s on %d connections\n", r.cfg.Preload, r.wl.workspace, workers)
+	start := time.Now()
+	if err := r.wl.preloadSecrets(r.client, workers); err != nil {
+		return fmt.Errorf("preload: %w", err)
+	}
+	secs := time.Since(start).Seconds()
+	r.rep.Preload = Preload{Count: r.cfg.Preload, Workers: workers, Seconds: secs, RPS: float64(r.cfg.Preload) / secs, PeakRSSMiB: r.serverPeak()}
+	fmt.Fprintf(r.log, "preload done in %.1f s\n", secs)
+	return nil
+}
+
+// openCeiling sizes the ceiling's body from a real access response.
+func (r *runner) openCeiling(context.Context) error {
+	sample, err := r.wl.sampleAccess(r.client)
+	if err != nil {
+		return fmt.Errorf("sample access: %w", err)
+	}
+	r.ceilClient = &http.Client{Transport: newTransport(slices.Max(r.cfg.Concurrency))}
+	if r.cfg.CeilingURL != "" {
+		r.ceilBase = r.cfg.CeilingURL
+		return nil
+	}
+	r.ceiling, r.ceilBase, err = startCeiling(r.cfg.Exe, r.dir, len(sample))
+	return err
+}
+
+// serverPeak reads the server's VmHWM for the window just ended and starts a
+// new one; it also keeps the run-wide maximum.
+func (r *runner) serverPeak() *float64 {
+	v := peakOf(r.pid)
+	if v != nil && (r.rep.ServerPeakRSSMiB == nil || *v > *r.rep.ServerPeakRSSMiB) {
+		peak := *v
+		r.rep.ServerPeakRSSMiB = &peak
+	}
+	return v
+}
+
+// peakOf returns pid's VmHWM in MiB and resets it; nil when unknown.
+func peakOf(pid int) *float64 {
+	if pid == 0 {
+		return nil
+	}
+	b, err := peakRSS(pid)
+	if err != nil {
+		return nil
+	}
+	_ = resetPeakRSS(pid)
+	v := mib(b)
+	return &v
+}
+
+// phases runs, per concurrency, the ceiling first and then every op, so the
+// ceiling and Coffer are measured minutes apart at most.
+func (r *runner) phases(ctx context.Context) error {
+	for _, conc := range r.cfg.Concurrency {
+		ceil := r.ceilingPhase(ctx, conc)
+		for _, op := range r.cfg.Ops {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.serverPeak() // the window starts here
+			p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
+			row := newRow(op, conc, p, r.serverPeak())
+			if ceil > 0 {
+				row.RatioToCeiling = row.RPS / ceil
+			}
+			r.rep.Results = append(r.rep.Results, row)
+			r.progress(row)
+		}
+		r.client.Transport.(*http.Transport).CloseIdleConnections()
+	}
+	return nil
+}
+
+func (r *runner) ceilingPhase(ctx context.Context, conc int) float64 {
+	pid := 0
+	if r.ceiling != nil {
+		pid = r.ceiling.pid()
+	}
+	peakOf(pid)
+	u, _ := url.Parse(r.ceilBase + "/")
+	op := func(*mrand.Rand) *http.Request { return newRequest("GET", u, nil) }
+	p := drive(ctx, r.ceilClient, op, conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
+	row := newRow("ceiling", conc, p, peakOf(pid))
+	row.RatioToCeiling = 1
+	r.rep.Ceiling = append(r.rep.Ceiling, row)
+	r.progress(row)
+	r.ceilClient.Transport.(*http.Transport).CloseIdleConnections()
+	return row.RPS
+}
+
+func (r *runner) progress(x Row) {
+	fmt.Fprintf(r.log, "%-8s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d/%d\n",
+		x.Op, x.Concurrency, x.RPS, x.P50ms, x.P99ms, x.HTTPErrors, x.TransportErrors)
+}

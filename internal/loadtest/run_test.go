@@ -1,0 +1,209 @@
+package loadtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeCoffer implements just enough of the secrets API for the generator:
+// the runner's logic is tested here, the real server in the e2e test.
+type fakeCoffer struct {
+	mu      sync.Mutex
+	secrets map[string]string
+	failOp  string // method answered with 500, to exercise error counting
+}
+
+func (f *fakeCoffer) handler() http.Handler {
+	const s = "/apis/secrets/v2/workspaces/{ws}/secrets"
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"status":"ready"}`) })
+	mux.HandleFunc("POST /apis/entities/v2/workspaces", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(201) })
+	mux.HandleFunc("POST "+s, f.create)
+	mux.HandleFunc("GET "+s, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("page_size") != "10" {
+			w.WriteHeader(422)
+		}
+	})
+	mux.HandleFunc("GET "+s+"/{name}", f.lookup(false))
+	mux.HandleFunc("GET "+s+"/{name}/access", f.lookup(true))
+	mux.HandleFunc("PATCH "+s+"/{name}", f.update)
+	return mux
+}
+
+func (f *fakeCoffer) create(w http.ResponseWriter, r *http.Request) {
+	var b struct{ Name, Value string }
+	if json.NewDecoder(r.Body).Decode(&b) != nil || b.Name == "" || len(b.Value) != 32 {
+		w.WriteHeader(422)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, dup := f.secrets[b.Name]; dup {
+		w.WriteHeader(409)
+		return
+	}
+	f.secrets[b.Name] = b.Value
+	w.WriteHeader(201)
+}
+
+func (f *fakeCoffer) lookup(access bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		v, ok := f.secrets[r.PathValue("name")]
+		f.mu.Unlock()
+		if !ok {
+			w.WriteHeader(404)
+			return
+		}
+		if access {
+			fmt.Fprintf(w, `{"name":%q,"workspace":%q,"value":%q}`, r.PathValue("name"), r.PathValue("ws"), v)
+		}
+	}
+}
+
+func (f *fakeCoffer) update(w http.ResponseWriter, r *http.Request) {
+	if f.failOp == "PATCH" {
+		w.WriteHeader(500)
+		return
+	}
+	f.lookup(false)(w, r)
+}
+
+func quickTestConfig(url, ceiling string) Config {
+	cfg := QuickConfig()
+	cfg.URL, cfg.CeilingURL = url, ceiling
+	cfg.Preload, cfg.Duration, cfg.Warmup, cfg.Concurrency = 50, 150*time.Millisecond, 20*time.Millisecond, []int{1, 3}
+	cfg.CommandLine = "coffer bench --test"
+	return cfg
+}
+
+func startFakes(t *testing.T, f *fakeCoffer) (string, string) {
+	target := httptest.NewServer(f.handler())
+	ceiling := httptest.NewServer(CeilingHandler(CeilingBody(90)))
+	t.Cleanup(target.Close)
+	t.Cleanup(ceiling.Close)
+	return target.URL, ceiling.URL
+}
+
+func TestRunAgainstFake(t *testing.T) {
+	f := &fakeCoffer{secrets: map[string]string{}}
+	rep, err := Run(context.Background(), quickTestConfig(startFakes(t, f)), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Ceiling) != 2 || len(rep.Results) != 2*len(AllOps) {
+		t.Fatalf("rows: %d ceiling, %d results", len(rep.Ceiling), len(rep.Results))
+	}
+	for _, row := range rep.Results {
+		if row.Requests == 0 || row.RPS <= 0 || row.RatioToCeiling <= 0 || row.P50ms <= 0 || row.P999ms < row.P50ms {
+			t.Errorf("implausible row %+v", row)
+		}
+	}
+	if n := rep.Errors(); n != 0 {
+		t.Fatalf("%d errors: %+v", n, rep.Results)
+	}
+	if f.secrets[preloadName(49)] == "" || f.secrets["c00000001"] == "" {
+		t.Fatal("preload or create did not reach the server")
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range append([]string{"ceiling"}, AllOps...) {
+		if !strings.Contains(md.String(), "| "+op+" | 3 |") {
+			t.Errorf("markdown lacks a %s row:\n%s", op, md.String())
+		}
+	}
+	if !strings.HasPrefix(md.String(), "# coffer bench\n\n- command: `coffer bench --test`\n- date: ") {
+		t.Errorf("header:\n%s", md.String())
+	}
+}
+
+func TestRunCountsHTTPErrors(t *testing.T) {
+	f := &fakeCoffer{secrets: map[string]string{}, failOp: "PATCH"}
+	cfg := quickTestConfig(startFakes(t, f))
+	cfg.Ops, cfg.Concurrency = []string{"get", "update"}, []int{2}
+	rep, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get, upd := rep.Results[0], rep.Results[1]
+	if get.HTTPErrors != 0 || upd.HTTPErrors == 0 || upd.HTTPErrors != upd.Requests || upd.FirstError != "HTTP status 500" {
+		t.Fatalf("get %+v\nupdate %+v", get, upd)
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := rep.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDriveTransportErrors(t *testing.T) {
+	target := httptest.NewServer(http.NotFoundHandler())
+	w := &workload{base: mustURL(t, target.URL), workspace: "w", preload: 1}
+	target.Close()
+	p := drive(context.Background(), &http.Client{Transport: newTransport(1)}, w.access, 1, 0, 50*time.Millisecond, 1)
+	if p.TransportErrors == 0 || p.Requests != 0 || p.FirstError == "" {
+		t.Fatalf("a closed server must give transport errors: %+v", p)
+	}
+}
+
+func TestRunStopsOnCancel(t *testing.T) {
+	f := &fakeCoffer{secrets: map[string]string{}}
+	cfg := quickTestConfig(startFakes(t, f))
+	cfg.Duration = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := Run(ctx, cfg, io.Discard); err == nil {
+		t.Fatal("a cancelled run must fail")
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Fatal("cancellation did not stop the phases")
+	}
+}
+
+func TestConfigParsing(t *testing.T) {
+	if c, err := ParseConcurrency("16, 64"); err != nil || len(c) != 2 || c[1] != 64 {
+		t.Fatalf("%v %v", c, err)
+	}
+	for _, bad := range []string{"", "0", "x", "4,,8"} {
+		if _, err := ParseConcurrency(bad); err == nil {
+			t.Errorf("concurrency %q accepted", bad)
+		}
+	}
+	if ops, err := ParseOps("mix,access"); err != nil || strings.Join(ops, ",") != "access,mix" {
+		t.Fatalf("%v %v", ops, err)
+	}
+	if _, err := ParseOps("access,delete"); err == nil {
+		t.Error("unknown op accepted")
+	}
+}
+
+func TestCeilingBodySize(t *testing.T) {
+	for _, n := range []int{0, 60, 90, 1000} {
+		b := CeilingBody(n)
+		if !json.Valid(b) || (n >= 60 && len(b) != n) {
+			t.Errorf("CeilingBody(%d) = %d bytes: %s", n, len(b), b)
+		}
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
