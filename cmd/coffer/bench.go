@@ -1,5 +1,167 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 
-func newBenchCmd() *cobra.Command { return &cobra.Command{Use: "bench", Short: "Load-test Coffer (stub)"} }
+	"github.com/spf13/cobra"
+
+	"github.com/coffer-dev/coffer/internal/loadtest"
+)
+
+// benchFlags are the raw flag values; they become a loadtest.Config only
+// after --quick has supplied the defaults the user did not override.
+type benchFlags struct {
+	url, concurrency, ops, jsonPath string
+	pid, preload                    int
+	duration, warmup                time.Duration
+	serverEnv                       []string
+	quick, wrk                      bool
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test Coffer and compare it with a trivial HTTP server on the same machine",
+		Long: `Starts coffer serve on a fresh data dir (or attaches to --url), preloads secrets into a new
+workspace, then drives each operation at each concurrency with one keep-alive connection per
+goroutine, and the same for a minimal net/http server (the ceiling). Prints a Markdown table
+(req/s, ratio to the ceiling, p50/p99/p99.9 latency, errors, server peak RSS) on stdout and
+progress on stderr. Exit status 1 when any request failed.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.url, "url", "", "attach to a running Coffer at this base URL instead of starting one")
+	fl.IntVar(&f.pid, "pid", 0, "with --url: the server's pid, to report its peak RSS")
+	fl.StringArrayVar(&f.serverEnv, "server-env", nil, "KEY=VALUE added to the started server's environment (repeatable), e.g. COFFER_DATABASE_DSN=postgres://…")
+	fl.IntVar(&f.preload, "preload", 10000, "secrets created before the measurements")
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per operation and concurrency")
+	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before each measurement")
+	fl.StringVar(&f.concurrency, "concurrency", "16,64", "comma-separated connection counts")
+	fl.StringVar(&f.ops, "ops", strings.Join(loadtest.AllOps, ","), "comma-separated subset of the operations")
+	fl.StringVar(&f.jsonPath, "json", "", "also write the results as JSON to this file")
+	fl.BoolVar(&f.quick, "quick", false, "CI smoke run: 1s per phase, preload 200, concurrency 4 (explicit flags still win)")
+	fl.BoolVar(&f.wrk, "wrk", false, "also drive the ceiling and access with wrk, if installed, to check the Go generator")
+	cmd.AddCommand(newCeilingServerCmd())
+	return cmd
+}
+
+// newCeilingServerCmd is the ceiling's process, started by bench itself; it
+// is hidden because it is an implementation detail, not a user command.
+func newCeilingServerCmd() *cobra.Command {
+	var bodyBytes int
+	cmd := &cobra.Command{
+		Use:    "ceiling-server",
+		Short:  "Serve a fixed JSON body on a loopback port (used by bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return loadtest.ServeCeiling(ctx, cmd.OutOrStdout(), bodyBytes)
+		},
+	}
+	cmd.Flags().IntVar(&bodyBytes, "body-bytes", 100, "response body size")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	cfg, err := benchConfig(cmd, f)
+	if err != nil {
+		return usageError("bench: " + err.Error())
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	rep, err := loadtest.Run(ctx, cfg, cmd.ErrOrStderr())
+	if err != nil {
+		return &exitError{code: 1, msg: "bench: " + err.Error()}
+	}
+	return reportBench(cmd, rep, f.jsonPath)
+}
+
+func reportBench(cmd *cobra.Command, rep *loadtest.Report, jsonPath string) error {
+	if err := rep.WriteMarkdown(cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	if jsonPath != "" {
+		if err := rep.WriteJSON(jsonPath); err != nil {
+			return &exitError{code: 1, msg: "bench: " + err.Error()}
+		}
+	}
+	if n := rep.Errors(); n > 0 {
+		return &exitError{code: 1, msg: fmt.Sprintf("bench: %d requests failed (see the error columns)", n)}
+	}
+	return nil
+}
+
+// benchConfig applies --quick to the flags the user left at their defaults.
+func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
+	fs := cmd.Flags()
+	cfg := loadtest.DefaultConfig()
+	if f.quick {
+		cfg = loadtest.QuickConfig()
+	}
+	set := func(name string) bool { return !f.quick || fs.Changed(name) }
+	if set("preload") {
+		cfg.Preload = f.preload
+	}
+	if set("duration") {
+		cfg.Duration = f.duration
+	}
+	if set("warmup") {
+		cfg.Warmup = f.warmup
+	}
+	if err := listFlags(&cfg, cmd, f, set); err != nil {
+		return cfg, err
+	}
+	if f.pid != 0 && f.url == "" {
+		return cfg, fmt.Errorf("--pid needs --url (a started server's pid is known)")
+	}
+	for _, kv := range f.serverEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return cfg, fmt.Errorf("--server-env %q: want KEY=VALUE", kv)
+		}
+	}
+	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk = f.url, f.pid, f.serverEnv, f.wrk
+	cfg.CommandLine = shellJoin(os.Args)
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg, fmt.Errorf("locate the coffer binary: %w", err)
+	}
+	cfg.Exe = exe
+	return cfg, nil
+}
+
+func listFlags(cfg *loadtest.Config, cmd *cobra.Command, f benchFlags, set func(string) bool) error {
+	var err error
+	if set("concurrency") {
+		if cfg.Concurrency, err = loadtest.ParseConcurrency(f.concurrency); err != nil {
+			return err
+		}
+	}
+	if cmd.Flags().Changed("ops") {
+		cfg.Ops, err = loadtest.ParseOps(f.ops)
+	}
+	return err
+}
+
+// shellJoin quotes args so the echoed command line can be pasted back.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.IndexFunc(a, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,@%+", r))
+		}) < 0 {
+			out[i] = a
+			continue
+		}
+		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+	}
+	return strings.Join(out, " ")
+}
