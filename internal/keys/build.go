@@ -24,13 +24,6 @@ type DevKeyOptions struct {
 	PostgreSQL bool
 }
 
-// buildVault builds a vault provider. The Transit client is not part of this
-// build yet; a configured vault provider is a startup error until it is.
-var buildVault = func(name string, _ VaultConfig, _ *slog.Logger) (envelope.Provider, error) {
-	return nil, startupError("secrets.encryption.providers.vault." + name +
-		": the vault provider is not available in this build")
-}
-
 // Build validates the encryption configuration, builds every provider and
 // returns the keyring the whole process shares. It implements the selection
 // table of crypto.md §2.4 and stops at the first problem with a message of

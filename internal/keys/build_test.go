@@ -14,6 +14,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestBuildSelectionTable(t *testing.T) {
+	isolateVaultEnv(t)
 	keyA, keyB := seqKey(10), seqKey(20)
 	devKey := seqKey(30)
 	skA := SecretKeyConfig{Value: b64(keyA)}
@@ -89,9 +90,9 @@ func TestBuildSelectionTable(t *testing.T) {
 		{name: "duplicate across kinds", cfg: EncryptionConfig{CurrentProvider: "a",
 			Providers: ProvidersConfig{SecretKey: some, Vault: map[string]VaultConfig{"b": {}}}},
 			wantErr: "secrets.encryption.providers: Duplicate encryptor name found: b"},
-		{name: "vault not in this build", cfg: EncryptionConfig{CurrentProvider: "a",
+		{name: "vault problem stops startup", cfg: EncryptionConfig{CurrentProvider: "a",
 			Providers: ProvidersConfig{SecretKey: some, Vault: map[string]VaultConfig{"v": {Token: "t"}}}},
-			wantErr: "secrets.encryption.providers.vault.v: the vault provider is not available in this build"},
+			wantErr: "secrets.encryption.providers.vault.v.address: not set and VAULT_ADDR is empty"},
 		{name: "secret_key problem stops startup", cfg: EncryptionConfig{CurrentProvider: "a",
 			Providers: ProvidersConfig{SecretKey: map[string]SecretKeyConfig{"a": skA, "z": {}}}},
 			wantErr: "secrets.encryption.providers.secret_key.z: one of value, from_env or from_file is required"},
