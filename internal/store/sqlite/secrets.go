@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/coffer-dev/coffer/internal/envelope"
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// CreateSecret inserts r with revision 1 and returns the stored record.
+func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
+	row := s.w.createSecret.QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
+		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
+		micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
+	rec, err := scanRecord(row)
+	return rec, mapErr(err)
+}
+
+// GetSecret returns a record or ErrNotFound.
+func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
+	rec, err := scanRecord(s.r.getSecret.QueryRowContext(ctx, ws, name))
+	return rec, notFound(err)
+}
+
+// ListSecrets returns one page of a workspace's secrets and the total, both
+// without q.Exclude; ErrNoWorkspace if the workspace is missing.
+func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
+	rows, err := s.r.listSecrets.QueryContext(ctx, ws, q.Exclude, max(q.Limit, 0), max(q.Offset, 0))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	items := []secrets.Secret{}
+	total, found := 0, false
+	for rows.Next() {
+		sec, ok, err := scanListRow(rows, &total)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			items = append(items, sec)
+		}
+		found = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	if !found {
+		return nil, 0, secrets.ErrNoWorkspace
+	}
+	return items, total, nil
+}
+
+// scanListRow reads the total and one page item; ok is false for the NULL
+// row that stands for an empty page.
+func scanListRow(rows *sql.Rows, total *int) (sec secrets.Secret, ok bool, err error) {
+	var name, ws sql.NullString
+	var created, updated sql.NullInt64
+	err = rows.Scan(total, &name, &ws, &sec.Description, &created, &updated, &sec.CreatedBy, &sec.UpdatedBy)
+	if err != nil || !name.Valid {
+		return sec, false, err
+	}
+	sec.Name, sec.Workspace = name.String, ws.String
+	sec.CreatedAt, sec.UpdatedAt = fromMicros(created.Int64), fromMicros(updated.Int64)
+	return sec, true, nil
+}
+
+// UpdateSecret applies u, increments the revision and returns the metadata.
+func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Secret, error) {
+	var ct, dek []byte
+	var provider *string
+	var format *int
+	if u.Sealed != nil {
+		ct, dek, provider, format = blob(u.Sealed.Ciphertext), blob(u.Sealed.WrappedDEK), &u.Sealed.Provider, &u.Sealed.Format
+	}
+	row := s.w.updateSecret.QueryRowContext(ctx, ws, name, u.Description, ct, dek, provider, format,
+		micros(u.UpdatedAt), u.UpdatedBy)
+	sec, err := scanMeta(row)
+	return sec, notFound(err)
+}
+
+// DeleteSecret removes a secret or returns ErrNotFound.
+func (s *Store) DeleteSecret(ctx context.Context, ws, name string) error {
+	res, err := s.w.deleteSecret.ExecContext(ctx, ws, name)
+	return affected(res, err)
+}
+
+// ScanSecrets returns up to limit records with ID > afterID by ascending ID.
+func (s *Store) ScanSecrets(ctx context.Context, afterID int64, limit int) ([]secrets.Record, error) {
+	rows, err := s.r.scan.QueryContext(ctx, afterID, max(limit, 0))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	recs := []secrets.Record{}
+	for rows.Next() {
+		rec, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	return recs, rows.Err()
+}
+
+// GetSecretByID returns a record by internal ID or ErrNotFound.
+func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, error) {
+	rec, err := scanRecord(s.r.getByID.QueryRowContext(ctx, id))
+	return rec, notFound(err)
+}
+
+// ResealSecret replaces the sealed value if the revision is unchanged. When
+// nothing was updated, a second read tells a changed revision from a
+// deleted record; it changes nothing, so it needs no transaction.
+func (s *Store) ResealSecret(ctx context.Context, id, revision int64, sealed envelope.Sealed) error {
+	res, err := s.w.reseal.ExecContext(ctx, id, revision, blob(sealed.Ciphertext),
+		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format)
+	if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
+		return err
+	}
+	var n int
+	if err := s.r.secretExists.QueryRowContext(ctx, id).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return secrets.ErrRevisionChanged
+	}
+	return secrets.ErrNotFound
+}
+
+// CountByProvider returns the number of stored secrets per provider name.
+func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
+	rows, err := s.r.countByProvider.QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	counts := map[string]int{}
+	for rows.Next() {
+		var provider string
+		var n int
+		if err := rows.Scan(&provider, &n); err != nil {
+			return nil, err
+		}
+		counts[provider] = n
+	}
+	return counts, rows.Err()
+}
+
+// scanRecord reads the secretCols columns.
+func scanRecord(row scanner) (secrets.Record, error) {
+	var r secrets.Record
+	var created, updated int64
+	err := row.Scan(&r.ID, &r.Workspace, &r.Name, &r.Description, &r.Sealed.Ciphertext,
+		&r.Sealed.WrappedDEK, &r.Sealed.Provider, &r.Sealed.Format, &created, &updated,
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision)
+	if err != nil {
+		return secrets.Record{}, err
+	}
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK)
+	return r, nil
+}
+
+// scanMeta reads the metaCols columns.
+func scanMeta(row scanner) (secrets.Secret, error) {
+	var sec secrets.Secret
+	var created, updated int64
+	err := row.Scan(&sec.Name, &sec.Workspace, &sec.Description, &created, &updated,
+		&sec.CreatedBy, &sec.UpdatedBy)
+	if err != nil {
+		return secrets.Secret{}, err
+	}
+	sec.CreatedAt, sec.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return sec, nil
+}

@@ -1,0 +1,196 @@
+// Package sqlite is the SQLite implementation of secrets.Store, the default
+// backend for a single Coffer process (docs/storage.md).
+//
+// It keeps one writer connection and a separate pool of read-only
+// connections. The pure-Go driver degrades badly when several connections
+// compete for SQLite's single write lock, so all writes queue in Go on one
+// connection instead; in WAL mode readers see the last committed state and
+// never wait for that writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// Store is a secrets.Store on one SQLite file. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // exactly one connection: SQLite allows one writer anyway
+	reader *sql.DB // query_only connections, never blocked by the writer in WAL mode
+	w      writeStmts
+	r      readStmts
+	log    *slog.Logger
+}
+
+var _ secrets.Store = (*Store)(nil)
+
+// busyTimeout bounds how long a connection waits for a lock held by another
+// process (a backup, the sqlite3 shell) before failing (api.md §8).
+const busyTimeout = 5 * time.Second
+
+// Open opens or creates the database file at path (mode 0600, parent
+// directory 0700 if it must be created) and applies pending migrations. A nil
+// log discards messages.
+func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	abs, err := createFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{log: log}
+	if err := s.open(ctx, abs); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// open connects the writer, migrates, then connects the readers: WAL mode is
+// a property of the file, set by the writer before any reader exists.
+func (s *Store) open(ctx context.Context, path string) error {
+	var err error
+	if s.writer, err = openDB(path, writerParams(), 1); err != nil {
+		return err
+	}
+	if err := migrate(ctx, s.writer, s.log); err != nil {
+		return err
+	}
+	readers := max(4, runtime.GOMAXPROCS(0))
+	if s.reader, err = openDB(path, readerParams(), readers); err != nil {
+		return err
+	}
+	if err := s.w.prepare(ctx, s.writer); err != nil {
+		return err
+	}
+	return s.r.prepare(ctx, s.reader)
+}
+
+// createFile creates path with mode 0600 if it is missing, so the database
+// (and the WAL files SQLite derives from its mode) is never world-readable.
+func createFile(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", err
+	}
+	return abs, f.Close()
+}
+
+// writerParams are the DSN parameters of the writer connection. _pragma
+// parameters are applied by the driver to every new connection, so a
+// reconnect keeps the settings.
+func writerParams() url.Values {
+	return url.Values{
+		"_txlock": {"immediate"}, // take the write lock at BEGIN: no deadlock on lock upgrade
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"foreign_keys(1)",
+			"journal_mode(WAL)",
+			"synchronous(FULL)", // an acknowledged write survives power loss
+		},
+	}
+}
+
+// readerParams are the DSN parameters of the read-only pool.
+func readerParams() url.Values {
+	return url.Values{
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
+			"foreign_keys(1)",
+			"query_only(1)",
+		},
+	}
+}
+
+// openDB opens a pool of at most conns connections that are kept open: a
+// new connection costs a file open and the pragmas.
+func openDB(path string, params url.Values, conns int) (*sql.DB, error) {
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
+}
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	return s.r.ping.QueryRowContext(ctx).Scan(&n)
+}
+
+// Close closes both pools. Closing the writer last lets SQLite checkpoint
+// the WAL into the main file.
+func (s *Store) Close() error {
+	errs := []error{s.r.close(), s.w.close()}
+	for _, db := range []*sql.DB{s.reader, s.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// mapErr turns constraint violations into the errors the Store contract
+// names, by the driver's extended result code rather than message text.
+func mapErr(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w: %v", secrets.ErrAlreadyExists, err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: %v", secrets.ErrNoWorkspace, err)
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to secrets.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return secrets.ErrNotFound
+	}
+	return err
+}
+
+// micros is the stored form of a timestamp: whole microseconds since the
+// epoch, truncated like secrets.Now and PostgreSQL's encoding.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+// fromMicros reverses micros; returned times are always in UTC.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// blob binds b as a zero-length blob rather than NULL when it is empty.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,96 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// CreateWorkspace inserts w; ErrAlreadyExists if the name is taken.
+func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace) error {
+	_, err := s.w.createWorkspace.ExecContext(ctx, w.ID, w.Name, w.Description,
+		micros(w.CreatedAt), w.CreatedBy, micros(w.UpdatedAt), w.UpdatedBy)
+	return mapErr(err)
+}
+
+// GetWorkspace returns the named workspace or ErrNotFound.
+func (s *Store) GetWorkspace(ctx context.Context, name string) (secrets.Workspace, error) {
+	w, err := scanWorkspace(s.r.getWorkspace.QueryRowContext(ctx, name))
+	return w, notFound(err)
+}
+
+// ListWorkspaces returns one page in the order of q.Sort and the total.
+func (s *Store) ListWorkspaces(ctx context.Context, q secrets.WorkspaceQuery) ([]secrets.Workspace, int, error) {
+	st, ok := s.r.listWorkspaces[q.Sort]
+	if !ok {
+		return nil, 0, fmt.Errorf("sqlite: unknown workspace sort %q", q.Sort)
+	}
+	rows, err := st.QueryContext(ctx, max(q.Limit, 0), max(q.Offset, 0))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	items := []secrets.Workspace{}
+	var total int
+	for rows.Next() {
+		var id, name sql.NullString
+		var w secrets.Workspace
+		var created, updated sql.NullInt64
+		if err := rows.Scan(&total, &id, &name, &w.Description, &created,
+			&w.CreatedBy, &updated, &w.UpdatedBy); err != nil {
+			return nil, 0, err
+		}
+		if id.Valid { // else the single row of an empty page
+			w.ID, w.Name = id.String, name.String
+			w.CreatedAt, w.UpdatedAt = fromMicros(created.Int64), fromMicros(updated.Int64)
+			items = append(items, w)
+		}
+	}
+	return items, total, rows.Err()
+}
+
+// UpdateWorkspace applies u and returns the result, or ErrNotFound.
+func (s *Store) UpdateWorkspace(ctx context.Context, name string, u secrets.WorkspaceUpdate) (secrets.Workspace, error) {
+	row := s.w.updateWorkspace.QueryRowContext(ctx, name, u.Description, micros(u.UpdatedAt), u.UpdatedBy)
+	w, err := scanWorkspace(row)
+	return w, notFound(err)
+}
+
+// DeleteWorkspace removes the workspace; foreign keys cascade to its secrets
+// and role bindings in the same statement.
+func (s *Store) DeleteWorkspace(ctx context.Context, name string) error {
+	res, err := s.w.deleteWorkspace.ExecContext(ctx, name)
+	return affected(res, err)
+}
+
+// affected turns "no row changed" into ErrNotFound.
+func affected(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return secrets.ErrNotFound
+	}
+	return nil
+}
+
+// scanWorkspace reads the wsCols columns.
+func scanWorkspace(row scanner) (secrets.Workspace, error) {
+	var w secrets.Workspace
+	var created, updated int64
+	err := row.Scan(&w.ID, &w.Name, &w.Description, &created, &w.CreatedBy, &updated, &w.UpdatedBy)
+	if err != nil {
+		return secrets.Workspace{}, err
+	}
+	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return w, nil
+}
