@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -533,5 +535,25 @@ func TestNetworkClass(t *testing.T) {
 	if _, err := v.WrapV2(ctx, make([]byte, 32), "", ""); !errors.Is(err, envelope.ErrUnavailable) ||
 		!strings.HasSuffix(err.Error(), ": canceled") {
 		t.Errorf("canceled request: %v", err)
+	}
+}
+
+// TestVaultRefusesRedirects: following a redirect would send the token to
+// whatever host the Location names.
+func TestVaultRefusesRedirects(t *testing.T) {
+	isolateVaultEnv(t)
+	srv := transittest.New(t)
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, srv.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	c := vaultConfig(srv)
+	c.Address = redirector.URL
+	_, err := buildVault("v", c, nil)
+	if err == nil || !strings.HasSuffix(err.Error(), ": Transit round trip failed: HTTP 307") {
+		t.Errorf("redirect: %v", err)
+	}
+	if srv.Requests() != 0 {
+		t.Errorf("the redirect target received %d requests with the token", srv.Requests())
 	}
 }
