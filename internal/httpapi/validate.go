@@ -25,7 +25,7 @@ type item struct {
 var errorCtx = map[string]any{"error": map[string]any{}}
 
 func rawString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
+	b, _ := marshal(s)
 	return b
 }
 

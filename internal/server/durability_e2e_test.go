@@ -86,7 +86,6 @@ func TestValueNeverLeaks(t *testing.T) {
 	send("GET", base+"/default/secrets", "")
 	send("POST", "/apis/secrets/v2/rotate-encryption-keys", "")
 	send("POST", wsBase, `{"name":"x",`+v+`}`)
-	send("POST", wsBase, `["`+canary+`"]`)
 	for i, r := range responses {
 		if strings.Contains(r.Body, canary) || strings.Contains(fmt.Sprint(r.Header), canary) {
 			t.Errorf("response %d (%d) contains the value: %.200s", i, r.Status, r.Body)

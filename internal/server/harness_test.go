@@ -27,8 +27,8 @@ func backends() map[string]func(t *testing.T) map[string]string {
 		"sqlite": func(t *testing.T) map[string]string { return map[string]string{} },
 		"postgres": func(t *testing.T) map[string]string {
 			return map[string]string{
-				"COFFER_DATABASE_DSN":                    pgtest.NewDSN(t),
-				"NMP_SECRETS_ENCRYPTION":                 `{"providers":{"secret_key":{"k1":{"value":"` + testKEK + `"}}}}`,
+				"COFFER_DATABASE_DSN":                     pgtest.NewDSN(t),
+				"NMP_SECRETS_ENCRYPTION":                  `{"providers":{"secret_key":{"k1":{"value":"` + testKEK + `"}}}}`,
 				"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": "k1",
 			}
 		},
@@ -178,4 +178,3 @@ func decode(t *testing.T, r response, v any) {
 		t.Fatalf("decode %q: %v", r.Body, err)
 	}
 }
-

@@ -51,7 +51,7 @@ func TestSecretsCreateValidation(t *testing.T) {
 	}{
 		{"bad chars", `{"name":"my key","value":"v"}`, `{"detail":[` + fmt.Sprintf(charsItem, "my key", "my key") + `]}`},
 		{"bad chars wins over empty value", `{"name":"bad!","value":""}`, `{"detail":[` + fmt.Sprintf(charsItem, "bad!", "bad!") + `]}`},
-		{"trailing newline", `{"name":"abc\n","value":"v"}`, `{"detail":[` + fmt.Sprintf(charsItem, "abc\n", "abc\n") + `]}`},
+		{"trailing newline", `{"name":"abc\n","value":"v"}`, `{"detail":[` + fmt.Sprintf(charsItem, `abc\n`, "abc\n") + `]}`},
 		{"upper case", `{"name":"My-Key","value":"v"}`, `{"detail":[` + fmt.Sprintf(patternItem, "My-Key") + `]}`},
 		{"double hyphen", `{"name":"a--b","value":"v"}`, `{"detail":[` + fmt.Sprintf(patternItem, "a--b") + `]}`},
 		{"one char", `{"name":"a","value":"v"}`, `{"detail":[` + fmt.Sprintf(patternItem, "a") + `]}`},
