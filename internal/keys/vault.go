@@ -51,7 +51,7 @@ const (
 // error class, never a token, DEK or reply body.
 type Vault struct {
 	name       string
-	key        string // configuration key prefix for messages
+	prefix     string // configuration key, for startup messages
 	encryptURL string
 	decryptURL string
 	token      string
@@ -90,7 +90,7 @@ func NewVault(name string, c VaultConfig, log *slog.Logger) (*Vault, error) {
 	base := addr + "/v1/" + escapeSegments(mount) + "/"
 	v := &Vault{
 		name:       name,
-		key:        prefix,
+		prefix:     prefix,
 		encryptURL: base + "encrypt/" + url.PathEscape(keyName),
 		decryptURL: base + "decrypt/" + url.PathEscape(keyName),
 		token:      token,
@@ -300,7 +300,7 @@ func (v *Vault) Probe(ctx context.Context) error {
 	}
 	clear(got)
 	if err != nil {
-		return startupError(v.key + ": Transit round trip failed: " + errorClass(err))
+		return startupError(v.prefix + ": Transit round trip failed: " + errorClass(err))
 	}
 	return nil
 }

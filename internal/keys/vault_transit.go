@@ -110,14 +110,9 @@ func (v *Vault) call(ctx context.Context, op, u string, body []byte) (*transitRe
 	}
 	ctx, cancel := context.WithTimeout(ctx, v.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	req, err := v.newRequest(ctx, u, body)
 	if err != nil {
 		return nil, v.fail(op, "invalid request", garbage)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Vault-Token", v.token)
-	if v.namespace != "" {
-		req.Header.Set("X-Vault-Namespace", v.namespace)
 	}
 	resp, err := v.client.Do(req)
 	if err != nil {
@@ -137,6 +132,21 @@ func (v *Vault) call(ctx context.Context, op, u string, body []byte) (*transitRe
 		return nil, v.fail(op, "invalid response", garbage)
 	}
 	return &r, nil
+}
+
+// newRequest is a Transit POST with the token and, when configured, the
+// namespace.
+func (v *Vault) newRequest(ctx context.Context, u string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Vault-Token", v.token)
+	if v.namespace != "" {
+		req.Header.Set("X-Vault-Namespace", v.namespace)
+	}
+	return req, nil
 }
 
 // networkClass names what went wrong below HTTP in a few words an operator
