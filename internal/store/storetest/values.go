@@ -87,6 +87,7 @@ func blobCases() map[string][]byte {
 		"nul at edges": []byte("\x00value\x00"),
 		"invalid utf8": {0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1},
 		"one byte":     {0},
+		"empty":        {},
 		"large":        large,
 	}
 }
