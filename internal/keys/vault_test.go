@@ -273,8 +273,10 @@ func TestVaultOneClient(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := srv.Connections(); got > 9 {
-		t.Errorf("8 concurrent workers opened %d connections in total, want at most 9", got)
+	// The transport may dial for a request that another connection then
+	// serves, so allow some slack; per-request clients would open 160.
+	if got := srv.Connections(); got > 17 {
+		t.Errorf("8 concurrent workers × 20 requests opened %d connections in total, want at most 17", got)
 	}
 }
 
