@@ -67,6 +67,9 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if s.writer, err = openDB(path, writerParams(), 1); err != nil {
 		return err
 	}
+	if err := enableWAL(ctx, s.writer); err != nil {
+		return err
+	}
 	if err := migrate(ctx, s.writer, s.log); err != nil {
 		return err
 	}
@@ -106,10 +109,39 @@ func writerParams() url.Values {
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
-			"journal_mode(WAL)",
 			"synchronous(FULL)", // an acknowledged write survives power loss
 		},
 	}
+}
+
+// enableWAL switches the file to WAL mode, which is stored in the file and
+// so is set once here rather than per connection: switching needs an
+// exclusive lock and SQLite answers SQLITE_BUSY at once, without the busy
+// timeout, when another process opens the file at the same moment. It
+// retries for up to busyTimeout.
+func enableWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		switch {
+		case err == nil && mode != "wal":
+			return fmt.Errorf("cannot enable WAL mode: journal mode is %q", mode)
+		case err == nil || !isBusy(err) || time.Now().After(deadline):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports a lock held by another connection.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // readerParams are the DSN parameters of the read-only pool.

@@ -2,12 +2,20 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/storetest"
 )
+
+var ctx = context.Background()
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) secrets.Store { return openTemp(t) })
@@ -22,7 +30,7 @@ func openTemp(t *testing.T) *Store {
 // openAt opens the store at path, closed when t ends.
 func openAt(t *testing.T, path string) *Store {
 	t.Helper()
-	st, err := Open(context.Background(), path, nil)
+	st, err := Open(ctx, path, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -32,4 +40,187 @@ func openAt(t *testing.T, path string) *Store {
 		}
 	})
 	return st
+}
+
+func workspace(name string) secrets.Workspace {
+	now := secrets.Now()
+	return secrets.Workspace{ID: "workspace-" + name, Name: name, CreatedAt: now, UpdatedAt: now}
+}
+
+func mustCreate(t *testing.T, st *Store, name string) {
+	t.Helper()
+	if err := st.CreateWorkspace(ctx, workspace(name)); err != nil {
+		t.Fatalf("CreateWorkspace(%q): %v", name, err)
+	}
+}
+
+func TestReopenKeepsDataAndMigratesOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	first, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	mustCreate(t, first, "kept")
+	if err := first.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	st := openAt(t, path)
+	if _, err := st.GetWorkspace(ctx, "kept"); err != nil {
+		t.Fatalf("GetWorkspace after reopen: %v", err)
+	}
+	var n, v int
+	if err := st.reader.QueryRow(`SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &v); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := loadMigrations()
+	if n != len(ms) || v != ms[len(ms)-1].version {
+		t.Fatalf("schema_migrations has %d rows up to %d, want %d up to %d", n, v, len(ms), ms[len(ms)-1].version)
+	}
+}
+
+func TestFileModes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data", "nested")
+	st := openAt(t, filepath.Join(dir, "coffer.db"))
+	mustCreate(t, st, "ws") // makes the WAL files exist
+	for path, want := range map[string]os.FileMode{
+		dir: 0o700, filepath.Join(dir, "coffer.db"): 0o600,
+		filepath.Join(dir, "coffer.db-wal"): 0o600, filepath.Join(dir, "coffer.db-shm"): 0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s: mode %o, want %o", filepath.Base(path), got, want)
+		}
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	st := openTemp(t)
+	for _, c := range []struct {
+		db     *sql.DB
+		pragma string
+		want   string
+	}{
+		{st.writer, "journal_mode", "wal"},
+		{st.writer, "synchronous", "2"}, // FULL
+		{st.writer, "foreign_keys", "1"},
+		{st.writer, "busy_timeout", "5000"},
+		{st.writer, "query_only", "0"},
+		{st.reader, "query_only", "1"},
+		{st.reader, "busy_timeout", "5000"},
+	} {
+		var got string
+		if err := c.db.QueryRow("PRAGMA " + c.pragma).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("%s = %s, want %s", c.pragma, got, c.want)
+		}
+	}
+	if _, err := st.reader.Exec(`DELETE FROM workspaces`); err == nil {
+		t.Error("a reader connection accepted a write")
+	}
+}
+
+// TestReadsDoNotWaitForTheWriter holds the only writer connection inside an
+// open write transaction, then reads through the store.
+func TestReadsDoNotWaitForTheWriter(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "committed")
+	conn, err := st.writer.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ('x', 'pending', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := st.GetWorkspace(rctx, "committed"); err != nil {
+		t.Fatalf("read during a write transaction: %v", err)
+	}
+	if _, err := st.GetWorkspace(rctx, "pending"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("uncommitted workspace: %v, want ErrNotFound", err)
+	}
+	if _, total, err := st.ListWorkspaces(rctx, secrets.WorkspaceQuery{Sort: "created_at", Limit: 10}); err != nil || total != 1 {
+		t.Fatalf("list during a write transaction: total %d, err %v; want 1", total, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := st.CreateWorkspace(wctx, workspace("queued")); err == nil {
+		t.Fatal("a write went through while the writer was held")
+	}
+}
+
+func TestDeleteWorkspaceCascadesToRoleBindings(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "gone")
+	mustCreate(t, st, "kept")
+	for _, ws := range []string{"gone", "kept"} {
+		_, err := st.writer.Exec(`INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+			VALUES (?1, '*', 'Viewer', 'system', 0)`, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.writer.Exec(`INSERT INTO seeds (key, seeded_at) VALUES ('gone/*/Viewer', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteWorkspace(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	var bindings, seeds int
+	err := st.reader.QueryRow(`SELECT (SELECT group_concat(workspace) FROM role_bindings) = 'kept',
+		(SELECT count(*) FROM seeds)`).Scan(&bindings, &seeds)
+	if err != nil || bindings != 1 || seeds != 1 {
+		t.Fatalf("after delete: only kept's binding left %v, seeds %d, err %v; want true, 1 (seeds outlive workspaces)",
+			bindings == 1, seeds, err)
+	}
+}
+
+// TestConcurrentOpen opens one new file from several goroutines, as two
+// processes restarting over each other would.
+func TestConcurrentOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, path, nil) })
+	}
+	wg.Wait()
+	for i, st := range stores {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i))); err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+		st.Close()
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notADB := filepath.Join(dir, "garbage.db")
+	if err := os.WriteFile(notADB, []byte("this is not an SQLite database, just text long enough"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range map[string]string{"directory": dir, "not a database": notADB} {
+		if st, err := Open(ctx, path, nil); err == nil {
+			st.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
 }
