@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
+)
+
+// TestStartupErrors checks that bad settings stop startup with a message
+// naming the problem and no key material.
+func TestStartupErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		env  func(t *testing.T) map[string]string
+		want string
+	}{
+		{"development key with PostgreSQL", func(t *testing.T) map[string]string {
+			return map[string]string{"COFFER_DATABASE_DSN": pgtest.NewDSN(t)}
+		}, "no encryption provider is configured; the development key cannot be used with a shared PostgreSQL database"},
+		{"development key forbidden", func(t *testing.T) map[string]string {
+			return map[string]string{"NMP_SECRETS_ALLOW_KEY_CREATION": "false"}
+		}, "no encryption provider is configured and secrets.allow_key_creation is false; configure secrets.encryption"},
+		{"short key", func(t *testing.T) map[string]string {
+			return map[string]string{"NMP_SECRETS_ENCRYPTION": `{"current_provider":"k","providers":{"secret_key":{"k":{"value":"c2hvcnRrZXk="}}}}`}
+		}, "secrets.encryption.providers.secret_key.k.value: key is 8 bytes; at least 32 are required"},
+		{"unknown current provider", func(t *testing.T) map[string]string {
+			return map[string]string{"NMP_SECRETS_ENCRYPTION": `{"current_provider":"x","providers":{"secret_key":{"k":{"value":"` + testKEK + `"}}}}`}
+		}, "secrets.encryption.current_provider: no provider named 'x' (configured: k)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := tt.env(t)
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+			cfg, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = New(context.Background(), cfg, NewLogger(cfg.Coffer.Log, io.Discard), lookup)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), testKEK) {
+				t.Error("key material in the error")
+			}
+		})
+	}
+}
