@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 	"github.com/coffer-dev/coffer/internal/store/storetest"
 )
+
+var ctx = context.Background()
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) secrets.Store { return openFresh(t) })
@@ -22,10 +26,133 @@ func openFresh(t *testing.T) *Store {
 // openDSN opens a store on dsn, closed when t ends.
 func openDSN(t *testing.T, dsn string) *Store {
 	t.Helper()
-	st, err := Open(context.Background(), dsn, 4, nil)
+	st, err := Open(ctx, dsn, 4, nil)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+func workspace(name string) secrets.Workspace {
+	now := secrets.Now()
+	return secrets.Workspace{ID: "workspace-" + name, Name: name, CreatedAt: now, UpdatedAt: now}
+}
+
+func mustCreate(t *testing.T, st *Store, name string) {
+	t.Helper()
+	if err := st.CreateWorkspace(ctx, workspace(name)); err != nil {
+		t.Fatalf("CreateWorkspace(%q): %v", name, err)
+	}
+}
+
+// TestConcurrentOpen starts several replicas on one empty schema at once:
+// the advisory lock must let exactly one of them create the tables.
+func TestConcurrentOpen(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	const n = 8
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, dsn, 2, nil) })
+	}
+	wg.Wait()
+	for i, st := range stores {
+		if errs[i] != nil {
+			t.Errorf("Open %d: %v", i, errs[i])
+			continue
+		}
+		t.Cleanup(func() { st.Close() })
+		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i))); err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	var n0, v int
+	err := stores[0].pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n0, &v)
+	ms, _ := loadMigrations()
+	if err != nil || n0 != len(ms) || v != ms[len(ms)-1].version {
+		t.Fatalf("schema_migrations: %d rows up to %d (err %v), want %d up to %d", n0, v, err, len(ms), ms[len(ms)-1].version)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	first, err := Open(ctx, dsn, 2, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	mustCreate(t, first, "kept")
+	first.Close()
+	if _, err := openDSN(t, dsn).GetWorkspace(ctx, "kept"); err != nil {
+		t.Fatalf("GetWorkspace after reopen: %v", err)
+	}
+}
+
+// TestByteOrderCollation checks that every text column the store sorts or
+// compares uses the "C" collation, so that list order is byte order as in
+// SQLite whatever the database's default collation (the suite alone cannot
+// tell when the test database itself uses C or C.UTF-8).
+func TestByteOrderCollation(t *testing.T) {
+	st := openFresh(t)
+	rows, err := st.pool.Query(ctx, `SELECT table_name || '.' || column_name, coalesce(collation_name, '')
+		FROM information_schema.columns
+		WHERE table_schema = current_schema() AND (table_name, column_name) IN (
+			('workspaces', 'name'), ('secrets', 'workspace'), ('secrets', 'name'), ('secrets', 'provider'),
+			('role_bindings', 'workspace'), ('role_bindings', 'principal'), ('role_bindings', 'role'), ('seeds', 'key'))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var col, coll string
+		if err := rows.Scan(&col, &coll); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if coll != "C" {
+			t.Errorf("%s has collation %q, want C", col, coll)
+		}
+	}
+	if seen != 8 {
+		t.Errorf("found %d of the 8 columns", seen)
+	}
+}
+
+func TestDeleteWorkspaceCascadesToRoleBindings(t *testing.T) {
+	st := openFresh(t)
+	mustCreate(t, st, "gone")
+	mustCreate(t, st, "kept")
+	_, err := st.pool.Exec(ctx, `INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+		VALUES ('gone', '*', 'Viewer', 'system', now()), ('kept', '*', 'Viewer', 'system', now());
+		INSERT INTO seeds (key, seeded_at) VALUES ('gone/*/Viewer', now())`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteWorkspace(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	var bindings string
+	var seeds int
+	err = st.pool.QueryRow(ctx, `SELECT (SELECT string_agg(workspace, ',') FROM role_bindings),
+		(SELECT count(*) FROM seeds)`).Scan(&bindings, &seeds)
+	if err != nil || bindings != "kept" || seeds != 1 {
+		t.Fatalf("after delete: bindings of %q, %d seeds, err %v; want kept, 1 (seeds outlive workspaces)", bindings, seeds, err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	for name, dsn := range map[string]string{
+		"unparsable":     "postgres://%zz",
+		"missing schema": pgtest.WithSearchPath(pgtest.BaseDSN(), "coffer_no_such_schema"),
+	} {
+		if st, err := Open(ctx, dsn, 1, nil); err == nil {
+			st.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
 }

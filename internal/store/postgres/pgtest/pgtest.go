@@ -79,6 +79,7 @@ func unreachable(t testing.TB, dsn string, err error) {
 	where := redact(dsn)
 	if os.Getenv(EnvRequire) == "1" {
 		t.Fatalf("pgtest: PostgreSQL at %s is required (%s=1) but unusable: %v", where, EnvRequire, err)
+		return
 	}
 	t.Skipf("pgtest: skipping, PostgreSQL at %s is unusable (%v); set %s to a reachable server, "+
 		"or %s=1 to fail instead of skipping", where, err, EnvDSN, EnvRequire)
