@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -221,6 +222,29 @@ func TestOpenErrors(t *testing.T) {
 		if st, err := Open(ctx, path, nil); err == nil {
 			st.Close()
 			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+}
+
+// TestOnlineBackup runs the backup commands docs/storage.md recommends
+// against a database the store has open, and opens the copies.
+func TestOnlineBackup(t *testing.T) {
+	bin, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("sqlite3 shell not installed")
+	}
+	dir := t.TempDir()
+	st := openAt(t, filepath.Join(dir, "coffer.db"))
+	mustCreate(t, st, "backed-up") // still in the WAL: nothing has checkpointed it
+	for name, cmd := range map[string]string{
+		"backup.db": ".backup " + filepath.Join(dir, "backup.db"),
+		"vacuum.db": "VACUUM INTO '" + filepath.Join(dir, "vacuum.db") + "'",
+	} {
+		if out, err := exec.Command(bin, filepath.Join(dir, "coffer.db"), cmd).CombinedOutput(); err != nil {
+			t.Fatalf("sqlite3 %q: %v\n%s", cmd, err, out)
+		}
+		if _, err := openAt(t, filepath.Join(dir, name)).GetWorkspace(ctx, "backed-up"); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
