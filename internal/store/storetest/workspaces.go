@@ -87,6 +87,9 @@ func testWorkspaceListSort(t *testing.T, st secrets.Store) {
 			t.Errorf("sort %s: got %q total %d, want %q total 4", sort, g, total, want[sort])
 		}
 	}
+	if _, _, err := st.ListWorkspaces(ctx, secrets.WorkspaceQuery{Sort: "name", Limit: 10}); err == nil {
+		t.Error("ListWorkspaces accepted an unknown sort")
+	}
 }
 
 func testWorkspaceListPages(t *testing.T, st secrets.Store) {
