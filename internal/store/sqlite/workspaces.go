@@ -38,20 +38,29 @@ func (s *Store) ListWorkspaces(ctx context.Context, q secrets.WorkspaceQuery) ([
 	items := []secrets.Workspace{}
 	var total int
 	for rows.Next() {
-		var id, name sql.NullString
-		var w secrets.Workspace
-		var created, updated sql.NullInt64
-		if err := rows.Scan(&total, &id, &name, &w.Description, &created,
-			&w.CreatedBy, &updated, &w.UpdatedBy); err != nil {
+		w, ok, err := scanWorkspaceRow(rows, &total)
+		if err != nil {
 			return nil, 0, err
 		}
-		if id.Valid { // else the single row of an empty page
-			w.ID, w.Name = id.String, name.String
-			w.CreatedAt, w.UpdatedAt = fromMicros(created.Int64), fromMicros(updated.Int64)
+		if ok {
 			items = append(items, w)
 		}
 	}
 	return items, total, rows.Err()
+}
+
+// scanWorkspaceRow reads the total and one page item; ok is false for the
+// NULL row that stands for an empty page.
+func scanWorkspaceRow(rows *sql.Rows, total *int) (w secrets.Workspace, ok bool, err error) {
+	var id, name sql.NullString
+	var created, updated sql.NullInt64
+	err = rows.Scan(total, &id, &name, &w.Description, &created, &w.CreatedBy, &updated, &w.UpdatedBy)
+	if err != nil || !id.Valid {
+		return w, false, err
+	}
+	w.ID, w.Name = id.String, name.String
+	w.CreatedAt, w.UpdatedAt = fromMicros(created.Int64), fromMicros(updated.Int64)
+	return w, true, nil
 }
 
 // UpdateWorkspace applies u and returns the result, or ErrNotFound.
