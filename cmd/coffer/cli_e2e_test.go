@@ -274,8 +274,8 @@ type liveServer struct {
 
 var live liveServer
 
-// server starts the service on first use and returns its base URL.
-func server(t *testing.T) string {
+// liveURL starts the service on first use and returns its base URL.
+func liveURL(t *testing.T) string {
 	t.Helper()
 	live.once.Do(live.start)
 	if live.err != nil {
