@@ -38,6 +38,18 @@ type Coffer struct {
 	TLS      TLS      `yaml:"tls"`
 	Log      Log      `yaml:"log"`
 	Auth     Auth     `yaml:"auth"`
+	HTTP     HTTP     `yaml:"http"`
+}
+
+// HTTP bounds what slow or numerous clients can hold (Coffer addition).
+type HTTP struct {
+	// ReadHeaderTimeoutSeconds closes connections whose request headers
+	// do not arrive in time (slowloris).
+	ReadHeaderTimeoutSeconds int `yaml:"read_header_timeout_seconds"`
+	// ReadTimeoutSeconds bounds reading a whole request, body included.
+	ReadTimeoutSeconds int `yaml:"read_timeout_seconds"`
+	// MaxInFlight bounds concurrently handled requests; more get 503.
+	MaxInFlight int `yaml:"max_in_flight"`
 }
 
 // Database selects the storage backend.
@@ -149,6 +161,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			Rotation: Rotation{BatchSize: 100},
 			Log:      Log{Level: "info", Format: "text"},
 			Auth:     Auth{TrustedHeaderNetworks: StringList{"127.0.0.0/8", "::1/128"}},
+			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
 	}

@@ -20,6 +20,9 @@ func (c *Config) validate() error {
 		{"coffer.limits.max_description_chars", co.Limits.MaxDescriptionChars},
 		{"coffer.limits.max_body_bytes", co.Limits.MaxBodyBytes},
 		{"coffer.rotation.batch_size", co.Rotation.BatchSize},
+		{"coffer.http.read_header_timeout_seconds", co.HTTP.ReadHeaderTimeoutSeconds},
+		{"coffer.http.read_timeout_seconds", co.HTTP.ReadTimeoutSeconds},
+		{"coffer.http.max_in_flight", co.HTTP.MaxInFlight},
 	}
 	for _, p := range positive {
 		if p.v < 1 {

@@ -44,6 +44,9 @@ type Config struct {
 	TrustedNetworks auth.Networks
 	// Authorizer is nil when authentication is disabled.
 	Authorizer Authorizer
+	// MaxInFlight bounds concurrently handled API requests; beyond it
+	// requests get 503 at once instead of queueing (0 = unbounded).
+	MaxInFlight int
 }
 
 // Server is the HTTP handler for the whole API.
@@ -55,6 +58,7 @@ type Server struct {
 	trusted auth.Networks
 	authz   Authorizer
 	router  *router
+	slots   chan struct{} // nil when unbounded
 }
 
 // New returns the API handler.
@@ -65,8 +69,12 @@ func New(cfg Config) *Server {
 	if cfg.Limits == (Limits{}) {
 		cfg.Limits = DefaultLimits
 	}
-	return &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
+	s := &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
 		trusted: cfg.TrustedNetworks, authz: cfg.Authorizer, router: newRouter(routes())}
+	if cfg.MaxInFlight > 0 {
+		s.slots = make(chan struct{}, cfg.MaxInFlight)
+	}
+	return s
 }
 
 type principalKey struct{}
@@ -98,6 +106,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.route.handle(s, sw, r, m.params)
 		return
 	}
+	if !s.acquire(sw) {
+		return
+	}
+	defer s.release()
 	p, ok := s.identify(sw, r, m)
 	if !ok {
 		return
@@ -110,6 +122,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeDetail(sw, http.StatusMethodNotAllowed, "Method Not Allowed")
 	default:
 		writeDetail(sw, http.StatusNotFound, "Not Found")
+	}
+}
+
+// acquire takes an in-flight slot or answers 503: under overload a fast
+// refusal keeps latency bounded for the requests already admitted. Health
+// routes never take a slot, so probes keep working.
+func (s *Server) acquire(w http.ResponseWriter) bool {
+	if s.slots == nil {
+		return true
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeDetail(w, http.StatusServiceUnavailable, "Server busy: too many requests in flight; retry shortly")
+		return false
+	}
+}
+
+func (s *Server) release() {
+	if s.slots != nil {
+		<-s.slots
 	}
 }
 

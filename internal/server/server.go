@@ -85,16 +85,20 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		Logger:          log,
 		Ready:           store.Ping,
 		TrustedNetworks: cfg.TrustedNetworks(),
+		MaxInFlight:     cfg.Coffer.HTTP.MaxInFlight,
 	})
 	hs := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: seconds(cfg.Coffer.HTTP.ReadHeaderTimeoutSeconds),
+		ReadTimeout:       seconds(cfg.Coffer.HTTP.ReadTimeoutSeconds),
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return &Server{cfg: cfg, log: log, store: store, Service: svc, http: hs}, nil
 }
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secrets.Store, error) {
 	if cfg.IsPostgres() {
