@@ -156,12 +156,37 @@ func TestValueInputRules(t *testing.T) {
 }
 
 func TestUnreadableValueFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root reads files whatever their mode")
+	dir, err := os.MkdirTemp("", "coffer-cli-perm-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	path := writeFile(t, "v", 0o000)
-	cli(t, tripwire(t), nil, "secrets", "create", "k", "--from-file", path).
-		expect(t, 2, "Permission denied reading file: "+path+"\n")
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	path := filepath.Join(dir, "value.txt")
+	if err := os.WriteFile(path, []byte("v"), 0o000); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cofferBin, "secrets", "create", "k", "--from-file", path)
+	cmd.Env = cleanEnv("NMP_BASE_URL=" + tripwire(t))
+	if os.Geteuid() == 0 {
+		// root reads any file, so the CLI runs as nobody; the directories
+		// on the way must then be searchable by others.
+		for _, d := range []string{dir, filepath.Dir(cofferBin)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 {
+		t.Fatalf("exit: %v, want status 2 (stderr %q)", err, stderr.String())
+	}
+	if want := "Permission denied reading file: " + path + "\n"; stderr.String() != want {
+		t.Errorf("stderr = %q, want %q", stderr.String(), want)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
