@@ -1,0 +1,451 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// maxTokenBytes bounds the work an unauthenticated client can cause; real
+// tokens, even with hundreds of groups, are far smaller.
+const maxTokenBytes = 64 << 10
+
+// Identify runs steps 4 and 5 of auth.md §2 for a request without a header
+// identity: a bearer token is verified (failures are 401 *Errors), anything
+// else is anonymous. Anonymous scopes come from X-NMP-Scopes, read only when
+// trustedPeer is true. With auth disabled tokens are never examined.
+func (e *Engine) Identify(ctx context.Context, h http.Header, trustedPeer bool) (Principal, error) {
+	if !e.cfg.Enabled {
+		return Principal{}, nil
+	}
+	if token, ok := bearerToken(h.Get("Authorization")); ok {
+		return e.jwt.verify(ctx, token)
+	}
+	var p Principal
+	if trustedPeer {
+		p.Scopes = ScopesFromHeader(h)
+	}
+	return p, nil
+}
+
+// VerifyToken authenticates a bearer token (auth.md §3.4) regardless of
+// auth.enabled, for callers that extract the token themselves.
+func (e *Engine) VerifyToken(ctx context.Context, token string) (Principal, error) {
+	return e.jwt.verify(ctx, token)
+}
+
+func bearerToken(v string) (string, bool) {
+	const prefix = "bearer "
+	if len(v) < len(prefix) || !strings.EqualFold(v[:len(prefix)], prefix) {
+		return "", false
+	}
+	return v[len(prefix):], true
+}
+
+// verifier checks bearer JWTs by hand: only RS256 and ES256 are
+// implemented, so no library setting can ever admit "none" or HMAC.
+type verifier struct {
+	cfg  Config
+	keys *keySource
+	now  func() time.Time
+}
+
+func newVerifier(cfg Config, o options) *verifier {
+	v := &verifier{cfg: cfg, now: o.now}
+	if cfg.OIDC.Enabled {
+		v.keys = newKeySource(cfg.OIDC, o)
+	}
+	return v
+}
+
+func (v *verifier) verify(ctx context.Context, token string) (Principal, error) {
+	if !v.cfg.OIDC.Enabled && !v.cfg.AllowUnsignedJWT {
+		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgBearerNotConfigured}
+	}
+	t, err := parseJWS(token)
+	if err == nil && strings.EqualFold(t.alg, "none") {
+		return v.unsigned(t)
+	}
+	if err != nil {
+		return Principal{}, invalidToken(err)
+	}
+	if !v.cfg.OIDC.Enabled {
+		return Principal{}, invalidToken(errors.New("signed token while auth.oidc.enabled is false"))
+	}
+	c, err := v.signed(ctx, t)
+	if err != nil {
+		return Principal{}, invalidToken(err)
+	}
+	p, err := v.principal(c)
+	if err != nil {
+		return Principal{}, invalidToken(err)
+	}
+	return p, nil
+}
+
+// unsigned accepts alg=none tokens for local development only; their
+// signature segment is ignored and iss/aud are not checked.
+func (v *verifier) unsigned(t *jws) (Principal, error) {
+	if !v.cfg.AllowUnsignedJWT {
+		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgUnsignedRefused}
+	}
+	c, err := decodeClaims(t.payload)
+	if err == nil {
+		err = v.checkTimes(c)
+	}
+	var p Principal
+	if err == nil {
+		p, err = v.principal(c)
+	}
+	if err != nil {
+		return Principal{}, invalidToken(err)
+	}
+	return p, nil
+}
+
+// signed verifies the signature first, then the claims.
+func (v *verifier) signed(ctx context.Context, t *jws) (claims, error) {
+	if t.alg != algRS256 && t.alg != algES256 {
+		return nil, fmt.Errorf("alg %q not accepted", t.alg)
+	}
+	if _, ok := t.header["crit"]; ok {
+		return nil, errors.New("crit header not supported")
+	}
+	kid, err := t.kid()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := b64(t.sig)
+	if err != nil {
+		return nil, errors.New("signature is not base64url")
+	}
+	key, err := v.key(ctx, kid, t.alg)
+	if err != nil {
+		return nil, err
+	}
+	if !verifySignature(key, t.alg, t.input, sig) {
+		return nil, errors.New("bad signature")
+	}
+	c, err := decodeClaims(t.payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkTimes(c); err != nil {
+		return nil, err
+	}
+	return c, v.checkIssuerAudience(c)
+}
+
+// key picks the verification key. An unknown kid may mean the issuer
+// rotated its keys, hence one (rate-limited) refetch.
+func (v *verifier) key(ctx context.Context, kid, alg string) (jwk, error) {
+	keys, err := v.keys.get(ctx, false)
+	if err != nil {
+		return jwk{}, err
+	}
+	if kid != "" && !hasKid(keys, kid) {
+		if keys, err = v.keys.get(ctx, true); err != nil {
+			return jwk{}, err
+		}
+	}
+	return selectKey(keys, kid, alg)
+}
+
+func hasKid(keys []jwk, kid string) bool {
+	return slices.ContainsFunc(keys, func(k jwk) bool { return k.kid == kid })
+}
+
+// selectKey applies auth.md §3.4: by kid, or the only key when the token
+// has none; the key type must match alg so an EC key is never used as RSA.
+func selectKey(keys []jwk, kid, alg string) (jwk, error) {
+	if kid == "" {
+		if len(keys) != 1 {
+			return jwk{}, fmt.Errorf("token has no kid and the key set holds %d usable keys", len(keys))
+		}
+		keys = keys[:1]
+	}
+	for _, k := range keys {
+		if (kid == "" || k.kid == kid) && k.fits(alg) {
+			return k, nil
+		}
+	}
+	return jwk{}, fmt.Errorf("no %s key with kid %q", alg, kid)
+}
+
+func verifySignature(k jwk, alg, input string, sig []byte) bool {
+	h := sha256.Sum256([]byte(input))
+	switch {
+	case alg == algRS256 && k.rsa != nil:
+		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, h[:], sig) == nil
+	case alg == algES256 && k.ec != nil && len(sig) == 64:
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		return ecdsa.Verify(k.ec, h[:], r, s)
+	}
+	return false
+}
+
+// checkTimes enforces exp, iat and nbf with no clock-skew allowance.
+func (v *verifier) checkTimes(c claims) error {
+	now := float64(v.now().UnixNano()) / 1e9
+	exp, ok, err := c.number("exp")
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return errors.New("exp missing")
+	case exp <= now:
+		return errors.New("token expired")
+	}
+	iat, ok, err := c.number("iat")
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		return errors.New("iat missing")
+	case iat > now:
+		return errors.New("iat in the future")
+	}
+	nbf, ok, err := c.number("nbf")
+	if err != nil {
+		return err
+	}
+	if ok && nbf > now {
+		return errors.New("token not yet valid (nbf)")
+	}
+	return nil
+}
+
+func (v *verifier) checkIssuerAudience(c claims) error {
+	iss, _ := c.str("iss")
+	o := v.cfg.OIDC
+	if iss == "" || (iss != o.Issuer && !slices.Contains(o.AdditionalIssuers, iss)) {
+		return fmt.Errorf("issuer %q not accepted", iss)
+	}
+	if o.Audience != "" && !slices.Contains(c.list("aud"), o.Audience) {
+		return errors.New("audience not accepted")
+	}
+	return nil
+}
+
+// principal maps claims to a Principal (auth.md §3.4). JWT values are not
+// held to the identity-header character rules.
+func (v *verifier) principal(c claims) (Principal, error) {
+	if _, ok := c.str("sub"); !ok {
+		return Principal{}, errors.New("sub missing or not a string")
+	}
+	o := v.cfg.OIDC
+	subject := orDefault(o.SubjectClaim, defaultSubjectClaim)
+	if !c.present(subject) {
+		subject = "sub"
+	}
+	id, _ := c.str(subject)
+	if id == "" {
+		return Principal{}, fmt.Errorf("claim %q is not a non-empty string", subject)
+	}
+	p := Principal{ID: id}
+	p.Email, _ = c.str(orDefault(o.EmailClaim, defaultEmailClaim))
+	p.Groups = c.groups(orDefault(o.GroupsClaim, defaultGroupsClaim))
+	p.Scopes = stripPrefix(c.scopes(), o.ScopePrefix)
+	return p, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func stripPrefix(scopes []string, prefix string) []string {
+	if prefix == "" {
+		return scopes
+	}
+	out := scopes[:0]
+	for _, s := range scopes {
+		if s = strings.TrimPrefix(s, prefix); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+const (
+	algRS256 = "RS256"
+	algES256 = "ES256"
+)
+
+// jws is a compact JWS split into its parts. input is the signed text
+// exactly as received.
+type jws struct {
+	header  map[string]json.RawMessage
+	alg     string
+	input   string
+	payload string
+	sig     string
+}
+
+// parseJWS decodes the header. A token whose header cannot be decoded is
+// treated as signed, and therefore rejected.
+func parseJWS(token string) (*jws, error) {
+	if token == "" || len(token) > maxTokenBytes {
+		return nil, errors.New("empty or oversized token")
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("not a compact JWS")
+	}
+	raw, err := b64(parts[0])
+	if err != nil {
+		return nil, errors.New("header is not base64url")
+	}
+	t := &jws{input: parts[0] + "." + parts[1], payload: parts[1], sig: parts[2]}
+	if err := decodeObject(raw, &t.header); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if err := json.Unmarshal(t.header["alg"], &t.alg); err != nil || t.alg == "" {
+		return nil, errors.New("header alg missing or not a string")
+	}
+	return t, nil
+}
+
+func (t *jws) kid() (string, error) {
+	raw, ok := t.header["kid"]
+	if !ok || isNull(raw) {
+		return "", nil
+	}
+	var kid string
+	if err := json.Unmarshal(raw, &kid); err != nil {
+		return "", errors.New("kid is not a string")
+	}
+	return kid, nil
+}
+
+// b64 decodes base64url with or without padding.
+func b64(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+// decodeObject decodes a JSON object keeping keys exactly: encoding/json
+// matches struct fields case-insensitively, which would let "ALG" or "Exp"
+// stand in for the real claim.
+func decodeObject(b []byte, into *map[string]json.RawMessage) error {
+	if err := json.Unmarshal(b, into); err != nil || *into == nil {
+		return errors.New("not a JSON object")
+	}
+	return nil
+}
+
+// claims are a JWT payload with exact key matching.
+type claims map[string]json.RawMessage
+
+func decodeClaims(payload string) (claims, error) {
+	raw, err := b64(payload)
+	if err != nil {
+		return nil, errors.New("payload is not base64url")
+	}
+	var m map[string]json.RawMessage
+	if err := decodeObject(raw, &m); err != nil {
+		return nil, fmt.Errorf("payload: %w", err)
+	}
+	return claims(m), nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// present treats null as absent, as a claims dictionary lookup would.
+func (c claims) present(name string) bool {
+	raw, ok := c[name]
+	return ok && !isNull(raw)
+}
+
+func (c claims) str(name string) (string, bool) {
+	var s string
+	if !c.present(name) || json.Unmarshal(c[name], &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// number reads a time claim, which must be a JSON number: a numeric string
+// is malformed, not a time.
+func (c claims) number(name string) (float64, bool, error) {
+	if !c.present(name) {
+		return 0, false, nil
+	}
+	raw := bytes.TrimSpace(c[name])
+	var f float64
+	if (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) || json.Unmarshal(raw, &f) != nil {
+		return 0, false, fmt.Errorf("%s is not a JSON number", name)
+	}
+	return f, true, nil
+}
+
+// list reads a string or a list of strings, dropping empty and non-string
+// items.
+func (c claims) list(name string) []string {
+	if s, ok := c.str(name); ok {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	var items []json.RawMessage
+	if !c.present(name) || json.Unmarshal(c[name], &items) != nil {
+		return nil
+	}
+	var out []string
+	for _, it := range items {
+		var s string
+		if json.Unmarshal(it, &s) == nil && s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// splitList reads a claim that is either a separated string or a list.
+func (c claims) splitList(name string, split func(string) []string) []string {
+	if s, ok := c.str(name); ok {
+		return split(s)
+	}
+	return c.list(name)
+}
+
+// groups reads the first present of the configured claim and
+// cognito:groups (AWS Cognito's fixed name).
+func (c claims) groups(claim string) []string {
+	if !c.present(claim) {
+		claim = cognitoGroupsClaim
+	}
+	return c.splitList(claim, splitCommas)
+}
+
+// scopes reads scope, or scp (Azure AD, Okta) when scope is absent or empty.
+func (c claims) scopes() []string {
+	if s := c.splitList("scope", strings.Fields); len(s) > 0 {
+		return s
+	}
+	return c.splitList("scp", strings.Fields)
+}
+
+func splitCommas(s string) []string {
+	var out []string
+	for _, g := range strings.Split(s, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			out = append(out, g)
+		}
+	}
+	return out
+}

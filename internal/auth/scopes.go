@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// ScopesFromHeader returns the X-NMP-Scopes of an anonymous request (the
+// identity-header path reads them in FromHeaders). Call it only for trusted
+// peers: from anyone else the header is ignored as if absent (auth.md §3.2).
+func ScopesFromHeader(h http.Header) []string {
+	v, _ := last(h, HeaderScopes)
+	return strings.Fields(v)
+}
+
+// CheckScopeSyntax returns a 400 *Error for the first scope written like a
+// permission (auth.md §4.4). Callers pass permissions in X-NMP-Scopes by
+// mistake often enough that a silent scope mismatch would hide the bug.
+func CheckScopeSyntax(scopes []string) error {
+	for _, s := range scopes {
+		if looksLikePermission(s) {
+			return &Error{Status: http.StatusBadRequest, Detail: "Invalid scope '" + s +
+				"': this value uses permission syntax (dots). Scopes use colons (e.g. 'secrets:read'). Did you pass a permission by mistake?"}
+		}
+	}
+	return nil
+}
+
+// looksLikePermission matches two or more dot-separated segments, each
+// lowercase letters and digits with single inner hyphens.
+func looksLikePermission(s string) bool {
+	segs := strings.Split(s, ".")
+	if len(segs) < 2 {
+		return false
+	}
+	for _, seg := range segs {
+		if !permissionSegment(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+func permissionSegment(seg string) bool {
+	if seg == "" || seg[0] == '-' || seg[len(seg)-1] == '-' || strings.Contains(seg, "--") {
+		return false
+	}
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// scopesPass is the scope check of auth.md §4.4. Scopes without ':' (OIDC's
+// openid, profile, …) carry no API meaning, so they never restrict.
+func scopesPass(have, route []string) bool {
+	if len(route) == 0 || !slices.ContainsFunc(have, func(s string) bool { return strings.Contains(s, ":") }) {
+		return true
+	}
+	return slices.ContainsFunc(route, func(s string) bool { return slices.Contains(have, s) })
+}
