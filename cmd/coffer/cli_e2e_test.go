@@ -197,6 +197,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown output format", []string{"secrets", "list", "-f", "xml"}},
 		{"page 0", []string{"secrets", "list", "--page", "0"}},
 		{"negative page size", []string{"workspaces", "list", "--page-size", "-1"}},
+		{"page size 0", []string{"secrets", "list", "--all-pages", "--page-size", "0"}},
 		{"missing name", []string{"secrets", "get"}},
 		{"set without role", []string{"workspaces", "members", "set", "ws", "alice"}},
 	}

@@ -22,11 +22,13 @@ func (p *pageFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&p.allPages, "all-pages", false, "fetch every page and print all items")
 }
 
-func (p *pageFlags) validate() error {
+// validate rejects what the server would answer with a 422, before any
+// request; an absent --page-size (0) means the server's default.
+func (p *pageFlags) validate(cmd *cobra.Command) error {
 	if p.page < 1 {
 		return usageError("--page must be at least 1")
 	}
-	if p.pageSize < 0 {
+	if p.pageSize < 1 && cmd.Flags().Changed("page-size") {
 		return usageError("--page-size must be at least 1")
 	}
 	return nil
@@ -41,7 +43,7 @@ type pageFetcher[T any] func(page, size int) ([]T, client.Pagination, []byte, er
 // prints all items as one list.
 func listPages[T any](cmd *cobra.Command, format outputFormat, p pageFlags, fetch pageFetcher[T],
 	raw func(T) json.RawMessage, tbl func([]T) table) error {
-	if err := p.validate(); err != nil {
+	if err := p.validate(cmd); err != nil {
 		return err
 	}
 	if !p.allPages {
