@@ -136,9 +136,7 @@ func (c *Client) sendOnce(ctx context.Context, method, target string, body []byt
 	if err != nil {
 		return 0, nil, fmt.Errorf("client: %w", err)
 	}
-	for k, v := range c.header {
-		req.Header[k] = v
-	}
+	req.Header = c.header.Clone()
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
