@@ -63,8 +63,8 @@ func ParseConcurrency(s string) ([]int, error) {
 	var out []int
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 10000 {
-			return nil, fmt.Errorf("concurrency %q: want positive integers up to 10000, comma-separated", s)
+		if err != nil || n < 1 || n > 10000 || slices.Contains(out, n) {
+			return nil, fmt.Errorf("concurrency %q: want distinct positive integers up to 10000, comma-separated", s)
 		}
 		out = append(out, n)
 	}

@@ -127,21 +127,33 @@ func (r *Report) header(b *strings.Builder) {
 func (r *Report) table(b *strings.Builder) {
 	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | max ms | HTTP errors | transport errors | peak RSS MiB |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, rows := range [][]Row{r.Ceiling, r.Results} {
-		for _, x := range rows {
-			fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |\n",
-				x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms, x.Maxms,
-				x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB))
-		}
+	rows := r.rowsInRunOrder()
+	for _, x := range rows {
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |\n",
+			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms, x.Maxms,
+			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB))
 	}
 	b.WriteString("\nPeak RSS is the server's VmHWM during that phase (on ceiling rows: the ceiling process's).\n")
-	for _, rows := range [][]Row{r.Ceiling, r.Results} {
-		for _, x := range rows {
-			if x.FirstError != "" {
-				fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
+	for _, x := range rows {
+		if x.FirstError != "" {
+			fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
+		}
+	}
+}
+
+// rowsInRunOrder puts each concurrency's ceiling right above the operations
+// it is the yardstick for, which is also the order the phases ran in.
+func (r *Report) rowsInRunOrder() []Row {
+	var out []Row
+	for _, c := range r.Ceiling {
+		out = append(out, c)
+		for _, x := range r.Results {
+			if x.Concurrency == c.Concurrency {
+				out = append(out, x)
 			}
 		}
 	}
+	return out
 }
 
 func (r *Report) generatorCheck(b *strings.Builder) {

@@ -177,7 +177,7 @@ func TestConfigParsing(t *testing.T) {
 	if c, err := ParseConcurrency("16, 64"); err != nil || len(c) != 2 || c[1] != 64 {
 		t.Fatalf("%v %v", c, err)
 	}
-	for _, bad := range []string{"", "0", "x", "4,,8"} {
+	for _, bad := range []string{"", "0", "x", "4,,8", "4,4"} {
 		if _, err := ParseConcurrency(bad); err == nil {
 			t.Errorf("concurrency %q accepted", bad)
 		}
