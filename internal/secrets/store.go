@@ -23,7 +23,11 @@ var (
 // internal/store/storetest defines the behaviour every backend must have.
 type Store interface {
 	// CreateWorkspace inserts w; ErrAlreadyExists if the name is taken.
-	CreateWorkspace(ctx context.Context, w Workspace) error
+	// When admin is not "" the same transaction binds admin as AdminRole of
+	// the new workspace (granted by admin, at w.CreatedAt), so a creator is
+	// never left without the right to manage what it created.
+	// ErrUnstorableText if admin cannot be stored.
+	CreateWorkspace(ctx context.Context, w Workspace, admin string) error
 	// GetWorkspace returns the named workspace or ErrNotFound.
 	GetWorkspace(ctx context.Context, name string) (Workspace, error)
 	// ListWorkspaces returns one page in the order of q.Sort (ties by name
@@ -62,6 +66,51 @@ type Store interface {
 	ResealSecret(ctx context.Context, id, revision int64, s envelope.Sealed) error
 	// CountByProvider returns the number of stored secrets per provider name.
 	CountByProvider(ctx context.Context) (map[string]int, error)
+
+	// ImportSecret stores an imported record (crypto.md §7): its Sealed,
+	// timestamps and created_by/updated_by as given, revision 1. If
+	// (workspace, name) exists: with replace false it returns (false, nil)
+	// and changes nothing; with replace true it overwrites the description,
+	// sealed value, timestamps and *_by, increments the revision and returns
+	// (true, nil). ErrNoWorkspace if the workspace is missing.
+	ImportSecret(ctx context.Context, r Record, replace bool) (stored bool, err error)
+
+	// Role bindings (auth.md §5, api.md §6.7). Principal and role strings
+	// that fail StorableText hold no roles: lookups skip them and writes
+	// return ErrUnstorableText; a workspace name that fails it names no
+	// workspace.
+
+	// RolesOf returns, for each of principals holding at least one role in
+	// ws, its roles in grant order.
+	RolesOf(ctx context.Context, ws string, principals []string) (map[string][]string, error)
+	// WorkspacesOf returns the names (sorted by byte order) of workspaces
+	// where any of principals holds a role.
+	WorkspacesOf(ctx context.Context, principals []string) ([]string, error)
+	// ListBindings returns every binding of ws grouped per principal:
+	// principals ordered by their earliest granted_at then principal, each
+	// principal's bindings in grant order. ErrNotFound if ws does not exist.
+	ListBindings(ctx context.Context, ws string) ([]Binding, error)
+	// GrantRoles adds the roles principal lacks in ws, granted by by at at;
+	// existing ones are untouched. ErrNotFound if ws does not exist.
+	GrantRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error
+	// SetRoles makes principal's roles in ws exactly roles: it removes the
+	// others and grants the missing ones (by, at); kept roles are untouched.
+	// If principal holds AdminRole, roles lacks it and no other principal
+	// holds AdminRole in ws, it returns ErrLastAdmin and changes nothing.
+	// ErrNotFound if ws does not exist.
+	SetRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error
+	// RemoveMember deletes all of principal's roles in ws and returns how
+	// many were removed. ErrNotFound if it holds none (or ws is missing);
+	// ErrLastAdmin if it holds AdminRole and no other principal does.
+	RemoveMember(ctx context.Context, ws, principal string) (int, error)
+	// Seed creates b once per database: if no seed named key was ever
+	// recorded, it records key and inserts b (an identical existing binding
+	// is fine) in one transaction and returns true; otherwise it changes
+	// nothing and returns false, so a seed removed later stays removed.
+	// Seed records stay when their workspace is deleted. ErrNotFound if b's
+	// workspace does not exist (nothing is recorded). Safe when several
+	// replicas seed at once: exactly one of them returns true.
+	Seed(ctx context.Context, key string, b Binding) (bool, error)
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

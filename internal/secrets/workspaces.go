@@ -24,7 +24,7 @@ func (s *Service) EnsureWorkspace(ctx context.Context, name, description string)
 	}
 	now := Now()
 	err := s.store.CreateWorkspace(ctx, Workspace{ID: newWorkspaceID(), Name: name,
-		Description: &description, CreatedAt: now, UpdatedAt: now})
+		Description: &description, CreatedAt: now, UpdatedAt: now}, "")
 	if err != nil && !errors.Is(err, ErrAlreadyExists) {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Service) CreateWorkspace(ctx context.Context, name string, description 
 	now := Now()
 	w := Workspace{ID: newWorkspaceID(), Name: name, Description: description,
 		CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor}
-	err := s.store.CreateWorkspace(ctx, w)
+	err := s.store.CreateWorkspace(ctx, w, "")
 	switch {
 	case errors.Is(err, ErrAlreadyExists):
 		return Workspace{}, errf(KindConflict, "Workspace '"+name+"' already exists")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 	"github.com/coffer-dev/coffer/internal/store/storetest"
@@ -41,7 +43,7 @@ func workspace(name string) secrets.Workspace {
 
 func mustCreate(t *testing.T, st *Store, name string) {
 	t.Helper()
-	if err := st.CreateWorkspace(ctx, workspace(name)); err != nil {
+	if err := st.CreateWorkspace(ctx, workspace(name), ""); err != nil {
 		t.Fatalf("CreateWorkspace(%q): %v", name, err)
 	}
 }
@@ -64,7 +66,7 @@ func TestConcurrentOpen(t *testing.T) {
 			continue
 		}
 		t.Cleanup(func() { st.Close() })
-		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i))); err != nil {
+		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i)), ""); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
 	}
@@ -154,5 +156,47 @@ func TestOpenErrors(t *testing.T) {
 			st.Close()
 			t.Errorf("%s: Open succeeded", name)
 		}
+	}
+}
+
+// TestMigrationKeepsBindingOrder upgrades a version 1 schema that holds
+// role bindings: migration 2 numbers them in insertion order, and later
+// grants come after them.
+func TestMigrationKeepsBindingOrder(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := lockAndVersion(ctx, tx); err != nil {
+			return err
+		}
+		if err := apply(ctx, tx, ms[0]); err != nil {
+			return err
+		}
+		// Insertion order differs from (principal, role) order and granted_at.
+		_, err := tx.Exec(ctx, `INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ('w', 'ws', now(), now());
+			INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at) VALUES
+				('ws', 'b', 'Viewer', 'x', now()), ('ws', 'a', 'Admin', NULL, now() - interval '1 day'),
+				('ws', 'b', 'Editor', 'x', now() - interval '2 days')`)
+		return err
+	})
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st := openDSN(t, dsn)
+	if err := st.GrantRoles(ctx, "ws", "b", []string{"Admin"}, nil, secrets.Now()); err != nil {
+		t.Fatal(err)
+	}
+	roles, err := st.RolesOf(ctx, "ws", []string{"a", "b"})
+	if err != nil || fmt.Sprint(roles) != "map[a:[Admin] b:[Viewer Editor Admin]]" {
+		t.Fatalf("RolesOf after migration = %v, %v", roles, err)
 	}
 }

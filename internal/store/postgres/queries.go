@@ -30,7 +30,13 @@ var listWorkspaces = func() map[string]string {
 }()
 
 const (
-	qCreateWorkspace = `INSERT INTO workspaces (` + wsCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	// The workspace and its creator's Admin binding in one statement ($8 is
+	// the creator, "" for none, $9 the Admin role); a taken name fails the
+	// whole statement, so no binding changes.
+	qCreateWorkspace = `WITH w AS (INSERT INTO workspaces (` + wsCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+			RETURNING name)
+		INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+		SELECT name, $8, $9, $8, $4 FROM w WHERE $8 <> ''`
 	qGetWorkspace    = `SELECT ` + wsCols + ` FROM workspaces WHERE name = $1`
 	qUpdateWorkspace = `UPDATE workspaces SET description = coalesce($2, description),
 		updated_at = $3, updated_by = $4 WHERE name = $1 RETURNING ` + wsCols
@@ -64,4 +70,81 @@ const (
 	qCountByProvider = `SELECT provider, count(*) FROM secrets GROUP BY provider`
 	qReseal          = `UPDATE secrets SET ciphertext = $3, wrapped_dek = $4, provider = $5,
 		format_version = $6, revision = revision + 1 WHERE id = $1 AND revision = $2`
+	// $12 is replace: when false the existing row is left alone and no row
+	// counts as changed, which tells "skipped" from "stored".
+	qImportSecret = `INSERT INTO secrets (workspace, name, description, ciphertext, wrapped_dek,
+		provider, format_version, created_at, updated_at, created_by, updated_by, revision)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+		ON CONFLICT (workspace, name) DO UPDATE SET description = excluded.description,
+			ciphertext = excluded.ciphertext, wrapped_dek = excluded.wrapped_dek,
+			provider = excluded.provider, format_version = excluded.format_version,
+			created_at = excluded.created_at, updated_at = excluded.updated_at,
+			created_by = excluded.created_by, updated_by = excluded.updated_by,
+			revision = secrets.revision + 1
+		WHERE $12::boolean`
+)
+
+// Role bindings. Roles are inserted from unnest(...) WITH ORDINALITY in
+// the order given, so the identity id records the grant order.
+const (
+	qRolesOf = `SELECT principal, role FROM role_bindings
+		WHERE workspace = $1 AND principal = ANY ($2::text[]) ORDER BY id`
+	qWorkspacesOf = `SELECT DISTINCT workspace FROM role_bindings
+		WHERE principal = ANY ($1::text[]) ORDER BY workspace`
+	// One statement for existence and bindings: no row means no workspace,
+	// one row of NULLs a workspace without bindings.
+	qListBindings = `SELECT b.principal, b.role, b.granted_by, b.granted_at
+		FROM workspaces LEFT JOIN (SELECT id, principal, role, granted_by, granted_at,
+				min(granted_at) OVER (PARTITION BY principal) AS first
+			FROM role_bindings WHERE workspace = $1) AS b ON true
+		WHERE workspaces.name = $1
+		ORDER BY b.first, b.principal, b.id`
+	qGrantRoles = `WITH ws AS (SELECT name FROM workspaces WHERE name = $1),
+		ins AS (INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+			SELECT ws.name, $2, r.role, $4, $5 FROM ws, unnest($3::text[]) WITH ORDINALITY AS r (role, ord)
+			ORDER BY r.ord
+			ON CONFLICT (workspace, principal, role) DO NOTHING)
+		SELECT count(*) FROM ws`
+
+	// qLockWorkspace precedes SetRoles and RemoveMember in the same
+	// transaction: every change that could remove an Admin takes the
+	// workspace row's lock first, so last-admin checks run one at a time.
+	// It must be a statement of its own. Under READ COMMITTED a statement
+	// reads the snapshot taken when it started; a lock taken inside the
+	// checking statement would be granted after that snapshot, and two
+	// removals of the last two Admins could each still see the other.
+	qLockWorkspace = `SELECT name FROM workspaces WHERE name = $1 FOR UPDATE`
+	// $6 is the Admin role. "refused" is non-empty when the change would
+	// remove the last Admin; then neither the delete nor the insert runs.
+	qSetRoles = `WITH ws AS (SELECT name FROM workspaces WHERE name = $1),
+		refused AS (SELECT 1 FROM role_bindings
+			WHERE workspace = $1 AND principal = $2 AND role = $6 AND NOT $6 = ANY ($3::text[])
+			AND NOT EXISTS (SELECT 1 FROM role_bindings WHERE workspace = $1 AND role = $6 AND principal <> $2)),
+		del AS (DELETE FROM role_bindings
+			WHERE workspace = $1 AND principal = $2 AND NOT role = ANY ($3::text[])
+			AND NOT EXISTS (SELECT 1 FROM refused)),
+		ins AS (INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+			SELECT ws.name, $2, r.role, $4, $5 FROM ws, unnest($3::text[]) WITH ORDINALITY AS r (role, ord)
+			WHERE NOT EXISTS (SELECT 1 FROM refused)
+			ORDER BY r.ord
+			ON CONFLICT (workspace, principal, role) DO NOTHING)
+		SELECT EXISTS (SELECT 1 FROM ws), EXISTS (SELECT 1 FROM refused)`
+	// $3 is the Admin role.
+	qRemoveMember = `WITH refused AS (SELECT 1 FROM role_bindings
+			WHERE workspace = $1 AND principal = $2 AND role = $3
+			AND NOT EXISTS (SELECT 1 FROM role_bindings WHERE workspace = $1 AND role = $3 AND principal <> $2)),
+		del AS (DELETE FROM role_bindings WHERE workspace = $1 AND principal = $2
+			AND NOT EXISTS (SELECT 1 FROM refused) RETURNING 1)
+		SELECT (SELECT count(*) FROM del), EXISTS (SELECT 1 FROM refused)`
+	// The seeds primary key decides between replicas seeding at once: the
+	// insert of a recorded key does nothing (after waiting for the
+	// recording transaction), and the binding is inserted only from the
+	// row the seed insert returned.
+	qSeed = `WITH ws AS (SELECT name FROM workspaces WHERE name = $2),
+		seed AS (INSERT INTO seeds (key, seeded_at) SELECT $1, $6 FROM ws
+			ON CONFLICT (key) DO NOTHING RETURNING 1),
+		ins AS (INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+			SELECT $2, $3, $4, $5, $6 FROM seed
+			ON CONFLICT (workspace, principal, role) DO NOTHING)
+		SELECT EXISTS (SELECT 1 FROM ws), EXISTS (SELECT 1 FROM seed)`
 )

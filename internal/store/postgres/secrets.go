@@ -20,6 +20,19 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 	return rec, mapErr(err)
 }
 
+// ImportSecret inserts r with revision 1, or when (workspace, name) exists
+// and replace is set overwrites it and increments its revision, in one
+// upsert statement. stored is false when an existing secret was kept.
+func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool) (bool, error) {
+	tag, err := s.pool.Exec(ctx, qImportSecret, r.Workspace, r.Name, r.Description,
+		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
+		ts(r.CreatedAt), ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // GetSecret returns a record or ErrNotFound.
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
 	rec, err := scanRecord(s.pool.QueryRow(ctx, qGetSecret, ws, name))

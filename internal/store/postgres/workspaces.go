@@ -10,10 +10,14 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// CreateWorkspace inserts w; ErrAlreadyExists if the name is taken.
-func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace) error {
+// CreateWorkspace inserts w and, when admin is not "", binds admin as its
+// Admin in the same statement; ErrAlreadyExists if the name is taken.
+func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace, admin string) error {
+	if !secrets.StorableText(admin) {
+		return secrets.ErrUnstorableText
+	}
 	_, err := s.pool.Exec(ctx, qCreateWorkspace, w.ID, w.Name, w.Description,
-		ts(w.CreatedAt), w.CreatedBy, ts(w.UpdatedAt), w.UpdatedBy)
+		ts(w.CreatedAt), w.CreatedBy, ts(w.UpdatedAt), w.UpdatedBy, admin, secrets.AdminRole)
 	return mapErr(err)
 }
 

@@ -18,6 +18,20 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 	return rec, mapErr(err)
 }
 
+// ImportSecret inserts r with revision 1, or when (workspace, name) exists
+// and replace is set overwrites it and increments its revision, in one
+// upsert statement. stored is false when an existing secret was kept.
+func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool) (bool, error) {
+	res, err := s.w.importSecret.ExecContext(ctx, r.Workspace, r.Name, r.Description,
+		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
+		micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
+	if err != nil {
+		return false, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0 && err == nil, err
+}
+
 // GetSecret returns a record or ErrNotFound.
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
 	rec, err := scanRecord(s.r.getSecret.QueryRowContext(ctx, ws, name))

@@ -50,7 +50,7 @@ func workspace(name string) secrets.Workspace {
 
 func mustCreate(t *testing.T, st *Store, name string) {
 	t.Helper()
-	if err := st.CreateWorkspace(ctx, workspace(name)); err != nil {
+	if err := st.CreateWorkspace(ctx, workspace(name), ""); err != nil {
 		t.Fatalf("CreateWorkspace(%q): %v", name, err)
 	}
 }
@@ -157,7 +157,7 @@ func TestReadsDoNotWaitForTheWriter(t *testing.T) {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
-	if err := st.CreateWorkspace(wctx, workspace("queued")); err == nil {
+	if err := st.CreateWorkspace(wctx, workspace("queued"), ""); err == nil {
 		t.Fatal("a write went through while the writer was held")
 	}
 }
@@ -205,7 +205,7 @@ func TestConcurrentOpen(t *testing.T) {
 			t.Errorf("Open %d: %v", i, errs[i])
 			continue
 		}
-		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i))); err != nil {
+		if err := st.CreateWorkspace(ctx, workspace(fmt.Sprint("ws", i)), ""); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
 		st.Close()
@@ -246,5 +246,55 @@ func TestOnlineBackup(t *testing.T) {
 		if _, err := openAt(t, filepath.Join(dir, name)).GetWorkspace(ctx, "backed-up"); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestMigrationKeepsBindingOrder upgrades a version 1 database that holds
+// role bindings: migration 2 copies the table and must keep every binding
+// in insertion order, and later grants must come after them.
+func TestMigrationKeepsBindingOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	db, err := openDB(path, writerParams(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := apply(ctx, tx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	// Insertion order differs from (principal, role) order and granted_at.
+	if _, err := tx.Exec(`INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ('w', 'ws', 0, 0);
+		INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at) VALUES
+			('ws', 'b', 'Viewer', 'x', 30), ('ws', 'a', 'Admin', NULL, 20), ('ws', 'b', 'Editor', 'x', 10)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st := openAt(t, path)
+	if err := st.GrantRoles(ctx, "ws", "b", []string{"Admin"}, nil, secrets.Now()); err != nil {
+		t.Fatal(err)
+	}
+	roles, err := st.RolesOf(ctx, "ws", []string{"a", "b"})
+	if err != nil || fmt.Sprint(roles) != "map[a:[Admin] b:[Viewer Editor Admin]]" {
+		t.Fatalf("RolesOf after migration = %v, %v", roles, err)
+	}
+	var n int
+	if err := st.reader.QueryRow(`SELECT count(*) FROM role_bindings WHERE granted_by IS NULL`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("bindings with a NULL granted_by: %d, %v; want 2", n, err)
 	}
 }

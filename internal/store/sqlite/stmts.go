@@ -34,10 +34,16 @@ func listWorkspacesSQL(order string) string {
 		ORDER BY ` + order
 }
 
-// writeStmts run on the writer connection.
+// writeStmts run on the writer connection. The reads among them run
+// inside write transactions, which only the writer connection can see.
 type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
 	createSecret, updateSecret, deleteSecret, reseal  *sql.Stmt
+	importSecret                                      *sql.Stmt
+
+	workspaceExists, principalRoles, otherAdmins *sql.Stmt
+	grantRole, revokeRole, removeMember          *sql.Stmt
+	recordSeed                                   *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -58,18 +64,43 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&w.deleteSecret: `DELETE FROM secrets WHERE workspace = ?1 AND name = ?2`,
 		&w.reseal: `UPDATE secrets SET ciphertext = ?3, wrapped_dek = ?4, provider = ?5,
 			format_version = ?6, revision = revision + 1 WHERE id = ?1 AND revision = ?2`,
+		// ?12 is replace: when false the existing row is left alone and no
+		// row counts as changed, which tells "skipped" from "stored".
+		&w.importSecret: `INSERT INTO secrets (workspace, name, description, ciphertext, wrapped_dek,
+			provider, format_version, created_at, updated_at, created_by, updated_by, revision)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)
+			ON CONFLICT (workspace, name) DO UPDATE SET description = excluded.description,
+				ciphertext = excluded.ciphertext, wrapped_dek = excluded.wrapped_dek,
+				provider = excluded.provider, format_version = excluded.format_version,
+				created_at = excluded.created_at, updated_at = excluded.updated_at,
+				created_by = excluded.created_by, updated_by = excluded.updated_by,
+				revision = revision + 1
+			WHERE ?12`,
+
+		&w.workspaceExists: `SELECT count(*) FROM workspaces WHERE name = ?1`,
+		&w.principalRoles:  `SELECT role FROM role_bindings WHERE workspace = ?1 AND principal = ?2 ORDER BY id`,
+		&w.otherAdmins: `SELECT count(*) FROM role_bindings
+			WHERE workspace = ?1 AND role = ?3 AND principal <> ?2`,
+		&w.grantRole: `INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
+			VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (workspace, principal, role) DO NOTHING`,
+		&w.revokeRole:   `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
+		&w.removeMember: `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
+		&w.recordSeed:   `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
 	})
 }
 
 func (w *writeStmts) close() error {
 	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.updateSecret, w.deleteSecret, w.reseal)
+		w.createSecret, w.updateSecret, w.deleteSecret, w.reseal, w.importSecret,
+		w.workspaceExists, w.principalRoles, w.otherAdmins,
+		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed)
 }
 
 // readStmts run on the reader pool.
 type readStmts struct {
 	getWorkspace, getSecret, listSecrets, scan, getByID *sql.Stmt
 	secretExists, countByProvider, ping                 *sql.Stmt
+	rolesOf, workspacesOf, listBindings                 *sql.Stmt
 	listWorkspaces                                      map[string]*sql.Stmt // by sort
 }
 
@@ -90,6 +121,21 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&r.secretExists:    `SELECT count(*) FROM secrets WHERE id = ?1`,
 		&r.countByProvider: `SELECT provider, count(*) FROM secrets GROUP BY provider`,
 		&r.ping:            `SELECT count(*) FROM schema_migrations`,
+		// The principals arrive as one JSON array so that a single prepared
+		// statement serves any number of them; StorableText guarantees that
+		// each one round-trips through JSON exactly.
+		&r.rolesOf: `SELECT principal, role FROM role_bindings
+			WHERE workspace = ?1 AND principal IN (SELECT value FROM json_each(?2)) ORDER BY id`,
+		&r.workspacesOf: `SELECT DISTINCT workspace FROM role_bindings
+			WHERE principal IN (SELECT value FROM json_each(?1)) ORDER BY workspace`,
+		// One statement for existence and bindings: no row means no
+		// workspace, one row of NULLs a workspace without bindings.
+		&r.listBindings: `SELECT b.principal, b.role, b.granted_by, b.granted_at
+			FROM workspaces LEFT JOIN (SELECT id, principal, role, granted_by, granted_at,
+					min(granted_at) OVER (PARTITION BY principal) AS first
+				FROM role_bindings WHERE workspace = ?1) AS b ON true
+			WHERE workspaces.name = ?1
+			ORDER BY b.first, b.principal, b.id`,
 	}
 	r.listWorkspaces = make(map[string]*sql.Stmt, len(workspaceOrder))
 	for sort, order := range workspaceOrder {
@@ -104,7 +150,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (r *readStmts) close() error {
 	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.listSecrets, r.scan, r.getByID,
-		r.secretExists, r.countByProvider, r.ping}
+		r.secretExists, r.countByProvider, r.ping, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, st := range r.listWorkspaces {
 		all = append(all, st)
 	}

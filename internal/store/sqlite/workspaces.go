@@ -11,11 +11,25 @@ import (
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
-// CreateWorkspace inserts w; ErrAlreadyExists if the name is taken.
-func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace) error {
-	_, err := s.w.createWorkspace.ExecContext(ctx, w.ID, w.Name, w.Description,
-		micros(w.CreatedAt), w.CreatedBy, micros(w.UpdatedAt), w.UpdatedBy)
-	return mapErr(err)
+// CreateWorkspace inserts w and, when admin is not "", binds admin as its
+// Admin in the same transaction; ErrAlreadyExists if the name is taken.
+func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace, admin string) error {
+	args := []any{w.ID, w.Name, w.Description, micros(w.CreatedAt), w.CreatedBy, micros(w.UpdatedAt), w.UpdatedBy}
+	if admin == "" {
+		_, err := s.w.createWorkspace.ExecContext(ctx, args...)
+		return mapErr(err)
+	}
+	if !secrets.StorableText(admin) {
+		return secrets.ErrUnstorableText
+	}
+	return mapErr(s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.StmtContext(ctx, s.w.createWorkspace).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		_, err := tx.StmtContext(ctx, s.w.grantRole).ExecContext(ctx, w.Name, admin, secrets.AdminRole,
+			admin, micros(w.CreatedAt))
+		return err
+	}))
 }
 
 // GetWorkspace returns the named workspace or ErrNotFound.

@@ -44,7 +44,7 @@ func testTimestamps(t *testing.T, st secrets.Store) {
 			ws := fmt.Sprint("ws", i)
 			i++
 			w := newWorkspace(ws, in)
-			if err := st.CreateWorkspace(ctx, w); err != nil {
+			if err := st.CreateWorkspace(ctx, w, ""); err != nil {
 				t.Fatalf("CreateWorkspace: %v", err)
 			}
 			got, err := st.GetWorkspace(ctx, ws)
@@ -135,7 +135,7 @@ func testText(t *testing.T, st secrets.Store) {
 		ws := fmt.Sprint("ws", i)
 		w := newWorkspace(ws, now)
 		w.Description, w.CreatedBy, w.UpdatedBy = ptr(text), ptr(text), ptr(text)
-		if err := st.CreateWorkspace(ctx, w); err != nil {
+		if err := st.CreateWorkspace(ctx, w, ""); err != nil {
 			t.Fatalf("CreateWorkspace: %v", err)
 		}
 		got, err := st.GetWorkspace(ctx, ws)

@@ -32,7 +32,7 @@ func testWorkspaceCreateGet(t *testing.T, st secrets.Store) {
 	}
 	for name, w := range cases {
 		t.Run(name, func(t *testing.T) {
-			if err := st.CreateWorkspace(ctx, w); err != nil {
+			if err := st.CreateWorkspace(ctx, w, ""); err != nil {
 				t.Fatalf("CreateWorkspace: %v", err)
 			}
 			got, err := st.GetWorkspace(ctx, w.Name)
@@ -46,7 +46,7 @@ func testWorkspaceDuplicate(t *testing.T, st secrets.Store) {
 	first := mustCreateWorkspace(t, st, "dup", secrets.Now())
 	second := newWorkspace("dup", secrets.Now().Add(time.Second))
 	second.ID, second.Description = "workspace-other", ptr("second")
-	wantErr(t, "second CreateWorkspace", st.CreateWorkspace(ctx, second), secrets.ErrAlreadyExists)
+	wantErr(t, "second CreateWorkspace", st.CreateWorkspace(ctx, second, ""), secrets.ErrAlreadyExists)
 	got, err := st.GetWorkspace(ctx, "dup")
 	wantErr(t, "GetWorkspace", err, nil)
 	same(t, "GetWorkspace after the failed create", showWorkspace, got, storedWorkspace(first))
@@ -70,7 +70,7 @@ func testWorkspaceListSort(t *testing.T, st secrets.Store) {
 	}{{"b", 0, 3}, {"a", 0, 1}, {"C", 1, 1}, {"d", 2, 0}} {
 		ws := newWorkspace(w.name, base.Add(time.Duration(w.created)*time.Second))
 		ws.UpdatedAt = base.Add(time.Duration(w.updated) * time.Second)
-		if err := st.CreateWorkspace(ctx, ws); err != nil {
+		if err := st.CreateWorkspace(ctx, ws, ""); err != nil {
 			t.Fatalf("CreateWorkspace: %v", err)
 		}
 	}
@@ -130,7 +130,7 @@ func testWorkspaceUpdate(t *testing.T, st secrets.Store) {
 		t.Run(c.name, func(t *testing.T) {
 			w := newWorkspace("ws"+string(rune('a'+i)), secrets.Now())
 			w.Description = ptr("old")
-			if err := st.CreateWorkspace(ctx, w); err != nil {
+			if err := st.CreateWorkspace(ctx, w, ""); err != nil {
 				t.Fatalf("CreateWorkspace: %v", err)
 			}
 			u := secrets.WorkspaceUpdate{Description: c.description, UpdatedAt: w.CreatedAt.Add(1500 * time.Millisecond), UpdatedBy: c.updatedBy}
