@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newSecretsCmd())
 	root.AddCommand(newWorkspacesCmd())
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newImportCmd())
 	return root
 }
 

@@ -13,19 +13,22 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/keys"
 )
 
 // Config is the whole configuration. Sections and keys match the reference.
 type Config struct {
-	Coffer   Coffer   `yaml:"coffer"`
-	Platform Platform `yaml:"platform"`
-	Secrets  Secrets  `yaml:"secrets"`
+	Coffer   Coffer      `yaml:"coffer"`
+	Platform Platform    `yaml:"platform"`
+	Secrets  Secrets     `yaml:"secrets"`
+	Auth     auth.Config `yaml:"auth"`
 
 	// File is the configuration file used ("" when none).
 	File string `yaml:"-"`
-	// Warnings are reported by the caller once logging is set up.
+	// Warnings and Notes are logged (WARN, INFO) once logging is set up.
 	Warnings []string `yaml:"-"`
+	Notes    []string `yaml:"-"`
 }
 
 // Coffer holds Coffer's own settings (api.md §9).
@@ -164,6 +167,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
+		Auth:     auth.DefaultConfig(),
 	}
 }
 
@@ -212,6 +216,11 @@ func (c *Config) loadFile(path string) error {
 	c.File = path
 	for _, k := range unknownCofferKeys(&root) {
 		c.Warnings = append(c.Warnings, "unknown configuration key "+k+" is ignored")
+	}
+	for _, k := range sectionKeys(&root, "auth") {
+		if auth.IsIgnoredKey(k) {
+			c.Notes = append(c.Notes, "auth."+k+" belongs to the reference's external policy engine and is ignored")
+		}
 	}
 	return nil
 }

@@ -74,6 +74,9 @@ var envVars = []envVar{
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
+	if err := c.Auth.ApplyEnv(lookup); err != nil {
+		return err
+	}
 	for _, e := range envVars {
 		v, ok := lookup(e.name)
 		if !ok {
@@ -117,16 +120,37 @@ func splitList(v string) []string {
 // does not silently fall back to a default. Other sections belong to the
 // wider platform configuration and are ignored.
 func unknownCofferKeys(root *yaml.Node) []string {
+	if n := section(root, "coffer"); n != nil {
+		return unknownKeys(n, reflect.TypeOf(Coffer{}), "coffer")
+	}
+	return nil
+}
+
+// section returns the mapping under a top-level key, or nil.
+func section(root *yaml.Node, key string) *yaml.Node {
 	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
 		return nil
 	}
 	doc := root.Content[0]
 	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == "coffer" {
-			return unknownKeys(doc.Content[i+1], reflect.TypeOf(Coffer{}), "coffer")
+		if doc.Content[i].Value == key {
+			return doc.Content[i+1]
 		}
 	}
 	return nil
+}
+
+// sectionKeys lists the keys directly under a top-level section.
+func sectionKeys(root *yaml.Node, key string) []string {
+	n := section(root, key)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var keys []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		keys = append(keys, n.Content[i].Value)
+	}
+	return keys
 }
 
 func unknownKeys(n *yaml.Node, t reflect.Type, prefix string) []string {

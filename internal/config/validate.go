@@ -52,6 +52,9 @@ func (c *Config) validate() error {
 	if _, err := auth.ParseNetworks(co.Auth.TrustedHeaderNetworks); err != nil {
 		return err
 	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
 	return c.validateNGC()
 }
 

@@ -7,7 +7,7 @@ const (
 	workspacesBase = "/apis/entities/v2/workspaces"
 )
 
-// routes is the route table of api.md §1.1 (members come with auth).
+// routes is the route table of api.md §1.1.
 func routes() []*route {
 	return []*route{
 		{method: http.MethodPost, pattern: secretsBase, handle: (*Server).createSecret},
@@ -22,6 +22,10 @@ func routes() []*route {
 		{method: http.MethodGet, pattern: workspacesBase + "/{name}", handle: (*Server).getWorkspace},
 		{method: http.MethodPut, pattern: workspacesBase + "/{name}", handle: (*Server).updateWorkspace},
 		{method: http.MethodDelete, pattern: workspacesBase + "/{name}", handle: (*Server).deleteWorkspace},
+		{method: http.MethodGet, pattern: workspacesBase + "/{workspace}/members", handle: (*Server).listMembers},
+		{method: http.MethodPost, pattern: workspacesBase + "/{workspace}/members", handle: (*Server).addMember},
+		{method: http.MethodPut, pattern: workspacesBase + "/{workspace}/members/{principal}", handle: (*Server).setMember},
+		{method: http.MethodDelete, pattern: workspacesBase + "/{workspace}/members/{principal}", handle: (*Server).removeMember},
 		{method: http.MethodGet, pattern: "/apis/auth/discovery", handle: (*Server).discovery, public: true},
 		{method: http.MethodGet, pattern: "/health/live", handle: (*Server).live, public: true},
 		{method: http.MethodGet, pattern: "/health/ready", handle: (*Server).readyz, public: true},

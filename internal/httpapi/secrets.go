@@ -133,8 +133,14 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) 
 
 func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
 	ws, name := p["workspace"], p["name"]
-	value, err := s.svc.AccessSecret(r.Context(), ws, name)
 	pr := PrincipalFrom(r.Context())
+	// The on-behalf-of user must be able to read the metadata, checked
+	// before any lookup so a 403 never reveals whether the secret exists.
+	if err := s.auth.CheckAccess(r.Context(), pr, ws); err != nil {
+		s.writeAuthError(w, r, err)
+		return
+	}
+	value, err := s.svc.AccessSecret(r.Context(), ws, name)
 	outcome := "ok"
 	if err != nil {
 		outcome = err.Error()
@@ -150,6 +156,10 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 func (s *Server) rotate(w http.ResponseWriter, r *http.Request, _ params) {
+	if err := s.auth.CheckRotate(r.Context(), PrincipalFrom(r.Context())); err != nil {
+		s.writeAuthError(w, r, err)
+		return
+	}
 	res, err := s.svc.RotateKeys(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)

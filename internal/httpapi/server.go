@@ -5,9 +5,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/auth"
@@ -24,14 +26,6 @@ type Limits struct {
 // DefaultLimits are the limits of api.md §3.4.
 var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxValueBytes: 65536, MaxDescriptionChars: 4096}
 
-// Authorizer decides requests when authentication is enabled (auth.md §2).
-// header is the principal from trusted identity headers, or nil. It returns
-// the principal the request acts as, or a status and detail to answer with
-// (401, 403 or 500) when status is non-zero.
-type Authorizer interface {
-	Authorize(r *http.Request, header *auth.Principal, m Match) (p auth.Principal, status int, detail string)
-}
-
 // Config wires a Server.
 type Config struct {
 	Service *secrets.Service
@@ -42,8 +36,11 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// TrustedNetworks are the peers whose X-NMP-Principal-* headers count.
 	TrustedNetworks auth.Networks
-	// Authorizer is nil when authentication is disabled.
-	Authorizer Authorizer
+	// Auth authenticates and authorizes requests (auth.md); with
+	// auth.enabled false it allows everything. Required.
+	Auth *auth.Engine
+	// Discovery answers GET /apis/auth/discovery.
+	Discovery *auth.Discovery
 	// MaxInFlight bounds concurrently handled API requests; beyond it
 	// requests get 503 at once instead of queueing (0 = unbounded).
 	MaxInFlight int
@@ -56,8 +53,10 @@ type Server struct {
 	log     *slog.Logger
 	ready   func(ctx context.Context) error
 	trusted auth.Networks
-	authz   Authorizer
+	auth    *auth.Engine
+	disc    *auth.Discovery
 	router  *router
+	warned  atomic.Int64  // unix seconds of the last untrusted-header warning
 	slots   chan struct{} // nil when unbounded
 }
 
@@ -70,7 +69,7 @@ func New(cfg Config) *Server {
 		cfg.Limits = DefaultLimits
 	}
 	s := &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
-		trusted: cfg.TrustedNetworks, authz: cfg.Authorizer, router: newRouter(routes())}
+		trusted: cfg.TrustedNetworks, auth: cfg.Auth, disc: cfg.Discovery, router: newRouter(routes())}
 	if cfg.MaxInFlight > 0 {
 		s.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
@@ -148,32 +147,67 @@ func (s *Server) release() {
 	}
 }
 
-// identify parses identity headers from trusted peers and, with auth enabled,
-// asks the authorizer. It answers the request itself when it must stop.
+// identify runs steps 2–7 of auth.md §2: identity headers from trusted
+// peers (400 when malformed, also with auth disabled), else a bearer token or
+// anonymous, then the decision. It answers the request itself when it must
+// stop.
 func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (auth.Principal, bool) {
-	var header *auth.Principal
-	if s.trusted.Contains(r.RemoteAddr) {
-		p, ok, err := auth.FromHeaders(r.Header)
-		if err != nil {
+	ctx := r.Context()
+	trusted := s.trusted.Contains(r.RemoteAddr)
+	var p auth.Principal
+	have := false
+	if trusted {
+		var err error
+		if p, have, err = auth.FromHeaders(r.Header); err != nil {
 			writeDetail(w, http.StatusBadRequest, err.Error())
 			return auth.Principal{}, false
 		}
-		if ok {
-			header = &p
-		}
+	} else {
+		s.warnUntrusted(r)
 	}
-	if s.authz != nil {
-		p, status, msg := s.authz.Authorize(r, header, m)
-		if status != 0 {
-			writeDetail(w, status, msg)
-			return auth.Principal{}, false
-		}
+	if !s.auth.Enabled() {
 		return p, true
 	}
-	if header != nil {
-		return *header, true
+	if !have {
+		var err error
+		if p, err = s.auth.Identify(ctx, r.Header, trusted); err != nil {
+			s.writeAuthError(w, r, err)
+			return auth.Principal{}, false
+		}
 	}
-	return auth.Principal{}, true
+	err := s.auth.Decide(ctx, auth.Request{Method: r.Method, Path: r.URL.EscapedPath(),
+		PathKnown: m.Found(), Pattern: m.Pattern(), Param: m.Param, Principal: p})
+	if err != nil {
+		s.writeAuthError(w, r, err)
+		return auth.Principal{}, false
+	}
+	return p, true
+}
+
+// writeAuthError answers an *auth.Error; its cause goes to the log only.
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		ae = &auth.Error{Status: http.StatusInternalServerError, Detail: auth.MsgInternal, Err: err}
+	}
+	if ae.Status == http.StatusInternalServerError {
+		s.log.Error("authorization failed", "path", r.URL.Path, "error", err.Error())
+	}
+	writeDetail(w, ae.Status, ae.Detail)
+}
+
+// warnUntrusted logs, at most once a minute, that identity headers from a
+// peer outside the trusted networks were ignored.
+func (s *Server) warnUntrusted(r *http.Request) {
+	if r.Header.Get(auth.HeaderID) == "" && r.Header.Get(auth.HeaderScopes) == "" {
+		return
+	}
+	now := time.Now().Unix()
+	if last := s.warned.Load(); now-last < 60 || !s.warned.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("ignored X-NMP-Principal-* headers from a peer outside coffer.auth.trusted_header_networks",
+		"peer", r.RemoteAddr)
 }
 
 // finish recovers a panicking handler into the generic 500 and logs the

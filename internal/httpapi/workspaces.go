@@ -27,7 +27,11 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ param
 		writeItems(w, is)
 		return
 	}
-	ws, err := s.svc.CreateWorkspace(r.Context(), *name, desc, actor(r))
+	admin := ""
+	if s.auth.Enabled() {
+		admin = PrincipalFrom(r.Context()).CreatorBinding()
+	}
+	ws, err := s.svc.CreateWorkspace(r.Context(), *name, desc, actor(r), admin)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -68,7 +72,16 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, _ params
 		writeItems(w, is)
 		return
 	}
-	list, pg, err := s.svc.ListWorkspaces(r.Context(), sort, page, size)
+	vis, err := s.auth.VisibleWorkspaces(r.Context(), PrincipalFrom(r.Context()))
+	if err != nil {
+		s.writeAuthError(w, r, err)
+		return
+	}
+	var visible func(string) bool
+	if !vis.All {
+		visible = vis.Contains
+	}
+	list, pg, err := s.svc.ListWorkspaces(r.Context(), sort, page, size, visible)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -133,9 +146,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ params) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-func (s *Server) discovery(w http.ResponseWriter, _ *http.Request, _ params) {
-	writeJSON(w, http.StatusOK, struct {
-		AuthEnabled bool `json:"auth_enabled"`
-		OIDC        any  `json:"oidc"`
-	}{s.authz != nil, nil})
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request, _ params) {
+	writeJSON(w, http.StatusOK, s.disc.Document(r.Context()))
 }

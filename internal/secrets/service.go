@@ -85,6 +85,9 @@ func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, act
 		s.logCrypto("encrypt", ws, in.Name, s.keys.Current(), err)
 		return Secret{}, internal(MsgCreateFailed, err)
 	}
+	if !storable(ws) {
+		return Secret{}, errNoWorkspace(ws)
+	}
 	now := Now()
 	rec, err := s.store.CreateSecret(ctx, Record{
 		Secret: Secret{Name: in.Name, Workspace: ws, Description: in.Description,
@@ -100,6 +103,18 @@ func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, act
 		return Secret{}, internal(MsgUnexpected, err)
 	}
 	return rec.Secret, nil
+}
+
+// storable reports whether path values can name a stored row at all: a
+// name with invalid UTF-8 or NUL cannot exist (PostgreSQL cannot even
+// compare it), so such requests take the not-found path without a query.
+func storable(values ...string) bool {
+	for _, v := range values {
+		if !StorableText(v) {
+			return false
+		}
+	}
+	return true
 }
 
 func errNoWorkspace(ws string) *Error {
@@ -130,6 +145,9 @@ func (s *Service) GetSecret(ctx context.Context, ws, name string) (Secret, error
 }
 
 func (s *Service) getRecord(ctx context.Context, ws, name string) (Record, error) {
+	if !storable(ws, name) {
+		return Record{}, secretNotFound(ws, name)
+	}
 	rec, err := s.store.GetSecret(ctx, ws, name)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -144,6 +162,9 @@ func (s *Service) getRecord(ctx context.Context, ws, name string) (Record, error
 // secret appended as the last item of the last page when it is present.
 func (s *Service) ListSecrets(ctx context.Context, ws string, page, pageSize int) ([]Secret, Page, error) {
 	p := Page{Page: page, PageSize: pageSize}
+	if !storable(ws) {
+		return nil, p, workspaceNotFound(ws)
+	}
 	q := SecretQuery{Offset: p.Offset(), Limit: pageSize}
 	ngcHere := s.cfg.NGC.Workspace == ws && s.cfg.NGC.Workspace != ""
 	if ngcHere {
@@ -184,6 +205,9 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 		}
 		u.Sealed = &sealed
 	}
+	if !storable(ws, name) {
+		return Secret{}, secretNotFound(ws, name)
+	}
 	sec, err := s.store.UpdateSecret(ctx, ws, name, u)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -198,6 +222,9 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 func (s *Service) DeleteSecret(ctx context.Context, ws, name string) error {
 	if s.cfg.NGC.matches(ws, name) {
 		return errf(KindForbidden, msgNGCDelete)
+	}
+	if !storable(ws, name) {
+		return secretNotFound(ws, name)
 	}
 	err := s.store.DeleteSecret(ctx, ws, name)
 	switch {

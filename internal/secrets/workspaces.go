@@ -3,6 +3,8 @@ package secrets
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
 )
 
 // EnsureBuiltins creates the built-in workspaces that do not exist yet. It
@@ -10,33 +12,21 @@ import (
 // replicas start together.
 func (s *Service) EnsureBuiltins(ctx context.Context) error {
 	for _, b := range BuiltinWorkspaces {
-		if err := s.EnsureWorkspace(ctx, b.Name, b.Description); err != nil {
+		if err := s.ensureWorkspace(ctx, b.Name, &b.Description); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// EnsureWorkspace creates workspace name with description unless it exists.
-func (s *Service) EnsureWorkspace(ctx context.Context, name, description string) error {
-	if _, err := s.store.GetWorkspace(ctx, name); err == nil {
-		return nil
-	}
-	now := Now()
-	err := s.store.CreateWorkspace(ctx, Workspace{ID: newWorkspaceID(), Name: name,
-		Description: &description, CreatedAt: now, UpdatedAt: now}, "")
-	if err != nil && !errors.Is(err, ErrAlreadyExists) {
-		return err
-	}
-	return nil
-}
-
-// CreateWorkspace creates a workspace; actor is the effective principal id or nil.
-func (s *Service) CreateWorkspace(ctx context.Context, name string, description *string, actor *string) (Workspace, error) {
+// CreateWorkspace creates a workspace; actor is the effective principal id
+// or nil. A non-empty admin is bound as the workspace's Admin in the same
+// transaction (auth.md §5).
+func (s *Service) CreateWorkspace(ctx context.Context, name string, description *string, actor *string, admin string) (Workspace, error) {
 	now := Now()
 	w := Workspace{ID: newWorkspaceID(), Name: name, Description: description,
 		CreatedAt: now, CreatedBy: actor, UpdatedAt: now, UpdatedBy: actor}
-	err := s.store.CreateWorkspace(ctx, w, "")
+	err := s.store.CreateWorkspace(ctx, w, admin)
 	switch {
 	case errors.Is(err, ErrAlreadyExists):
 		return Workspace{}, errf(KindConflict, "Workspace '"+name+"' already exists")
@@ -53,11 +43,25 @@ func (s *Service) GetWorkspace(ctx context.Context, name string) (Workspace, err
 }
 
 // ListWorkspaces returns one page of workspaces in the given sort order.
-func (s *Service) ListWorkspaces(ctx context.Context, sort string, page, pageSize int) ([]Workspace, Page, error) {
+// visible, when not nil, keeps only the workspaces the caller may see; the
+// totals then count those only.
+func (s *Service) ListWorkspaces(ctx context.Context, sort string, page, pageSize int, visible func(string) bool) ([]Workspace, Page, error) {
 	p := Page{Page: page, PageSize: pageSize}
-	items, total, err := s.store.ListWorkspaces(ctx, WorkspaceQuery{Sort: sort, Offset: p.Offset(), Limit: pageSize})
+	q := WorkspaceQuery{Sort: sort, Offset: p.Offset(), Limit: pageSize}
+	if visible != nil {
+		// Workspaces number in the hundreds: filtering the sorted list in
+		// memory keeps the store contract small.
+		q.Offset, q.Limit = 0, math.MaxInt32
+	}
+	items, total, err := s.store.ListWorkspaces(ctx, q)
 	if err != nil {
 		return nil, p, internal(MsgUnexpected, err)
+	}
+	if visible != nil {
+		items = slices.DeleteFunc(items, func(w Workspace) bool { return !visible(w.Name) })
+		total = len(items)
+		start := min(p.Offset(), total)
+		items = items[start : start+min(pageSize, total-start)]
 	}
 	p.TotalResults = total
 	return items, p, nil
@@ -82,7 +86,7 @@ func workspaceErr(name string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrNotFound), !storable(name):
 		return workspaceNotFound(name)
 	default:
 		return internal(MsgUnexpected, err)

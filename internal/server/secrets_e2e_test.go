@@ -155,6 +155,12 @@ func TestSecretsGetUpdateDeleteAccess(t *testing.T) {
 		}
 		expect(t, ts.do(t, "GET", p+"/access", ""), 404, `{"detail":"Secret default/k1 not found"}`)
 		expect(t, ts.do(t, "GET", base+"/nows/secrets/k1", ""), 404, `{"detail":"Secret nows/k1 not found"}`)
+		// Names no database can hold are simply not found (PostgreSQL
+		// rejects NUL and invalid UTF-8 in text).
+		expect(t, ts.do(t, "GET", base+"/default/secrets/a%00b", ""), 404, `{"detail":"Secret default/a\u0000b not found"}`)
+		expect(t, ts.do(t, "PATCH", base+"/x%FFy/secrets/k1", `{}`), 404, `{"detail":"Secret x\ufffdy/k1 not found"}`)
+		expect(t, ts.do(t, "GET", base+"/x%FFy/secrets", ""), 404, `{"detail":"Workspace 'x\ufffdy' not found"}`)
+		expect(t, ts.do(t, "GET", "/apis/entities/v2/workspaces/a%00b", ""), 404, `{"detail":"Workspace 'a\u0000b' not found"}`)
 		expect(t, ts.do(t, "POST", base+"/default/secrets", `{"name":"k1","value":"third"}`), 201,
 			`{"name":"k1","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>"}`)
 		expect(t, ts.do(t, "GET", p+"/access", ""), 200, `{"name":"k1","workspace":"default","value":"third"}`)

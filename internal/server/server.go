@@ -15,6 +15,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/httpapi"
@@ -58,23 +59,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(
 }
 
 func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*Server, error) {
-	ring, err := keys.Build(cfg.Secrets.Encryption, keys.DevKeyOptions{
-		Path:             cfg.Secrets.LocalKeyCreationPath,
-		AllowKeyCreation: cfg.Secrets.AllowKeyCreation,
-		PostgreSQL:       cfg.IsPostgres(),
-	}, log)
+	svc, ring, err := newService(ctx, cfg, log, lookup, store)
 	if err != nil {
 		return nil, err
 	}
-	ngcWS, ngcName := cfg.NGC()
-	svc := secrets.NewService(store, ring, secrets.Config{
-		NGC:               secrets.NGC{Workspace: ngcWS, Name: ngcName, Value: cfg.NGCValue(lookup)},
-		RotationBatchSize: cfg.Coffer.Rotation.BatchSize,
-		Logger:            log,
-	})
-	if err := svc.EnsureBuiltins(ctx); err != nil {
-		return nil, fmt.Errorf("creating built-in workspaces: %w", err)
+	engine, err := auth.NewEngine(cfg.Auth, store, auth.WithLogger(log))
+	if err != nil {
+		return nil, err
 	}
+	if err := seed(ctx, svc, cfg.Auth); err != nil {
+		return nil, fmt.Errorf("seeding role bindings: %w", err)
+	}
+	ngcWS, ngcName := cfg.NGC()
+	warnAuth(cfg, log)
 	warnUnreadable(ctx, log, store, ring)
 	warnShadowed(ctx, log, store, ngcWS, ngcName)
 	warnExposure(cfg, log)
@@ -86,6 +83,8 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		Ready:           store.Ping,
 		TrustedNetworks: cfg.TrustedNetworks(),
 		MaxInFlight:     cfg.Coffer.HTTP.MaxInFlight,
+		Auth:            engine,
+		Discovery:       auth.NewDiscovery(cfg.Auth, auth.WithLogger(log)),
 	})
 	hs := &http.Server{
 		Handler:           api,
@@ -99,6 +98,44 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 }
 
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// newService builds the key providers and the domain service on store and
+// makes sure the built-in workspaces exist.
+func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*secrets.Service, *envelope.Keyring, error) {
+	ring, err := keys.Build(cfg.Secrets.Encryption, keys.DevKeyOptions{
+		Path:             cfg.Secrets.LocalKeyCreationPath,
+		AllowKeyCreation: cfg.Secrets.AllowKeyCreation,
+		PostgreSQL:       cfg.IsPostgres(),
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ngcWS, ngcName := cfg.NGC()
+	svc := secrets.NewService(store, ring, secrets.Config{
+		NGC:               secrets.NGC{Workspace: ngcWS, Name: ngcName, Value: cfg.NGCValue(lookup)},
+		RotationBatchSize: cfg.Coffer.Rotation.BatchSize,
+		Logger:            log,
+	})
+	if err := svc.EnsureBuiltins(ctx); err != nil {
+		return nil, nil, fmt.Errorf("creating built-in workspaces: %w", err)
+	}
+	return svc, ring, nil
+}
+
+// OpenService opens storage and key providers without HTTP, for offline
+// commands such as `coffer import`. close releases the database.
+func OpenService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool)) (svc *secrets.Service, close func() error, err error) {
+	store, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, _, err = newService(ctx, cfg, log, lookup, store)
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return svc, store.Close, nil
+}
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secrets.Store, error) {
 	if cfg.IsPostgres() {
@@ -146,7 +183,30 @@ func warnShadowed(ctx context.Context, log *slog.Logger, store secrets.Store, ws
 	}
 }
 
+// seed creates the seed role bindings of auth.md §5, once per database and
+// also with auth disabled, so that turning auth on later behaves the same.
+func seed(ctx context.Context, svc *secrets.Service, cfg auth.Config) error {
+	for _, sd := range auth.Seeds(cfg) {
+		if err := svc.Seed(ctx, sd.Workspace, sd.Principal, sd.Role); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func warnAuth(cfg *config.Config, log *slog.Logger) {
+	for _, n := range cfg.Notes {
+		log.Info(n)
+	}
+	for _, w := range auth.StartupWarnings(cfg.Auth, cfg.TrustedNetworks()) {
+		log.Warn(w)
+	}
+}
+
 func warnExposure(cfg *config.Config, log *slog.Logger) {
+	if cfg.Auth.Enabled {
+		return
+	}
 	host, _, _ := net.SplitHostPort(cfg.Coffer.Listen)
 	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
 		return

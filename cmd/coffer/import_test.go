@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/server"
+)
+
+// The reference's format-1 vector (crypto.md §4.1), exported as an entity
+// record, and its key.
+const (
+	refKEK     = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	otherKEK   = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
+	refData    = "IiIiIiIiIiIiIiIif5FYLLiu8i+JWoFIJ82Mu+D2SmU0SY5IaJAybcPlbWs="
+	refWrapped = "MzMzMzMzMzMzMzMzMzMzM0RERERERERERERERNbp3AiTc6a4K5rcbj+pKKIK66bgucSu3W5Air0j2wKSLrn07NBeYKpOo1F77KZ9iao7FPKe/QO2FvdO5Q=="
+)
+
+func entityLine(ws, name, provider string) string {
+	return `{"entity_type":"platform_secret","workspace":"` + ws + `","name":"` + name + `","created_at":"2025-01-02T03:04:05.5","data":{"description":"imported","_data":"` +
+		refData + `","_encrypted_dek":"` + refWrapped + `","_secret_provider":"` + provider + `"}}`
+}
+
+func importEnv(dir string) []string {
+	return []string{
+		"COFFER_DATA_DIR=" + dir,
+		`NMP_SECRETS_ENCRYPTION={"current_provider":"new","providers":{"secret_key":{"v1":{"value":"` + refKEK + `"},"new":{"value":"` + otherKEK + `"}}}}`,
+	}
+}
+
+// accessAll opens the imported data directory in-process and reads values.
+func accessAll(t *testing.T, dir string, names ...string) []string {
+	t.Helper()
+	env := map[string]string{}
+	for _, kv := range importEnv(dir) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := config.Load(config.Flags{}, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, closeStore, err := server.OpenService(context.Background(), cfg, server.NewLogger(cfg.Coffer.Log, io.Discard), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	var out []string
+	for _, n := range names {
+		ws, name, _ := strings.Cut(n, "/")
+		v, err := svc.AccessSecret(context.Background(), ws, name)
+		if err != nil {
+			v = "error: " + err.Error()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestImport(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, entityLine("ml", "hf-token", "v1")+"\n"+
+		entityLine("ml", "lost-key", "gone")+"\n"+
+		`{"data":[`+entityLine("default", "from-page", "v1")+`]}`+"\n"+
+		entityLine("ml", "Bad Name", "v1")+"\n", 0o600)
+	env := importEnv(dir)
+
+	dry := cliEnv(t, env, nil, "import", "--dry-run", file)
+	dry.expect(t, 1, "")
+	if dry.stdout != "ml/lost-key: provider 'gone' is not configured\nml/Bad Name: invalid secret name\nimported 2, skipped 0, failed 2\n" {
+		t.Errorf("dry run output %q", dry.stdout)
+	}
+	if got := accessAll(t, dir, "ml/hf-token"); got[0] != "error: Secret ml/hf-token not found" {
+		t.Errorf("dry run wrote: %v", got)
+	}
+
+	res := cliEnv(t, env, nil, "import", file)
+	res.expect(t, 1, "")
+	if res.stdout != "ml/lost-key: provider 'gone' is not configured\nml/Bad Name: invalid secret name\nimported 2, skipped 0, failed 2\n" {
+		t.Errorf("import output %q", res.stdout)
+	}
+	if got := strings.Join(accessAll(t, dir, "ml/hf-token", "default/from-page", "ml/lost-key"), "|"); got != "hf_example_token|hf_example_token|error: Secret ml/lost-key not found" {
+		t.Errorf("after import: %s", got)
+	}
+
+	again := cliEnv(t, env, strings.NewReader(entityLine("ml", "hf-token", "v1")+"\n"), "import", "-")
+	again.expect(t, 0, "")
+	if again.stdout != "ml/hf-token: already exists\nimported 0, skipped 1, failed 0\n" {
+		t.Errorf("second import output %q", again.stdout)
+	}
+	replace := cliEnv(t, env, strings.NewReader(entityLine("ml", "hf-token", "v1")+"\n"), "import", "--replace", "-")
+	replace.expect(t, 0, "")
+	if replace.stdout != "imported 1, skipped 0, failed 0\n" {
+		t.Errorf("replace output %q", replace.stdout)
+	}
+}
