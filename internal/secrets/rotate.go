@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
@@ -23,10 +24,22 @@ type RotationFailure struct {
 	Error     string
 }
 
+// rotationWorkers bounds how many records of a batch are re-sealed at once:
+// provider round trips (Vault) overlap, and concurrent writes let the store
+// batch commits, while memory stays bounded by one batch.
+const rotationWorkers = 8
+
+// outcome is what rotation did with one record.
+type outcome struct {
+	rotated, skipped bool
+	reason           string // failure text, "" if none
+	err              error  // database error: ends the run
+}
+
 // RotateKeys re-seals every stored secret that is not on the current provider
 // and format. It walks records by ascending ID in keyset batches, so memory
 // is bounded by one batch plus the failure list; each rewrite is its own
-// transaction guarded by the record's revision, so concurrent writes are never
+// write guarded by the record's revision, so concurrent writes are never
 // lost and concurrent rotations only split the counts. Only a database error
 // ends the run early.
 func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
@@ -41,10 +54,11 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 		if len(batch) == 0 {
 			break
 		}
-		for _, rec := range batch {
-			if err := s.rotateOne(ctx, rec, &res); err != nil {
-				return res, internal(MsgRotateFailed, err)
+		for i, o := range s.rotateBatch(ctx, batch) {
+			if o.err != nil {
+				return res, internal(MsgRotateFailed, o.err)
 			}
+			s.count(&res, batch[i], o)
 		}
 		last = batch[len(batch)-1].ID
 		s.log.Info("rotation progress", "last_id", last, "rotated", res.Rotated,
@@ -55,38 +69,72 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 	return res, nil
 }
 
+// rotateBatch rotates a batch with bounded concurrency; outcomes keep the
+// batch's order so failures are reported in processing order.
+func (s *Service) rotateBatch(ctx context.Context, batch []Record) []outcome {
+	out := make([]outcome, len(batch))
+	sem := make(chan struct{}, rotationWorkers)
+	var wg sync.WaitGroup
+	for i, rec := range batch {
+		if s.keys.IsCurrent(rec.Sealed) {
+			out[i].skipped = true // the common case on re-runs: no goroutine
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			out[i] = s.rotateOne(ctx, rec)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (s *Service) count(res *RotationResult, rec Record, o outcome) {
+	switch {
+	case o.rotated:
+		res.Rotated++
+	case o.skipped:
+		res.Skipped++
+	case o.reason != "":
+		res.FailedCount++
+		if len(res.Failed) < s.cfg.MaxFailuresListed {
+			res.Failed = append(res.Failed, RotationFailure{Workspace: rec.Workspace, Name: rec.Name, Error: o.reason})
+		}
+		s.log.Warn("rotation failed for secret", "workspace", rec.Workspace, "name", rec.Name, "error", o.reason)
+	}
+}
+
 // rotateOne rotates one record, re-reading it once after a revision conflict
-// and giving up after a second. It returns only database errors.
-func (s *Service) rotateOne(ctx context.Context, rec Record, res *RotationResult) error {
+// and giving up after a second. A record deleted meanwhile is not counted.
+func (s *Service) rotateOne(ctx context.Context, rec Record) outcome {
 	for attempt := 0; ; attempt++ {
 		if s.keys.IsCurrent(rec.Sealed) {
-			res.Skipped++
-			return nil
+			return outcome{skipped: true}
 		}
 		if attempt == 2 {
-			s.fail(res, rec, msgSecretChangedRot)
-			return nil
+			return outcome{reason: msgSecretChangedRot}
 		}
 		sealed, reason := s.reseal(ctx, rec)
 		if reason != "" {
-			s.fail(res, rec, reason)
-			return nil
+			return outcome{reason: reason}
 		}
 		err := s.store.ResealSecret(ctx, rec.ID, rec.Revision, sealed)
 		switch {
 		case err == nil:
-			res.Rotated++
-			return nil
+			return outcome{rotated: true}
 		case errors.Is(err, ErrNotFound):
-			return nil // deleted meanwhile: not counted
+			return outcome{}
 		case !errors.Is(err, ErrRevisionChanged):
-			return err
+			return outcome{err: err}
 		}
 		rec, err = s.store.GetSecretByID(ctx, rec.ID)
 		if errors.Is(err, ErrNotFound) {
-			return nil
+			return outcome{}
 		} else if err != nil {
-			return err
+			return outcome{err: err}
 		}
 	}
 }
@@ -113,12 +161,4 @@ func failureText(err, fallback error) string {
 		return pe.Error()
 	}
 	return fallback.Error()
-}
-
-func (s *Service) fail(res *RotationResult, rec Record, reason string) {
-	res.FailedCount++
-	if len(res.Failed) < s.cfg.MaxFailuresListed {
-		res.Failed = append(res.Failed, RotationFailure{Workspace: rec.Workspace, Name: rec.Name, Error: reason})
-	}
-	s.log.Warn("rotation failed for secret", "workspace", rec.Workspace, "name", rec.Name, "error", reason)
 }
