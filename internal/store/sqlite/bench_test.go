@@ -1,0 +1,107 @@
+package sqlite
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/envelope"
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// benchWriters is the number of goroutines the concurrent write benchmarks
+// run, about what a busy server has in flight.
+const benchWriters = 64
+
+// Concurrent write benchmarks: benchWriters goroutines write at once, as
+// many API requests do. They report ops/s; docs/performance.md records the
+// numbers. Run with
+//
+//	go test -run '^$' -bench Concurrent -benchtime 3s ./internal/store/sqlite/
+
+func BenchmarkConcurrentCreates(b *testing.B) {
+	st := openBench(b)
+	var next atomic.Int64
+	runParallel(b, func(int64) {
+		n := next.Add(1)
+		r := benchRecord(fmt.Sprintf("s%09d", n), n)
+		if _, err := st.CreateSecret(ctx, r); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+func BenchmarkConcurrentUpdates(b *testing.B) {
+	st := openBench(b)
+	// One secret per goroutine, so updates do not all hit one row.
+	const secretCount = 4 * benchWriters
+	for i := range secretCount {
+		if _, err := st.CreateSecret(ctx, benchRecord(fmt.Sprintf("s%09d", i), int64(i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	runParallel(b, func(worker int64) {
+		s := benchSealed(next.Add(1))
+		u := secrets.SecretUpdate{Sealed: &s, UpdatedAt: secrets.Now()}
+		if _, err := st.UpdateSecret(ctx, "bench", fmt.Sprintf("s%09d", worker%secretCount), u); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+// openBench opens a store in a fresh directory with workspace "bench".
+func openBench(b *testing.B) *Store {
+	b.Helper()
+	st, err := Open(ctx, filepath.Join(b.TempDir(), "coffer.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.CreateWorkspace(ctx, workspace("bench"), ""); err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// runParallel calls op b.N times in all from benchWriters goroutines, each
+// passing its own worker number, and reports ops/s.
+func runParallel(b *testing.B, op func(worker int64)) {
+	var workers atomic.Int64
+	b.SetParallelism(parallelism())
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		worker := workers.Add(1) - 1
+		for pb.Next() {
+			op(worker)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// parallelism makes RunParallel start about benchWriters goroutines
+// (it starts parallelism × GOMAXPROCS).
+func parallelism() int {
+	procs := runtime.GOMAXPROCS(0)
+	return (benchWriters + procs - 1) / procs
+}
+
+// benchRecord is a secret of about the size of a real one.
+func benchRecord(name string, seed int64) secrets.Record {
+	now := secrets.Now()
+	return secrets.Record{
+		Secret: secrets.Secret{Name: name, Workspace: "bench", CreatedAt: now, UpdatedAt: now},
+		Sealed: benchSealed(seed),
+	}
+}
+
+func benchSealed(seed int64) envelope.Sealed {
+	return envelope.Sealed{
+		Ciphertext: fmt.Appendf(make([]byte, 0, 128), "%0100d", seed),
+		WrappedDEK: fmt.Appendf(make([]byte, 0, 64), "%060d", seed),
+		Provider:   "k1",
+		Format:     2,
+	}
+}
