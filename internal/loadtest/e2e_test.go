@@ -41,11 +41,11 @@ func checkRow(t *testing.T, out, op string) {
 	t.Helper()
 	for line := range strings.Lines(out) {
 		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
-		if len(cells) < 11 || strings.TrimSpace(cells[0]) != op || strings.TrimSpace(cells[1]) != "4" {
+		if len(cells) < 12 || strings.TrimSpace(cells[0]) != op || strings.TrimSpace(cells[1]) != "4" {
 			continue
 		}
-		if strings.TrimSpace(cells[8]) != "0" || strings.TrimSpace(cells[9]) != "0" {
-			t.Errorf("%s has errors: %s", op, line)
+		if strings.TrimSpace(cells[7]) != "0" || strings.TrimSpace(cells[8]) != "0" || strings.TrimSpace(cells[9]) == "n/a" {
+			t.Errorf("%s has errors or no RSS: %s", op, line)
 		}
 		return
 	}

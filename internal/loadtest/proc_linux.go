@@ -3,6 +3,7 @@ package loadtest
 import (
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // childAttr makes the kernel SIGTERM our children if the bench process dies
@@ -26,4 +27,13 @@ func fsType(dir string) string {
 		return n
 	}
 	return fmt.Sprintf("filesystem type 0x%x", st.Type)
+}
+
+// selfCPU is the generator's own CPU time, with rusage's µs resolution.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -65,6 +65,10 @@ type Row struct {
 	TransportErrors uint64   `json:"transport_errors"`
 	FirstError      string   `json:"first_error,omitempty"`
 	PeakRSSMiB      *float64 `json:"peak_rss_mib"` // the server's, or the ceiling's on ceiling rows
+	// ServerCores and GeneratorCores are CPU time over wall time during the
+	// phase (warm-up included): how the 2 cores were shared.
+	ServerCores    *float64 `json:"server_cpu_cores"`
+	GeneratorCores float64  `json:"generator_cpu_cores"`
 }
 
 func newRow(op string, conc int, p *Phase, rss *float64) Row {
@@ -125,15 +129,15 @@ func (r *Report) header(b *strings.Builder) {
 }
 
 func (r *Report) table(b *strings.Builder) {
-	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | max ms | HTTP errors | transport errors | peak RSS MiB |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := r.rowsInRunOrder()
 	for _, x := range rows {
-		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %d | %d | %s |\n",
-			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms, x.Maxms,
-			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB))
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %d | %d | %s | %s | %.2f |\n",
+			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms,
+			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores)
 	}
-	b.WriteString("\nPeak RSS is the server's VmHWM during that phase (on ceiling rows: the ceiling process's).\n")
+	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process.\n")
 	for _, x := range rows {
 		if x.FirstError != "" {
 			fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
@@ -171,6 +175,13 @@ func (r *Report) generatorCheck(b *strings.Builder) {
 	if r.WrkNote != "" {
 		fmt.Fprintf(b, "\n%s\n", r.WrkNote)
 	}
+}
+
+func fmtCores(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", *v)
 }
 
 func fmtRSS(v *float64) string {

@@ -215,8 +215,10 @@ func (r *runner) phases(ctx context.Context) error {
 				return ctx.Err()
 			}
 			r.serverPeak() // the window starts here
+			cpu := startCPU(r.pid)
 			p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
 			row := newRow(op, conc, p, r.serverPeak())
+			row.ServerCores, row.GeneratorCores = cpu.stop()
 			if ceil > 0 {
 				row.RatioToCeiling = row.RPS / ceil
 			}
@@ -236,8 +238,10 @@ func (r *runner) ceilingPhase(ctx context.Context, conc int) float64 {
 	peakOf(pid)
 	u, _ := url.Parse(r.ceilBase + "/")
 	op := func(*mrand.Rand) *http.Request { return newRequest("GET", u, nil) }
+	cpu := startCPU(pid)
 	p := drive(ctx, r.ceilClient, op, conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
 	row := newRow("ceiling", conc, p, peakOf(pid))
+	row.ServerCores, row.GeneratorCores = cpu.stop()
 	row.RatioToCeiling = 1
 	r.rep.Ceiling = append(r.rep.Ceiling, row)
 	r.progress(row)
@@ -246,6 +250,6 @@ func (r *runner) ceilingPhase(ctx context.Context, conc int) float64 {
 }
 
 func (r *runner) progress(x Row) {
-	fmt.Fprintf(r.log, "%-8s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d/%d\n",
-		x.Op, x.Concurrency, x.RPS, x.P50ms, x.P99ms, x.HTTPErrors, x.TransportErrors)
+	fmt.Fprintf(r.log, "%-8s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d/%d  cpu server %s gen %.2f\n",
+		x.Op, x.Concurrency, x.RPS, x.P50ms, x.P99ms, x.HTTPErrors, x.TransportErrors, fmtCores(x.ServerCores), x.GeneratorCores)
 }
