@@ -295,10 +295,6 @@ func TestLiveMemberCommands(t *testing.T) {
 	const ws = "cli-members"
 	newWorkspace(t, url, ws)
 	run := func(args ...string) cliResult { return cli(t, url, nil, args...) }
-	if res := run("workspaces", "members", "list", ws); res.stderr == "Error: 404 Not Found\n" {
-		t.Skip("the server does not serve the members routes yet")
-	}
-
 	if m := jsonOf(t, run("workspaces", "members", "add", ws, "alice", "-f", "json")); fmt.Sprint(m["roles"]) != "[Editor]" {
 		t.Errorf("add without --role = %v", m)
 	}
