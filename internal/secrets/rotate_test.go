@@ -16,6 +16,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/keys"
+	"github.com/coffer-dev/coffer/internal/keys/transittest"
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/sqlite"
 )
@@ -161,19 +162,37 @@ func TestRotationRacingWrites(t *testing.T) {
 	}
 }
 
-var rotationN = flag.Int("rotation.n", 100000, "secrets stored for BenchmarkRotation")
+var rotationN = flag.Int("rotation.n", 100000, "secrets stored for the rotation benchmarks")
 
-// BenchmarkRotation measures rotation of rotation.n secret_key secrets on
-// SQLite and the peak heap while it runs (memory must not grow with n: the
-// walk holds one batch).
+// BenchmarkRotation measures rotating rotation.n secrets from one
+// secret_key provider to another (SQLite), and to Vault Transit (the test
+// double on loopback), with the peak heap growth while it runs: memory must
+// not grow with n, the walk holds one batch.
 //
-//	go test -run '^$' -bench BenchmarkRotation -benchtime 1x ./internal/secrets/
+//	go test -run '^$' -bench BenchmarkRotation -benchtime 1x ./internal/secrets/ -args -rotation.n=100000
 func BenchmarkRotation(b *testing.B) {
+	b.Run("secret_key", func(b *testing.B) { benchRotation(b, key(b, "b", 100)) })
+	b.Run("vault", func(b *testing.B) {
+		srv := transittest.New(b)
+		v, err := keys.NewVault("b", keys.VaultConfig{Address: srv.URL, Token: srv.Token()}, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRotation(b, v)
+	})
+}
+
+func benchRotation(b *testing.B, target envelope.Provider) {
 	ctx := context.Background()
 	for range b.N {
 		b.StopTimer()
-		_, old, svc := services(b)
+		st, old, _ := services(b)
 		createMany(b, old, *rotationN)
+		ring, err := envelope.NewKeyring(target.Name(), key(b, "a", 0), target)
+		if err != nil {
+			b.Fatal(err)
+		}
+		svc := secrets.NewService(st, ring, secrets.Config{Logger: quiet})
 		runtime.GC()
 		var base runtime.MemStats
 		runtime.ReadMemStats(&base)
