@@ -30,7 +30,7 @@ func TestQuickBenchAgainstRealCoffer(t *testing.T) {
 	if !strings.HasPrefix(out, "# coffer bench\n\n- command: `") || !strings.Contains(out, "bench --quick") {
 		t.Errorf("the report must start with the command line:\n%s", out)
 	}
-	for _, op := range append([]string{"ceiling"}, AllOps...) {
+	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
 		checkRow(t, out, op)
 	}
 }

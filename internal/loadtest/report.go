@@ -50,6 +50,13 @@ type Preload struct {
 	PeakRSSMiB *float64 `json:"server_peak_rss_mib"`
 }
 
+// Names of the two ceiling rows of each concurrency, measured before and
+// after its operations.
+const (
+	CeilingOp      = "ceiling"
+	CeilingAfterOp = "ceiling-after"
+)
+
 // Row is one (operation, concurrency) phase.
 type Row struct {
 	Op              string   `json:"op"`
@@ -145,25 +152,67 @@ func (r *Report) table(b *strings.Builder) {
 	}
 }
 
-// rowsInRunOrder puts each concurrency's ceiling right above the operations
-// it is the yardstick for, which is also the order the phases ran in.
+// rowsInRunOrder puts each concurrency's operations between its two ceiling
+// measurements, which is the order the phases ran in.
 func (r *Report) rowsInRunOrder() []Row {
 	var out []Row
 	for _, c := range r.Ceiling {
+		if c.Op != CeilingOp {
+			continue
+		}
 		out = append(out, c)
-		for _, x := range r.Results {
-			if x.Concurrency == c.Concurrency {
-				out = append(out, x)
+		out = append(out, r.rowsAt(r.Results, c.Concurrency)...)
+		for _, a := range r.rowsAt(r.Ceiling, c.Concurrency) {
+			if a.Op == CeilingAfterOp {
+				out = append(out, a)
 			}
 		}
 	}
 	return out
 }
 
+func (r *Report) rowsAt(rows []Row, conc int) []Row {
+	var out []Row
+	for _, x := range rows {
+		if x.Concurrency == conc {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// CeilingRPS is the higher of the ceiling measurements at conc: the less
+// disturbed one, and the one that does not flatter the ratios.
+func (r *Report) CeilingRPS(conc int) float64 {
+	best := 0.0
+	for _, c := range r.rowsAt(r.Ceiling, conc) {
+		best = max(best, c.RPS)
+	}
+	return best
+}
+
+// setRatios fills RatioToCeiling for every row at conc, the ceiling rows
+// included, so a disturbed ceiling measurement shows as a ratio below 1.
+func (r *Report) setRatios(conc int) {
+	ceil := r.CeilingRPS(conc)
+	if ceil <= 0 {
+		return
+	}
+	for _, rows := range [][]Row{r.Ceiling, r.Results} {
+		for i := range rows {
+			if rows[i].Concurrency == conc {
+				rows[i].RatioToCeiling = rows[i].RPS / ceil
+			}
+		}
+	}
+}
+
 func (r *Report) generatorCheck(b *strings.Builder) {
 	b.WriteString("\n## Generator check\n\n")
 	for _, c := range r.Ceiling {
-		fmt.Fprintf(b, "- ceiling (net/http returning a fixed %s-sized body) at c=%d: %.0f req/s with this Go generator\n", "access", c.Concurrency, c.RPS)
+		if c.Op == CeilingOp {
+			fmt.Fprintf(b, "- ceiling (net/http returning a fixed access-sized body) at c=%d: %.0f req/s with this Go generator (higher of the measurements before and after the operations)\n", c.Concurrency, r.CeilingRPS(c.Concurrency))
+		}
 	}
 	b.WriteString("- If wrk reaches more than this on the same ceiling, the Go generator is the bottleneck: the ceiling is then understated and every ratio overstates how close Coffer is to the machine's limit. Run with --wrk to check.\n")
 	if len(r.Wrk) > 0 {

@@ -205,32 +205,36 @@ func peakOf(pid int) *float64 {
 	return &v
 }
 
-// phases runs, per concurrency, the ceiling first and then every op, so the
-// ceiling and Coffer are measured minutes apart at most.
+// phases runs, per concurrency, the ceiling, every op, and the ceiling again.
+// Two ceiling measurements bracket the ops: on a shared machine one of them
+// can be disturbed, and ratios use the higher so they are not flattered.
 func (r *runner) phases(ctx context.Context) error {
 	for _, conc := range r.cfg.Concurrency {
-		ceil := r.ceilingPhase(ctx, conc)
+		r.ceilingPhase(ctx, conc, CeilingOp)
 		for _, op := range r.cfg.Ops {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.serverPeak() // the window starts here
-			cpu := startCPU(r.pid)
-			p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
-			row := newRow(op, conc, p, r.serverPeak())
-			row.ServerCores, row.GeneratorCores = cpu.stop()
-			if ceil > 0 {
-				row.RatioToCeiling = row.RPS / ceil
-			}
-			r.rep.Results = append(r.rep.Results, row)
-			r.progress(row)
+			r.opPhase(ctx, op, conc)
 		}
+		r.ceilingPhase(ctx, conc, CeilingAfterOp)
 		r.client.Transport.(*http.Transport).CloseIdleConnections()
+		r.rep.setRatios(conc)
 	}
 	return nil
 }
 
-func (r *runner) ceilingPhase(ctx context.Context, conc int) float64 {
+func (r *runner) opPhase(ctx context.Context, op string, conc int) {
+	r.serverPeak() // the window starts here
+	cpu := startCPU(r.pid)
+	p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
+	row := newRow(op, conc, p, r.serverPeak())
+	row.ServerCores, row.GeneratorCores = cpu.stop()
+	r.rep.Results = append(r.rep.Results, row)
+	r.progress(row)
+}
+
+func (r *runner) ceilingPhase(ctx context.Context, conc int, name string) {
 	pid := 0
 	if r.ceiling != nil {
 		pid = r.ceiling.pid()
@@ -240,13 +244,11 @@ func (r *runner) ceilingPhase(ctx context.Context, conc int) float64 {
 	op := func(*mrand.Rand) *http.Request { return newRequest("GET", u, nil) }
 	cpu := startCPU(pid)
 	p := drive(ctx, r.ceilClient, op, conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
-	row := newRow("ceiling", conc, p, peakOf(pid))
+	row := newRow(name, conc, p, peakOf(pid))
 	row.ServerCores, row.GeneratorCores = cpu.stop()
-	row.RatioToCeiling = 1
 	r.rep.Ceiling = append(r.rep.Ceiling, row)
 	r.progress(row)
 	r.ceilClient.Transport.(*http.Transport).CloseIdleConnections()
-	return row.RPS
 }
 
 func (r *runner) progress(x Row) {

@@ -102,7 +102,7 @@ func TestRunAgainstFake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Ceiling) != 2 || len(rep.Results) != 2*len(AllOps) {
+	if len(rep.Ceiling) != 4 || len(rep.Results) != 2*len(AllOps) {
 		t.Fatalf("rows: %d ceiling, %d results", len(rep.Ceiling), len(rep.Results))
 	}
 	for _, row := range rep.Results {
@@ -120,7 +120,7 @@ func TestRunAgainstFake(t *testing.T) {
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
-	for _, op := range append([]string{"ceiling"}, AllOps...) {
+	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
 		if !strings.Contains(md.String(), "| "+op+" | 3 |") {
 			t.Errorf("markdown lacks a %s row:\n%s", op, md.String())
 		}

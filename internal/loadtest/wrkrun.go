@@ -22,7 +22,7 @@ func (r *runner) wrk(ctx context.Context) error {
 		return err
 	}
 	var notes []string
-	for i, conc := range r.cfg.Concurrency {
+	for _, conc := range r.cfg.Concurrency {
 		ceil, err := runWrk(ctx, r.ceilBase, "", conc, r.cfg.Duration)
 		if err != nil {
 			return err
@@ -35,7 +35,7 @@ func (r *runner) wrk(ctx context.Context) error {
 		acc.Target = "access"
 		r.rep.Wrk = append(r.rep.Wrk, *ceil, *acc)
 		fmt.Fprintf(r.log, "wrk      c=%-4d ceiling %9.0f req/s  access %9.0f req/s\n", conc, ceil.RPS, acc.RPS)
-		notes = append(notes, fmt.Sprintf("at c=%d the Go generator reached %.0f%% of wrk's ceiling", conc, 100*r.rep.Ceiling[i].RPS/ceil.RPS))
+		notes = append(notes, fmt.Sprintf("at c=%d the Go generator reached %.0f%% of wrk's ceiling", conc, 100*r.rep.CeilingRPS(conc)/ceil.RPS))
 	}
 	r.rep.WrkNote = "Generator efficiency: " + strings.Join(notes, "; ") + ". wrk's ceiling is itself limited by sharing the CPUs with the ceiling server."
 	return nil
