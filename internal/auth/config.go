@@ -1,13 +1,10 @@
 package auth
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"github.com/coffer-dev/coffer/internal/config/envvar"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Defaults of auth.md §10.
@@ -83,78 +80,35 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// StringList accepts a YAML list or a single comma-separated string, as the
-// environment does.
-type StringList []string
+// StringList is a list setting given as a YAML list or one comma-separated
+// string.
+type StringList = envvar.StringList
 
-// UnmarshalYAML accepts both forms.
-func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		if n.Tag == "!!null" {
-			*l = nil
-			return nil
-		}
-		*l = parseList(n.Value)
-		return nil
-	}
-	var s []string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	*l = s
-	return nil
-}
-
-// envVar binds one environment variable to a setting.
-type envVar struct {
-	name string
-	set  func(c *Config, v string) error
-}
-
-func text(p func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *p(c) = v; return nil }
-}
-
-func boolean(p func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := parseBool(v)
-		*p(c) = b
-		return err
-	}
-}
-
-var authEnv = []envVar{
-	{"NMP_AUTH_ENABLED", boolean(func(c *Config) *bool { return &c.Enabled })},
-	{"NMP_AUTH_ALLOW_UNSIGNED_JWT", boolean(func(c *Config) *bool { return &c.AllowUnsignedJWT })},
-	{"NMP_AUTH_ADMIN_EMAIL", text(func(c *Config) *string { return &c.AdminEmail })},
-	{"NMP_AUTH_DEFAULT_WORKSPACE", text(func(c *Config) *string { return &c.DefaultWorkspace })},
+var authEnv = []envvar.Var[Config]{
+	{Name: "NMP_AUTH_ENABLED", Set: envvar.Bool(func(c *Config) *bool { return &c.Enabled })},
+	{Name: "NMP_AUTH_ALLOW_UNSIGNED_JWT", Set: envvar.Bool(func(c *Config) *bool { return &c.AllowUnsignedJWT })},
+	{Name: "NMP_AUTH_ADMIN_EMAIL", Set: envvar.String(func(c *Config) *string { return &c.AdminEmail })},
+	{Name: "NMP_AUTH_DEFAULT_WORKSPACE", Set: envvar.String(func(c *Config) *string { return &c.DefaultWorkspace })},
 }
 
 // oidcEnv are the auth.oidc keys; each is read as NMP_AUTH_OIDC_<KEY> and
 // as its alias NMP_AUTH_OIDC__<KEY>.
-var oidcEnv = []envVar{
-	{"ENABLED", boolean(func(c *Config) *bool { return &c.OIDC.Enabled })},
-	{"ISSUER", text(func(c *Config) *string { return &c.OIDC.Issuer })},
-	{"ADDITIONAL_ISSUERS", func(c *Config, v string) error { c.OIDC.AdditionalIssuers = parseList(v); return nil }},
-	{"CLIENT_ID", text(func(c *Config) *string { return &c.OIDC.ClientID })},
-	{"AUDIENCE", text(func(c *Config) *string { return &c.OIDC.Audience })},
-	{"JWKS_URI", text(func(c *Config) *string { return &c.OIDC.JWKSURI })},
-	{"AUTHORIZATION_ENDPOINT", text(func(c *Config) *string { return &c.OIDC.AuthorizationEndpoint })},
-	{"TOKEN_ENDPOINT", text(func(c *Config) *string { return &c.OIDC.TokenEndpoint })},
-	{"DEVICE_AUTHORIZATION_ENDPOINT", text(func(c *Config) *string { return &c.OIDC.DeviceAuthorizationEndpoint })},
-	{"SUBJECT_CLAIM", text(func(c *Config) *string { return &c.OIDC.SubjectClaim })},
-	{"EMAIL_CLAIM", text(func(c *Config) *string { return &c.OIDC.EmailClaim })},
-	{"GROUPS_CLAIM", text(func(c *Config) *string { return &c.OIDC.GroupsClaim })},
-	{"DEFAULT_SCOPES", text(func(c *Config) *string { return &c.OIDC.DefaultScopes })},
-	{"SCOPE_PREFIX", text(func(c *Config) *string { return &c.OIDC.ScopePrefix })},
-	{"DISCOVERY_CACHE_TTL", func(c *Config, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return errors.New("not an integer")
-		}
-		c.OIDC.DiscoveryCacheTTL = n
-		return nil
-	}},
+var oidcEnv = []envvar.Var[Config]{
+	{Name: "ENABLED", Set: envvar.Bool(func(c *Config) *bool { return &c.OIDC.Enabled })},
+	{Name: "ISSUER", Set: envvar.String(func(c *Config) *string { return &c.OIDC.Issuer })},
+	{Name: "ADDITIONAL_ISSUERS", Set: envvar.List(func(c *Config) *StringList { return &c.OIDC.AdditionalIssuers })},
+	{Name: "CLIENT_ID", Set: envvar.String(func(c *Config) *string { return &c.OIDC.ClientID })},
+	{Name: "AUDIENCE", Set: envvar.String(func(c *Config) *string { return &c.OIDC.Audience })},
+	{Name: "JWKS_URI", Set: envvar.String(func(c *Config) *string { return &c.OIDC.JWKSURI })},
+	{Name: "AUTHORIZATION_ENDPOINT", Set: envvar.String(func(c *Config) *string { return &c.OIDC.AuthorizationEndpoint })},
+	{Name: "TOKEN_ENDPOINT", Set: envvar.String(func(c *Config) *string { return &c.OIDC.TokenEndpoint })},
+	{Name: "DEVICE_AUTHORIZATION_ENDPOINT", Set: envvar.String(func(c *Config) *string { return &c.OIDC.DeviceAuthorizationEndpoint })},
+	{Name: "SUBJECT_CLAIM", Set: envvar.String(func(c *Config) *string { return &c.OIDC.SubjectClaim })},
+	{Name: "EMAIL_CLAIM", Set: envvar.String(func(c *Config) *string { return &c.OIDC.EmailClaim })},
+	{Name: "GROUPS_CLAIM", Set: envvar.String(func(c *Config) *string { return &c.OIDC.GroupsClaim })},
+	{Name: "DEFAULT_SCOPES", Set: envvar.String(func(c *Config) *string { return &c.OIDC.DefaultScopes })},
+	{Name: "SCOPE_PREFIX", Set: envvar.String(func(c *Config) *string { return &c.OIDC.ScopePrefix })},
+	{Name: "DISCOVERY_CACHE_TTL", Set: envvar.Int(func(c *Config) *int { return &c.OIDC.DiscoveryCacheTTL })},
 }
 
 // ApplyEnv overrides c with the environment variables of auth.md §10.
@@ -162,43 +116,13 @@ var oidcEnv = []envVar{
 // overrides the file. When both NMP_AUTH_OIDC_<KEY> and the alias
 // NMP_AUTH_OIDC__<KEY> are set, the single-underscore name wins.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
-	vars := append([]envVar(nil), authEnv...)
+	vars := append([]envvar.Var[Config](nil), authEnv...)
 	for _, prefix := range []string{"NMP_AUTH_OIDC__", "NMP_AUTH_OIDC_"} {
 		for _, e := range oidcEnv {
-			vars = append(vars, envVar{prefix + e.name, e.set})
+			vars = append(vars, envvar.Var[Config]{Name: prefix + e.Name, Set: e.Set})
 		}
 	}
-	for _, e := range vars {
-		v, ok := lookup(e.name)
-		if !ok {
-			continue
-		}
-		if err := e.set(c, v); err != nil {
-			return fmt.Errorf("environment variable %s: %v", e.name, err)
-		}
-	}
-	return nil
-}
-
-// parseBool accepts true/false, 1/0, yes/no and on/off in any case.
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on":
-		return true, nil
-	case "false", "0", "no", "off":
-		return false, nil
-	}
-	return false, errors.New("not a boolean (true/false, 1/0, yes/no, on/off)")
-}
-
-// parseList accepts a JSON array or a comma-separated string.
-func parseList(v string) []string {
-	v = strings.TrimSpace(v)
-	var arr []string
-	if strings.HasPrefix(v, "[") && json.Unmarshal([]byte(v), &arr) == nil {
-		return arr
-	}
-	return splitCommas(v)
+	return envvar.Apply(c, vars, lookup)
 }
 
 // ignoredKeys are reference settings of the external policy engine, which

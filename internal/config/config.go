@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/coffer-dev/coffer/internal/config/envvar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,7 +88,7 @@ type Log struct {
 
 // Auth holds Coffer's additions to authentication settings.
 type Auth struct {
-	TrustedHeaderNetworks StringList `yaml:"trusted_header_networks"`
+	TrustedHeaderNetworks envvar.StringList `yaml:"trusted_header_networks"`
 }
 
 // Platform holds the reference's platform-wide settings Coffer uses.
@@ -108,23 +109,6 @@ type Flags struct {
 	ConfigFile string
 	Listen     string
 	DataDir    string
-}
-
-// StringList accepts a YAML list or a single comma-separated string.
-type StringList []string
-
-// UnmarshalYAML accepts both forms.
-func (l *StringList) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		*l = splitList(n.Value)
-		return nil
-	}
-	var s []string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	*l = s
-	return nil
 }
 
 // Load builds the configuration. lookup reads environment variables (it is
@@ -163,7 +147,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			Limits:   Limits{MaxValueBytes: 65536, MaxDescriptionChars: 4096, MaxBodyBytes: 1 << 20},
 			Rotation: Rotation{BatchSize: 100},
 			Log:      Log{Level: "info", Format: "text"},
-			Auth:     Auth{TrustedHeaderNetworks: StringList{"127.0.0.0/8", "::1/128"}},
+			Auth:     Auth{TrustedHeaderNetworks: envvar.StringList{"127.0.0.0/8", "::1/128"}},
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},

@@ -147,16 +147,3 @@ func mergeHome(m map[string]string) map[string]string {
 	m["HOME"] = "/h"
 	return m
 }
-
-func TestParseBool(t *testing.T) {
-	for _, v := range []string{"true", "1", "YES", "On"} {
-		if b, err := ParseBool(v); err != nil || !b {
-			t.Errorf("ParseBool(%q) = %v, %v", v, b, err)
-		}
-	}
-	for _, v := range []string{"false", "0", "no", "OFF"} {
-		if b, err := ParseBool(v); err != nil || b {
-			t.Errorf("ParseBool(%q) = %v, %v", v, b, err)
-		}
-	}
-}

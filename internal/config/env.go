@@ -1,10 +1,9 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/coffer-dev/coffer/internal/config/envvar"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -12,51 +11,26 @@ import (
 	"github.com/coffer-dev/coffer/internal/keys"
 )
 
-// envVar binds one environment variable to a setting. A variable that is
-// set, even to "", overrides the file.
-type envVar struct {
-	name string
-	set  func(c *Config, v string) error
-}
-
-func str(p func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *p(c) = v; return nil }
-}
-
-func integer(p func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil {
-			return fmt.Errorf("not an integer")
-		}
-		*p(c) = n
-		return nil
-	}
-}
-
-var envVars = []envVar{
-	{"COFFER_LISTEN", str(func(c *Config) *string { return &c.Coffer.Listen })},
-	{"COFFER_DATA_DIR", str(func(c *Config) *string { return &c.Coffer.DataDir })},
-	{"COFFER_DATABASE_DSN", str(func(c *Config) *string { return &c.Coffer.Database.DSN })},
-	{"COFFER_DATABASE_MAX_OPEN_CONNS", integer(func(c *Config) *int { return &c.Coffer.Database.MaxOpenConns })},
-	{"COFFER_MAX_VALUE_BYTES", integer(func(c *Config) *int { return &c.Coffer.Limits.MaxValueBytes })},
-	{"COFFER_MAX_DESCRIPTION_CHARS", integer(func(c *Config) *int { return &c.Coffer.Limits.MaxDescriptionChars })},
-	{"COFFER_MAX_BODY_BYTES", integer(func(c *Config) *int { return &c.Coffer.Limits.MaxBodyBytes })},
-	{"COFFER_ROTATION_BATCH_SIZE", integer(func(c *Config) *int { return &c.Coffer.Rotation.BatchSize })},
-	{"COFFER_HTTP_READ_HEADER_TIMEOUT_SECONDS", integer(func(c *Config) *int { return &c.Coffer.HTTP.ReadHeaderTimeoutSeconds })},
-	{"COFFER_HTTP_READ_TIMEOUT_SECONDS", integer(func(c *Config) *int { return &c.Coffer.HTTP.ReadTimeoutSeconds })},
-	{"COFFER_HTTP_MAX_IN_FLIGHT", integer(func(c *Config) *int { return &c.Coffer.HTTP.MaxInFlight })},
-	{"COFFER_TLS_CERT_FILE", str(func(c *Config) *string { return &c.Coffer.TLS.CertFile })},
-	{"COFFER_TLS_KEY_FILE", str(func(c *Config) *string { return &c.Coffer.TLS.KeyFile })},
-	{"COFFER_LOG_LEVEL", str(func(c *Config) *string { return &c.Coffer.Log.Level })},
-	{"COFFER_LOG_FORMAT", str(func(c *Config) *string { return &c.Coffer.Log.Format })},
-	{"COFFER_TRUSTED_HEADER_NETWORKS", func(c *Config, v string) error {
-		c.Coffer.Auth.TrustedHeaderNetworks = splitList(v)
-		return nil
-	}},
-	{"NMP_NGC_API_KEY_SECRET", func(c *Config, v string) error { c.Platform.NGCAPIKeySecret = &v; return nil }},
-	{"NMP_NGC_API_KEY_ENV_VAR", str(func(c *Config) *string { return &c.Platform.NGCAPIKeyEnvVar })},
-	{"NMP_SECRETS_ENCRYPTION", func(c *Config, v string) error {
+var envVars = []envvar.Var[Config]{
+	{Name: "COFFER_LISTEN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Listen })},
+	{Name: "COFFER_DATA_DIR", Set: envvar.String(func(c *Config) *string { return &c.Coffer.DataDir })},
+	{Name: "COFFER_DATABASE_DSN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Database.DSN })},
+	{Name: "COFFER_DATABASE_MAX_OPEN_CONNS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Database.MaxOpenConns })},
+	{Name: "COFFER_MAX_VALUE_BYTES", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Limits.MaxValueBytes })},
+	{Name: "COFFER_MAX_DESCRIPTION_CHARS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Limits.MaxDescriptionChars })},
+	{Name: "COFFER_MAX_BODY_BYTES", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Limits.MaxBodyBytes })},
+	{Name: "COFFER_ROTATION_BATCH_SIZE", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Rotation.BatchSize })},
+	{Name: "COFFER_HTTP_READ_HEADER_TIMEOUT_SECONDS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.ReadHeaderTimeoutSeconds })},
+	{Name: "COFFER_HTTP_READ_TIMEOUT_SECONDS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.ReadTimeoutSeconds })},
+	{Name: "COFFER_HTTP_MAX_IN_FLIGHT", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.MaxInFlight })},
+	{Name: "COFFER_TLS_CERT_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.CertFile })},
+	{Name: "COFFER_TLS_KEY_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.KeyFile })},
+	{Name: "COFFER_LOG_LEVEL", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Log.Level })},
+	{Name: "COFFER_LOG_FORMAT", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Log.Format })},
+	{Name: "COFFER_TRUSTED_HEADER_NETWORKS", Set: envvar.List(func(c *Config) *envvar.StringList { return &c.Coffer.Auth.TrustedHeaderNetworks })},
+	{Name: "NMP_NGC_API_KEY_SECRET", Set: func(c *Config, v string) error { c.Platform.NGCAPIKeySecret = &v; return nil }},
+	{Name: "NMP_NGC_API_KEY_ENV_VAR", Set: envvar.String(func(c *Config) *string { return &c.Platform.NGCAPIKeyEnvVar })},
+	{Name: "NMP_SECRETS_ENCRYPTION", Set: func(c *Config, v string) error {
 		var e keys.EncryptionConfig
 		if err := yaml.Unmarshal([]byte(v), &e); err != nil {
 			return fmt.Errorf("not a JSON object of the secrets.encryption shape")
@@ -64,56 +38,20 @@ var envVars = []envVar{
 		c.Secrets.Encryption = e
 		return nil
 	}},
-	{"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER", str(func(c *Config) *string { return &c.Secrets.Encryption.CurrentProvider })},
-	{"NMP_SECRETS_ALLOW_KEY_CREATION", func(c *Config, v string) error {
-		b, err := ParseBool(v)
+	{Name: "NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER", Set: envvar.String(func(c *Config) *string { return &c.Secrets.Encryption.CurrentProvider })},
+	{Name: "NMP_SECRETS_ALLOW_KEY_CREATION", Set: func(c *Config, v string) error {
+		b, err := envvar.ParseBool(v)
 		c.Secrets.AllowKeyCreation = &b
 		return err
 	}},
-	{"NMP_SECRETS_LOCAL_KEY_CREATION_PATH", str(func(c *Config) *string { return &c.Secrets.LocalKeyCreationPath })},
+	{Name: "NMP_SECRETS_LOCAL_KEY_CREATION_PATH", Set: envvar.String(func(c *Config) *string { return &c.Secrets.LocalKeyCreationPath })},
 }
 
 func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	if err := c.Auth.ApplyEnv(lookup); err != nil {
 		return err
 	}
-	for _, e := range envVars {
-		v, ok := lookup(e.name)
-		if !ok {
-			continue
-		}
-		if err := e.set(c, v); err != nil {
-			return fmt.Errorf("environment variable %s: %v", e.name, err)
-		}
-	}
-	return nil
-}
-
-// ParseBool accepts true/false, 1/0, yes/no and on/off in any case.
-func ParseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "on":
-		return true, nil
-	case "false", "0", "no", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean (true/false, 1/0, yes/no, on/off)")
-}
-
-// splitList accepts a JSON array or a comma-separated string.
-func splitList(v string) []string {
-	v = strings.TrimSpace(v)
-	var arr []string
-	if strings.HasPrefix(v, "[") && json.Unmarshal([]byte(v), &arr) == nil {
-		return arr
-	}
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+	return envvar.Apply(c, envVars, lookup)
 }
 
 // unknownCofferKeys lists keys under coffer: that no setting reads, so a typo
