@@ -43,7 +43,7 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p params) {
-	o, ok := s.readObject(w, r)
+	o, ok := s.readObject(w, r, true)
 	if !ok {
 		return
 	}
@@ -67,7 +67,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p params) {
-	o, ok := s.readObject(w, r)
+	o, ok := s.readObject(w, r, true)
 	if !ok {
 		return
 	}

@@ -7,13 +7,8 @@ import (
 )
 
 func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) {
-	body, ok := s.readBody(w, r)
+	o, ok := s.readObject(w, r, false)
 	if !ok {
-		return
-	}
-	o, it := parseObject(body, false)
-	if it != nil {
-		writeItems(w, []item{*it})
 		return
 	}
 	var is items
@@ -92,13 +87,8 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) {
-	body, ok := s.readBody(w, r)
+	o, ok := s.readObject(w, r, false)
 	if !ok {
-		return
-	}
-	o, it := parseObject(body, false)
-	if it != nil {
-		writeItems(w, []item{*it})
 		return
 	}
 	var is items

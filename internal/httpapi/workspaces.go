@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ params) {
-	o, ok := s.readObject(w, r)
+	o, ok := s.readObject(w, r, true)
 	if !ok {
 		return
 	}
@@ -39,13 +39,15 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ param
 	writeJSON(w, http.StatusCreated, toWorkspaceJSON(ws))
 }
 
-// readObject reads and parses a workspace body; those echo their input.
-func (s *Server) readObject(w http.ResponseWriter, r *http.Request) (object, bool) {
+// readObject reads and parses a JSON object body, answering 413 or 422
+// itself when it is not one. echo is false for the secrets bodies, whose
+// input is never echoed because it can hold the value.
+func (s *Server) readObject(w http.ResponseWriter, r *http.Request, echo bool) (object, bool) {
 	body, ok := s.readBody(w, r)
 	if !ok {
 		return object{}, false
 	}
-	o, it := parseObject(body, true)
+	o, it := parseObject(body, echo)
 	if it != nil {
 		writeItems(w, []item{*it})
 		return object{}, false
@@ -103,7 +105,7 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p params) {
-	o, ok := s.readObject(w, r)
+	o, ok := s.readObject(w, r, true)
 	if !ok {
 		return
 	}
