@@ -4,11 +4,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
+	"github.com/coffer-dev/coffer/internal/store/migration"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,40 +14,14 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
+func loadMigrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFiles, "migrations")
+}
+
 // migrationLock is the first key of the advisory lock that serialises
 // migrations; the second is a hash of the schema, so replicas of one
 // deployment wait for each other while deployments in other schemas don't.
 const migrationLock = 0x636f6666 // "coff"
-
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. A file
-// is named NNNN_description.sql.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
 
 // migrate applies the pending migrations in one transaction that first takes
 // a transaction-scoped advisory lock: replicas starting together queue on
@@ -67,13 +38,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
 			return fmt.Errorf("migrations: %w", err)
 		}
 		for _, m := range ms {
-			if m.version <= current {
+			if m.Version <= current {
 				continue
 			}
 			if err := apply(ctx, tx, m); err != nil {
 				return err
 			}
-			log.Info("storage: applied migration", "backend", "postgres", "version", m.version)
+			log.Info("storage: applied migration", "backend", "postgres", "version", m.Version)
 		}
 		return nil
 	})
@@ -96,12 +67,12 @@ func lockAndVersion(ctx context.Context, tx pgx.Tx) (int, error) {
 }
 
 // apply runs one migration and records it.
-func apply(ctx context.Context, tx pgx.Tx, m migration) error {
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %d: %w", m.version, err)
+func apply(ctx context.Context, tx pgx.Tx, m migration.Migration) error {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %d: %w", m.Version, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
-		return fmt.Errorf("migration %d: %w", m.version, err)
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version); err != nil {
+		return fmt.Errorf("migration %d: %w", m.Version, err)
 	}
 	return nil
 }

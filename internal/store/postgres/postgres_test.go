@@ -76,8 +76,8 @@ func TestConcurrentOpen(t *testing.T) {
 	var n0, v int
 	err := stores[0].pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n0, &v)
 	ms, _ := loadMigrations()
-	if err != nil || n0 != len(ms) || v != ms[len(ms)-1].version {
-		t.Fatalf("schema_migrations: %d rows up to %d (err %v), want %d up to %d", n0, v, err, len(ms), ms[len(ms)-1].version)
+	if err != nil || n0 != len(ms) || v != ms[len(ms)-1].Version {
+		t.Fatalf("schema_migrations: %d rows up to %d (err %v), want %d up to %d", n0, v, err, len(ms), ms[len(ms)-1].Version)
 	}
 }
 

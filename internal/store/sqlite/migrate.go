@@ -5,45 +5,16 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
+	"github.com/coffer-dev/coffer/internal/store/migration"
 	"log/slog"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	sql     string
-}
-
-// loadMigrations returns the embedded migrations in version order. A file
-// is named NNNN_description.sql.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", base)
-		}
-		body, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
+func loadMigrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFiles, "migrations")
 }
 
 // migrate applies the pending migrations in one transaction. The writer's
@@ -68,26 +39,26 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		return fmt.Errorf("migrations: %w", err)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		if err := apply(ctx, tx, m); err != nil {
 			return err
 		}
-		log.Info("storage: applied migration", "backend", "sqlite", "version", m.version)
+		log.Info("storage: applied migration", "backend", "sqlite", "version", m.Version)
 	}
 	return tx.Commit()
 }
 
 // apply runs one migration and records it.
-func apply(ctx context.Context, tx *sql.Tx, m migration) error {
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("migration %d: %w", m.version, err)
+func apply(ctx context.Context, tx *sql.Tx, m migration.Migration) error {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("migration %d: %w", m.Version, err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at)
-		VALUES (?1, ?2)`, m.version, micros(time.Now()))
+		VALUES (?1, ?2)`, m.Version, micros(time.Now()))
 	if err != nil {
-		return fmt.Errorf("migration %d: %w", m.version, err)
+		return fmt.Errorf("migration %d: %w", m.Version, err)
 	}
 	return nil
 }
