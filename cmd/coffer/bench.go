@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -129,7 +130,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 		}
 	}
 	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk = f.url, f.pid, f.serverEnv, f.wrk
-	cfg.CommandLine = shellJoin(os.Args)
+	cfg.CommandLine = shellJoin(redactServerEnv(os.Args))
 	exe, err := os.Executable()
 	if err != nil {
 		return cfg, fmt.Errorf("locate the coffer binary: %w", err)
@@ -149,6 +150,28 @@ func listFlags(cfg *loadtest.Config, cmd *cobra.Command, f benchFlags, set func(
 		cfg.Ops, err = loadtest.ParseOps(f.ops)
 	}
 	return err
+}
+
+// redactServerEnv hides --server-env values in the echoed command line: they
+// are DSNs with passwords and keys, and reports get pasted into documents.
+func redactServerEnv(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		switch {
+		case a == "--server-env" && i+1 < len(out):
+			out[i+1] = redactValue(out[i+1])
+		case strings.HasPrefix(a, "--server-env="):
+			out[i] = "--server-env=" + redactValue(strings.TrimPrefix(a, "--server-env="))
+		}
+	}
+	return out
+}
+
+func redactValue(kv string) string {
+	if k, _, ok := strings.Cut(kv, "="); ok {
+		return k + "=<redacted>"
+	}
+	return kv
 }
 
 // shellJoin quotes args so the echoed command line can be pasted back.
