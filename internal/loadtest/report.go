@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -29,6 +31,10 @@ type Report struct {
 	WrkNote         string      `json:"wrk_note,omitempty"`
 	// ServerPeakRSSMiB is the largest VmHWM seen over the whole run.
 	ServerPeakRSSMiB *float64 `json:"server_peak_rss_mib"`
+	// DataFilesMiB is the size of each file in a started server's data dir
+	// after the last phase: storage growth (e.g. an unbounded WAL) is a
+	// performance property too.
+	DataFilesMiB map[string]float64 `json:"data_files_mib,omitempty"`
 }
 
 // Target describes the server under test.
@@ -132,7 +138,11 @@ func (r *Report) header(b *strings.Builder) {
 	p := r.Preload
 	fmt.Fprintf(b, "- workload: workspace `%s`, %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
 		r.Workspace, p.Count, p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
-	fmt.Fprintf(b, "- server peak RSS over the run (VmHWM): %s MiB; after preload: %s MiB\n\n", fmtRSS(r.ServerPeakRSSMiB), fmtRSS(p.PeakRSSMiB))
+	fmt.Fprintf(b, "- server peak RSS over the run (VmHWM): %s MiB; after preload: %s MiB\n", fmtRSS(r.ServerPeakRSSMiB), fmtRSS(p.PeakRSSMiB))
+	if len(r.DataFilesMiB) > 0 {
+		fmt.Fprintf(b, "- data dir after the last phase: %s\n", fmtFiles(r.DataFilesMiB))
+	}
+	b.WriteString("\n")
 }
 
 func (r *Report) table(b *strings.Builder) {
@@ -214,7 +224,7 @@ func (r *Report) generatorCheck(b *strings.Builder) {
 			fmt.Fprintf(b, "- ceiling (net/http returning a fixed access-sized body) at c=%d: %.0f req/s with this Go generator (higher of the measurements before and after the operations)\n", c.Concurrency, r.CeilingRPS(c.Concurrency))
 		}
 	}
-	b.WriteString("- If wrk reaches more than this on the same ceiling, the Go generator is the bottleneck: the ceiling is then understated and every ratio overstates how close Coffer is to the machine's limit. Run with --wrk to check.\n")
+	b.WriteString("- If wrk reaches more than this on the same ceiling, the Go generator is the bottleneck: the ceiling is then understated and every ratio overstates how close Coffer is to the machine's limit. Run with --wrk to check (wrk runs right after the Go generator's ceiling and access phases, against the same state).\n")
 	if len(r.Wrk) > 0 {
 		b.WriteString("\n| wrk target | conc | threads | req/s | p50 ms | p99 ms | non-2xx | socket errors |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, x := range r.Wrk {
@@ -224,6 +234,15 @@ func (r *Report) generatorCheck(b *strings.Builder) {
 	if r.WrkNote != "" {
 		fmt.Fprintf(b, "\n%s\n", r.WrkNote)
 	}
+}
+
+func fmtFiles(files map[string]float64) string {
+	names := slices.Sorted(maps.Keys(files))
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %.1f MiB", n, files[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func fmtCores(v *float64) string {

@@ -32,6 +32,7 @@ type runner struct {
 	client     *http.Client
 	ceilClient *http.Client
 	ceilBase   string
+	wrkScript  string // set when wrk runs too
 	seed       uint64
 }
 
@@ -48,7 +49,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	defer os.RemoveAll(dir)
 	r := &runner{cfg: cfg, log: log, dir: dir, rep: newReport(cfg), seed: uint64(time.Now().UnixNano())}
 	defer r.close()
-	for _, step := range []func(context.Context) error{r.openTarget, r.setup, r.openCeiling, r.phases, r.wrk} {
+	for _, step := range []func(context.Context) error{r.openTarget, r.setup, r.openCeiling, r.prepareWrk, r.phases} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -210,17 +211,52 @@ func peakOf(pid int) *float64 {
 // can be disturbed, and ratios use the higher so they are not flattered.
 func (r *runner) phases(ctx context.Context) error {
 	for _, conc := range r.cfg.Concurrency {
-		r.ceilingPhase(ctx, conc, CeilingOp)
-		for _, op := range r.cfg.Ops {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			r.opPhase(ctx, op, conc)
+		if err := r.concurrencyPhases(ctx, conc); err != nil {
+			return err
 		}
-		r.ceilingPhase(ctx, conc, CeilingAfterOp)
-		r.client.Transport.(*http.Transport).CloseIdleConnections()
 		r.rep.setRatios(conc)
 	}
+	r.noteWrk()
+	r.rep.DataFilesMiB = dataFiles(filepath.Join(r.dir, "data"))
+	return nil
+}
+
+// dataFiles lists the regular files directly in dir with their sizes; nil
+// when dir does not exist (attached to a server elsewhere).
+func dataFiles(dir string) map[string]float64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
+			out[e.Name()] = mib(info.Size())
+		}
+	}
+	return out
+}
+
+// concurrencyPhases runs one concurrency's block; wrk, when enabled, follows
+// the Go generator's ceiling and access phases immediately.
+func (r *runner) concurrencyPhases(ctx context.Context, conc int) error {
+	r.ceilingPhase(ctx, conc, CeilingOp)
+	if err := r.wrkPhase(ctx, "ceiling", conc); err != nil {
+		return err
+	}
+	for _, op := range r.cfg.Ops {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.opPhase(ctx, op, conc)
+		if op == "access" {
+			if err := r.wrkPhase(ctx, "access", conc); err != nil {
+				return err
+			}
+		}
+	}
+	r.ceilingPhase(ctx, conc, CeilingAfterOp)
+	r.client.Transport.(*http.Transport).CloseIdleConnections()
 	return nil
 }
 

@@ -1,6 +1,12 @@
 package loadtest
 
-import "testing"
+import (
+	"context"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
 
 const wrkSample = `Running 1s test @ http://127.0.0.1:41234/
   2 threads and 16 connections
@@ -32,5 +38,23 @@ func TestParseWrk(t *testing.T) {
 	}
 	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused"); err == nil {
 		t.Fatal("output without figures must be an error")
+	}
+}
+
+func TestRunWithWrk(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil || testing.Short() {
+		t.Skip("needs wrk (apt-get install -y wrk) and a few seconds")
+	}
+	cfg := quickTestConfig(startFakes(t, &fakeCoffer{secrets: map[string]string{}}))
+	cfg.Wrk, cfg.Concurrency, cfg.Ops = true, []int{2}, []string{"access", "get"}
+	rep, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Wrk) != 2 || rep.Wrk[0].Target != "ceiling" || rep.Wrk[1].Target != "access" {
+		t.Fatalf("wrk rows %+v", rep.Wrk)
+	}
+	if rep.Wrk[1].RPS <= 0 || rep.Wrk[1].Non2xx != 0 || !strings.Contains(rep.WrkNote, "at c=2") {
+		t.Fatalf("wrk against the fake: %+v, note %q", rep.Wrk[1], rep.WrkNote)
 	}
 }
