@@ -19,7 +19,7 @@ const benchWriters = 64
 // many API requests do. They report ops/s; docs/performance.md records the
 // numbers. Run with
 //
-//	go test -run '^$' -bench Concurrent -benchtime 3s ./internal/store/sqlite/
+//	go test -run '^$' -bench 'Concurrent|Serial' -benchtime 3s ./internal/store/sqlite/
 
 func BenchmarkConcurrentCreates(b *testing.B) {
 	st := openBench(b)
@@ -31,6 +31,20 @@ func BenchmarkConcurrentCreates(b *testing.B) {
 			b.Error(err)
 		}
 	})
+}
+
+// BenchmarkSerialCreates is one writer alone: the latency of a write when
+// the store is idle, dominated by the fsync of its commit.
+func BenchmarkSerialCreates(b *testing.B) {
+	st := openBench(b)
+	n := int64(0)
+	for b.Loop() {
+		n++
+		if _, err := st.CreateSecret(ctx, benchRecord(fmt.Sprintf("s%09d", n), n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 }
 
 func BenchmarkConcurrentUpdates(b *testing.B) {
