@@ -10,13 +10,14 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// Role bindings. Each change is one transaction on the writer connection:
-// BEGIN IMMEDIATE (the writer's _txlock) takes the database's write lock
-// first, so what a change reads (the workspace, the principal's roles, the
-// other Admins) cannot change before it commits, whether the competing
-// writer is this process or another one. That single writer is what makes
-// the last-admin check atomic here; the PostgreSQL backend locks the
-// workspace row instead.
+// Role bindings. Each change is one write of the committer (committer.go):
+// a savepoint inside a transaction on the single writer connection, whose
+// BEGIN IMMEDIATE (the writer's _txlock) took the database's write lock, and
+// the writes of a transaction run one after the other. So what a change reads
+// (the workspace, the principal's roles, the other Admins) cannot change
+// before it commits, whether the competing writer is this process or another
+// one. That single writer is what makes the last-admin check atomic here; the
+// PostgreSQL backend locks the workspace row instead.
 
 // RolesOf returns each of principals' roles in ws in grant order.
 func (s *Store) RolesOf(ctx context.Context, ws string, principals []string) (map[string][]string, error) {
@@ -103,7 +104,7 @@ func (s *Store) GrantRoles(ctx context.Context, ws, principal string, roles []st
 	if err := checkText(ws, principal, roles); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.requireWorkspace(ctx, tx, ws); err != nil {
 			return err
 		}
@@ -117,7 +118,7 @@ func (s *Store) SetRoles(ctx context.Context, ws, principal string, roles []stri
 	if err := checkText(ws, principal, roles); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.requireWorkspace(ctx, tx, ws); err != nil {
 			return err
 		}
@@ -149,7 +150,7 @@ func (s *Store) RemoveMember(ctx context.Context, ws, principal string) (int, er
 		return 0, secrets.ErrNotFound // it cannot hold a role there
 	}
 	var removed int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		current, err := s.currentRoles(ctx, tx, ws, principal)
 		switch {
 		case err != nil:
@@ -182,7 +183,7 @@ func (s *Store) Seed(ctx context.Context, key string, b secrets.Binding) (bool, 
 		return false, err
 	}
 	seeded := false
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := s.requireWorkspace(ctx, tx, b.Workspace); err != nil {
 			return err
 		}
@@ -199,19 +200,6 @@ func (s *Store) Seed(ctx context.Context, key string, b secrets.Binding) (bool, 
 		return err
 	})
 	return seeded && err == nil, err
-}
-
-// inTx runs fn in one write transaction and commits it when fn succeeds.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // requireWorkspace returns ErrNotFound unless ws exists.

@@ -11,25 +11,38 @@ import (
 
 // CreateSecret inserts r with revision 1 and returns the stored record.
 func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
-	row := s.w.createSecret.QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
-		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-		micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
-	rec, err := scanRecord(row)
-	return rec, mapErr(err)
+	var rec secrets.Record
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		row := tx.StmtContext(ctx, s.w.createSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
+			blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
+		var err error
+		rec, err = scanRecord(row)
+		return mapErr(err)
+	})
+	if err != nil {
+		return secrets.Record{}, err
+	}
+	return rec, nil
 }
 
 // ImportSecret inserts r with revision 1, or when (workspace, name) exists
 // and replace is set overwrites it and increments its revision, in one
 // upsert statement. stored is false when an existing secret was kept.
 func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool) (bool, error) {
-	res, err := s.w.importSecret.ExecContext(ctx, r.Workspace, r.Name, r.Description,
-		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-		micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
-	if err != nil {
-		return false, mapErr(err)
-	}
-	n, err := res.RowsAffected()
-	return n > 0 && err == nil, err
+	stored := false
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.w.importSecret).ExecContext(ctx, r.Workspace, r.Name, r.Description,
+			blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
+		if err != nil {
+			return mapErr(err)
+		}
+		n, err := res.RowsAffected()
+		stored = n > 0
+		return err
+	})
+	return stored && err == nil, err
 }
 
 // GetSecret returns a record or ErrNotFound.
@@ -89,16 +102,25 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 	if u.Sealed != nil {
 		ct, dek, provider, format = blob(u.Sealed.Ciphertext), blob(u.Sealed.WrappedDEK), &u.Sealed.Provider, &u.Sealed.Format
 	}
-	row := s.w.updateSecret.QueryRowContext(ctx, ws, name, u.Description, ct, dek, provider, format,
-		micros(u.UpdatedAt), u.UpdatedBy)
-	sec, err := scanMeta(row)
-	return sec, notFound(err)
+	var sec secrets.Secret
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		row := tx.StmtContext(ctx, s.w.updateSecret).QueryRowContext(ctx, ws, name, u.Description,
+			ct, dek, provider, format, micros(u.UpdatedAt), u.UpdatedBy)
+		var err error
+		sec, err = scanMeta(row)
+		return notFound(err)
+	})
+	if err != nil {
+		return secrets.Secret{}, err
+	}
+	return sec, nil
 }
 
 // DeleteSecret removes a secret or returns ErrNotFound.
 func (s *Store) DeleteSecret(ctx context.Context, ws, name string) error {
-	res, err := s.w.deleteSecret.ExecContext(ctx, ws, name)
-	return affected(res, err)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return affected(tx.StmtContext(ctx, s.w.deleteSecret).ExecContext(ctx, ws, name))
+	})
 }
 
 // ScanSecrets returns up to limit records with ID > afterID by ascending ID.
@@ -126,22 +148,24 @@ func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, er
 }
 
 // ResealSecret replaces the sealed value if the revision is unchanged. When
-// nothing was updated, a second read tells a changed revision from a
-// deleted record; it changes nothing, so it needs no transaction.
+// nothing was updated, a second read in the same transaction tells a
+// changed revision from a deleted record.
 func (s *Store) ResealSecret(ctx context.Context, id, revision int64, sealed envelope.Sealed) error {
-	res, err := s.w.reseal.ExecContext(ctx, id, revision, blob(sealed.Ciphertext),
-		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format)
-	if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
-		return err
-	}
-	var n int
-	if err := s.r.secretExists.QueryRowContext(ctx, id).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return secrets.ErrRevisionChanged
-	}
-	return secrets.ErrNotFound
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.w.reseal).ExecContext(ctx, id, revision, blob(sealed.Ciphertext),
+			blob(sealed.WrappedDEK), sealed.Provider, sealed.Format)
+		if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
+			return err
+		}
+		var n int
+		if err := tx.StmtContext(ctx, s.w.secretExists).QueryRowContext(ctx, id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return secrets.ErrRevisionChanged
+		}
+		return secrets.ErrNotFound
+	})
 }
 
 // CountByProvider returns the number of stored secrets per provider name.

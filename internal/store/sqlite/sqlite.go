@@ -3,9 +3,10 @@
 //
 // It keeps one writer connection and a separate pool of read-only
 // connections. The pure-Go driver degrades badly when several connections
-// compete for SQLite's single write lock, so all writes queue in Go on one
-// connection instead; in WAL mode readers see the last committed state and
-// never wait for that writer.
+// compete for SQLite's single write lock, so all writes queue in Go for one
+// connection instead, where a committer runs them in group transactions
+// (committer.go); in WAL mode readers see the last committed state and never
+// wait for that writer.
 package sqlite
 
 import (
@@ -28,9 +29,10 @@ import (
 
 // Store is a secrets.Store on one SQLite file. It is safe for concurrent use.
 type Store struct {
-	writer *sql.DB // exactly one connection: SQLite allows one writer anyway
-	reader *sql.DB // query_only connections, never blocked by the writer in WAL mode
-	w      writeStmts
+	writer *sql.DB    // exactly one connection: SQLite allows one writer anyway
+	commit *committer // the only user of writer once open
+	reader *sql.DB    // query_only connections, never blocked by the writer in WAL mode
+	w      writeStmts // run by writes inside the committer's transactions
 	r      readStmts
 	log    *slog.Logger
 }
@@ -80,7 +82,17 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := s.w.prepare(ctx, s.writer); err != nil {
 		return err
 	}
-	return s.r.prepare(ctx, s.reader)
+	if err := s.r.prepare(ctx, s.reader); err != nil {
+		return err
+	}
+	s.commit, err = newCommitter(ctx, s.writer)
+	return err
+}
+
+// write runs fn as one write: in its own savepoint of the committer's next
+// transaction, returning once that transaction committed (committer.do).
+func (s *Store) write(ctx context.Context, fn writeFunc) error {
+	return s.commit.do(ctx, fn)
 }
 
 // createFile creates path with mode 0600 if it is missing, so the database
@@ -176,10 +188,15 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.r.ping.QueryRowContext(ctx).Scan(&n)
 }
 
-// Close closes both pools. Closing the writer last lets SQLite checkpoint
-// the WAL into the main file.
+// Close waits for the writes already queued to commit, refuses new ones and
+// closes both pools. Closing the writer last lets SQLite checkpoint the WAL
+// into the main file.
 func (s *Store) Close() error {
-	errs := []error{s.r.close(), s.w.close()}
+	var errs []error
+	if s.commit != nil {
+		errs = append(errs, s.commit.close())
+	}
+	errs = append(errs, s.r.close(), s.w.close())
 	for _, db := range []*sql.DB{s.reader, s.writer} {
 		if db != nil {
 			errs = append(errs, db.Close())

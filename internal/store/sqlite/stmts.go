@@ -34,12 +34,13 @@ func listWorkspacesSQL(order string) string {
 		ORDER BY ` + order
 }
 
-// writeStmts run on the writer connection. The reads among them run
-// inside write transactions, which only the writer connection can see.
+// writeStmts run on the writer connection, inside the committer's
+// transactions (tx.StmtContext). The reads among them must see the changes of
+// the earlier writes of the same transaction, which only the writer can.
 type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
 	createSecret, updateSecret, deleteSecret, reseal  *sql.Stmt
-	importSecret                                      *sql.Stmt
+	importSecret, secretExists                        *sql.Stmt
 
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
@@ -76,6 +77,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 				created_by = excluded.created_by, updated_by = excluded.updated_by,
 				revision = revision + 1
 			WHERE ?12`,
+		&w.secretExists: `SELECT count(*) FROM secrets WHERE id = ?1`,
 
 		&w.workspaceExists: `SELECT count(*) FROM workspaces WHERE name = ?1`,
 		&w.principalRoles:  `SELECT role FROM role_bindings WHERE workspace = ?1 AND principal = ?2 ORDER BY id`,
@@ -91,7 +93,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.updateSecret, w.deleteSecret, w.reseal, w.importSecret,
+		w.createSecret, w.updateSecret, w.deleteSecret, w.reseal, w.importSecret, w.secretExists,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
 		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed)
 }
@@ -99,7 +101,7 @@ func (w *writeStmts) close() error {
 // readStmts run on the reader pool.
 type readStmts struct {
 	getWorkspace, getSecret, listSecrets, scan, getByID *sql.Stmt
-	secretExists, countByProvider, ping                 *sql.Stmt
+	countByProvider, ping                               *sql.Stmt
 	rolesOf, workspacesOf, listBindings                 *sql.Stmt
 	listWorkspaces                                      map[string]*sql.Stmt // by sort
 }
@@ -118,7 +120,6 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 			ORDER BY page.created_at DESC, page.name ASC`,
 		&r.scan:            `SELECT ` + secretCols + ` FROM secrets WHERE id > ?1 ORDER BY id LIMIT ?2`,
 		&r.getByID:         `SELECT ` + secretCols + ` FROM secrets WHERE id = ?1`,
-		&r.secretExists:    `SELECT count(*) FROM secrets WHERE id = ?1`,
 		&r.countByProvider: `SELECT provider, count(*) FROM secrets GROUP BY provider`,
 		&r.ping:            `SELECT count(*) FROM schema_migrations`,
 		// The principals arrive as one JSON array so that a single prepared
@@ -150,7 +151,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (r *readStmts) close() error {
 	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.listSecrets, r.scan, r.getByID,
-		r.secretExists, r.countByProvider, r.ping, r.rolesOf, r.workspacesOf, r.listBindings}
+		r.countByProvider, r.ping, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, st := range r.listWorkspaces {
 		all = append(all, st)
 	}

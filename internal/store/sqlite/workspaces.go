@@ -14,22 +14,19 @@ type scanner interface{ Scan(dest ...any) error }
 // CreateWorkspace inserts w and, when admin is not "", binds admin as its
 // Admin in the same transaction; ErrAlreadyExists if the name is taken.
 func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace, admin string) error {
-	args := []any{w.ID, w.Name, w.Description, micros(w.CreatedAt), w.CreatedBy, micros(w.UpdatedAt), w.UpdatedBy}
-	if admin == "" {
-		_, err := s.w.createWorkspace.ExecContext(ctx, args...)
-		return mapErr(err)
-	}
-	if !secrets.StorableText(admin) {
+	if admin != "" && !secrets.StorableText(admin) {
 		return secrets.ErrUnstorableText
 	}
-	return mapErr(s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.StmtContext(ctx, s.w.createWorkspace).ExecContext(ctx, args...); err != nil {
-			return err
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.StmtContext(ctx, s.w.createWorkspace).ExecContext(ctx, w.ID, w.Name, w.Description,
+			micros(w.CreatedAt), w.CreatedBy, micros(w.UpdatedAt), w.UpdatedBy)
+		if err != nil || admin == "" {
+			return mapErr(err)
 		}
-		_, err := tx.StmtContext(ctx, s.w.grantRole).ExecContext(ctx, w.Name, admin, secrets.AdminRole,
+		_, err = tx.StmtContext(ctx, s.w.grantRole).ExecContext(ctx, w.Name, admin, secrets.AdminRole,
 			admin, micros(w.CreatedAt))
-		return err
-	}))
+		return mapErr(err)
+	})
 }
 
 // GetWorkspace returns the named workspace or ErrNotFound.
@@ -79,16 +76,26 @@ func scanWorkspaceRow(rows *sql.Rows, total *int) (w secrets.Workspace, ok bool,
 
 // UpdateWorkspace applies u and returns the result, or ErrNotFound.
 func (s *Store) UpdateWorkspace(ctx context.Context, name string, u secrets.WorkspaceUpdate) (secrets.Workspace, error) {
-	row := s.w.updateWorkspace.QueryRowContext(ctx, name, u.Description, micros(u.UpdatedAt), u.UpdatedBy)
-	w, err := scanWorkspace(row)
-	return w, notFound(err)
+	var w secrets.Workspace
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		row := tx.StmtContext(ctx, s.w.updateWorkspace).QueryRowContext(ctx, name, u.Description,
+			micros(u.UpdatedAt), u.UpdatedBy)
+		var err error
+		w, err = scanWorkspace(row)
+		return notFound(err)
+	})
+	if err != nil {
+		return secrets.Workspace{}, err
+	}
+	return w, nil
 }
 
 // DeleteWorkspace removes the workspace; foreign keys cascade to its secrets
 // and role bindings in the same statement.
 func (s *Store) DeleteWorkspace(ctx context.Context, name string) error {
-	res, err := s.w.deleteWorkspace.ExecContext(ctx, name)
-	return affected(res, err)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return affected(tx.StmtContext(ctx, s.w.deleteWorkspace).ExecContext(ctx, name))
+	})
 }
 
 // affected turns "no row changed" into ErrNotFound.
