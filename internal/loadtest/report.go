@@ -136,7 +136,7 @@ func (r *Report) header(b *strings.Builder) {
 		fmt.Fprintf(b, "- target: running server at %s (%s)\n", r.Target.URL, r.Target.Database)
 	}
 	p := r.Preload
-	fmt.Fprintf(b, "- workload: workspace `%s`, %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
+	fmt.Fprintf(b, "- workload: workspace `%s` (create writes into `%[1]s-new`), %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
 		r.Workspace, p.Count, p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
 	fmt.Fprintf(b, "- server peak RSS over the run (VmHWM): %s MiB; after preload: %s MiB\n", fmtRSS(r.ServerPeakRSSMiB), fmtRSS(p.PeakRSSMiB))
 	if len(r.DataFilesMiB) > 0 {

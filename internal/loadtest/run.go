@@ -151,7 +151,7 @@ func databaseOf(env []string) string {
 
 // setup creates the workspace and preloads secrets, timing the preload.
 func (r *runner) setup(context.Context) error {
-	if err := r.wl.createWorkspace(r.client); err != nil {
+	if err := r.wl.createWorkspaces(r.client); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	workers := min(preloadWorkers, r.cfg.Preload)

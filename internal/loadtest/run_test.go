@@ -113,7 +113,7 @@ func TestRunAgainstFake(t *testing.T) {
 	if n := rep.Errors(); n != 0 {
 		t.Fatalf("%d errors: %+v", n, rep.Results)
 	}
-	if f.secrets[preloadName(49)] == "" || f.secrets["c00000001"] == "" {
+	if f.secrets[preloadName(49)] == "" || f.secrets["c00000001"] == "" || f.secrets[preloadName(50)] != "" {
 		t.Fatal("preload or create did not reach the server")
 	}
 	var md bytes.Buffer

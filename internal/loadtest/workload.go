@@ -78,9 +78,15 @@ type workload struct {
 	created   atomic.Int64 // distinct names for the create op across phases
 }
 
-func (w *workload) secretsPath() string {
-	return "/apis/secrets/v2/workspaces/" + w.workspace + "/secrets"
-}
+func (w *workload) secretsPath() string { return secretsPathOf(w.workspace) }
+
+// createdWorkspace receives the create op's secrets. Keeping them out of the
+// preloaded workspace keeps that one at exactly `preload` secrets, so list,
+// access and get measure the same data size whatever ran before them (list
+// cost grows with the workspace, and creates add thousands per second).
+func (w *workload) createdWorkspace() string { return w.workspace + "-new" }
+
+func secretsPathOf(ws string) string { return "/apis/secrets/v2/workspaces/" + ws + "/secrets" }
 
 func (w *workload) urlFor(path, query string) *url.URL {
 	return &url.URL{Scheme: w.base.Scheme, Host: w.base.Host, Path: path, RawQuery: query}
@@ -109,7 +115,7 @@ func (w *workload) list(rng *mrand.Rand) *http.Request {
 
 func (w *workload) create(rng *mrand.Rand) *http.Request {
 	name := fmt.Sprintf("c%08d", w.created.Add(1))
-	return newRequest("POST", w.urlFor(w.secretsPath(), ""), jsonBody(map[string]string{"name": name, "value": token(rng)}))
+	return newRequest("POST", w.urlFor(secretsPathOf(w.createdWorkspace()), ""), jsonBody(map[string]string{"name": name, "value": token(rng)}))
 }
 
 func (w *workload) update(rng *mrand.Rand) *http.Request {
@@ -158,12 +164,16 @@ func do(client *http.Client, req *http.Request, want int) ([]byte, error) {
 	return body, nil
 }
 
-// createWorkspace makes the run's own workspace so that list totals and the
-// preloaded names are known exactly.
-func (w *workload) createWorkspace(client *http.Client) error {
+// createWorkspaces makes the run's own workspaces so that list totals and
+// the preloaded names are known exactly.
+func (w *workload) createWorkspaces(client *http.Client) error {
 	u := w.urlFor("/apis/entities/v2/workspaces", "")
-	_, err := do(client, newRequest("POST", u, jsonBody(map[string]string{"name": w.workspace})), http.StatusCreated)
-	return err
+	for _, ws := range []string{w.workspace, w.createdWorkspace()} {
+		if _, err := do(client, newRequest("POST", u, jsonBody(map[string]string{"name": ws})), http.StatusCreated); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // preloadSecrets creates names 0..preload-1 with `workers` concurrent
