@@ -75,6 +75,9 @@ func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, act
 	if s.cfg.NGC.matches(ws, in.Name) {
 		return Secret{}, errf(KindForbidden, msgNGCCreate)
 	}
+	if !storable(ws) {
+		return Secret{}, errNoWorkspace(ws)
+	}
 	sealed, err := s.keys.Seal(ctx, ws, in.Name, []byte(in.Value))
 	if err != nil {
 		// Sealing came first to keep the happy path one database round trip;
@@ -84,9 +87,6 @@ func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, act
 		}
 		s.logCrypto("encrypt", ws, in.Name, s.keys.Current(), err)
 		return Secret{}, internal(MsgCreateFailed, err)
-	}
-	if !storable(ws) {
-		return Secret{}, errNoWorkspace(ws)
 	}
 	now := Now()
 	rec, err := s.store.CreateSecret(ctx, Record{
@@ -193,6 +193,9 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 	if s.cfg.NGC.matches(ws, name) {
 		return Secret{}, errf(KindForbidden, msgNGCUpdate)
 	}
+	if !storable(ws, name) {
+		return Secret{}, secretNotFound(ws, name)
+	}
 	u := SecretUpdate{Description: in.Description, UpdatedAt: Now(), UpdatedBy: actor}
 	if in.Value != nil {
 		sealed, err := s.keys.Seal(ctx, ws, name, []byte(*in.Value))
@@ -204,9 +207,6 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 			return Secret{}, internal(MsgUnexpected, err)
 		}
 		u.Sealed = &sealed
-	}
-	if !storable(ws, name) {
-		return Secret{}, secretNotFound(ws, name)
 	}
 	sec, err := s.store.UpdateSecret(ctx, ws, name, u)
 	switch {
