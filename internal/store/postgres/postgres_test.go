@@ -20,13 +20,13 @@ func TestConformance(t *testing.T) {
 }
 
 // openFresh opens a store on a new schema, closed when t ends.
-func openFresh(t *testing.T) *Store {
+func openFresh(t testing.TB) *Store {
 	t.Helper()
 	return openDSN(t, pgtest.NewDSN(t))
 }
 
 // openDSN opens a store on dsn, closed when t ends.
-func openDSN(t *testing.T, dsn string) *Store {
+func openDSN(t testing.TB, dsn string) *Store {
 	t.Helper()
 	st, err := Open(ctx, dsn, 4, nil)
 	if err != nil {
@@ -41,7 +41,7 @@ func workspace(name string) secrets.Workspace {
 	return secrets.Workspace{ID: "workspace-" + name, Name: name, CreatedAt: now, UpdatedAt: now}
 }
 
-func mustCreate(t *testing.T, st *Store, name string) {
+func mustCreate(t testing.TB, st *Store, name string) {
 	t.Helper()
 	if err := st.CreateWorkspace(ctx, workspace(name), ""); err != nil {
 		t.Fatalf("CreateWorkspace(%q): %v", name, err)
