@@ -18,7 +18,7 @@ import (
 // after --quick has supplied the defaults the user did not override.
 type benchFlags struct {
 	url, concurrency, ops, jsonPath string
-	pid, preload                    int
+	pid, preload, replicas          int
 	duration, warmup                time.Duration
 	serverEnv                       []string
 	quick, wrk                      bool
@@ -29,7 +29,8 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Load-test Coffer and compare it with a trivial HTTP server on the same machine",
-		Long: `Starts coffer serve on a fresh data dir (or attaches to --url), preloads secrets into a new
+		Long: `Starts coffer serve on a fresh data dir (or attaches to --url; or starts --replicas servers on one
+PostgreSQL database given with --server-env COFFER_DATABASE_DSN=…), preloads secrets into a new
 workspace, then drives each operation at each concurrency with one keep-alive connection per
 goroutine, and the same for a minimal net/http server (the ceiling). Prints a Markdown table
 (req/s, ratio to the ceiling, p50/p99/p99.9 latency, errors, server peak RSS) on stdout and
@@ -41,6 +42,7 @@ progress on stderr. Exit status 1 when any request failed.`,
 	fl.StringVar(&f.url, "url", "", "attach to a running Coffer at this base URL instead of starting one")
 	fl.IntVar(&f.pid, "pid", 0, "with --url: the server's pid, to report its peak RSS")
 	fl.StringArrayVar(&f.serverEnv, "server-env", nil, "KEY=VALUE added to the started server's environment (repeatable), e.g. COFFER_DATABASE_DSN=postgres://…")
+	fl.IntVar(&f.replicas, "replicas", 1, "start this many coffer serve processes on one database (PostgreSQL, via --server-env) and spread requests round-robin across them")
 	fl.IntVar(&f.preload, "preload", 10000, "secrets created before the measurements")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per operation and concurrency")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before each measurement")
@@ -129,7 +131,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 			return cfg, fmt.Errorf("--server-env %q: want KEY=VALUE", kv)
 		}
 	}
-	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk = f.url, f.pid, f.serverEnv, f.wrk
+	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk, cfg.Replicas = f.url, f.pid, f.serverEnv, f.wrk, f.replicas
 	cfg.CommandLine = shellJoin(redactServerEnv(os.Args))
 	exe, err := os.Executable()
 	if err != nil {

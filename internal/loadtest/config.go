@@ -23,6 +23,10 @@ type Config struct {
 	PID int
 	// ServerEnv is extra KEY=VALUE environment for a started Coffer.
 	ServerEnv []string
+	// Replicas is how many `coffer serve` processes to start on one
+	// database; more than one needs PostgreSQL. Requests go round-robin
+	// across them, as behind a load balancer.
+	Replicas int
 	// CeilingURL replaces the ceiling child process (tests use an in-process one).
 	CeilingURL string
 
@@ -41,6 +45,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Preload:     10000,
+		Replicas:    1,
 		Duration:    10 * time.Second,
 		Warmup:      time.Second,
 		Concurrency: []int{16, 64},
@@ -103,6 +108,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("need at least one concurrency and one op")
 	case c.URL == "" && c.Exe == "":
 		return fmt.Errorf("no coffer executable to start and no --url")
+	case c.Replicas < 1:
+		return fmt.Errorf("replicas must be at least 1")
+	case c.Replicas > 1 && c.URL != "":
+		return fmt.Errorf("replicas are started by the run; with --url there is one target")
+	case c.Replicas > 1 && databaseOf(c.ServerEnv) != postgresDB:
+		return fmt.Errorf("several replicas need one shared database: pass COFFER_DATABASE_DSN=postgres://… with --server-env")
+	case c.Replicas > 1 && c.Wrk:
+		return fmt.Errorf("--wrk drives one URL; use it with a single replica")
 	}
 	return nil
 }

@@ -33,37 +33,83 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * clockTick, nil
 }
 
-// cpuMeter measures how many cores the server and the generator kept busy
-// during a phase: on a 2-core box their sum near 2 means the figures are
-// CPU-bound and every percent the generator uses is taken from the server.
-type cpuMeter struct {
-	pid           int
-	wall          time.Time
-	server, local time.Duration
-	serverOK      bool
+// machineCPU is the busy time of all CPUs so far (everything but idle and
+// iowait in /proc/stat's first line).
+func machineCPU() (time.Duration, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line")
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest time is already in user
+			busy += n
+		}
+	}
+	return time.Duration(busy) * clockTick, nil
 }
 
-func startCPU(pid int) *cpuMeter {
-	m := &cpuMeter{pid: pid, wall: time.Now(), local: selfCPU()}
-	if pid != 0 {
-		var err error
-		m.server, err = procCPU(pid)
-		m.serverOK = err == nil
+// cpuMeter measures how many cores the servers, the generator and the whole
+// machine kept busy during a phase: on a 2-core box a machine figure near 2
+// means the figures are CPU-bound and every percent the generator uses is
+// taken from the server. The machine figure also shows what a database
+// server (PostgreSQL) used, which the per-process figures leave out.
+type cpuMeter struct {
+	pids                   []int
+	wall                   time.Time
+	server, local, machine time.Duration
+	serverOK, machineOK    bool
+}
+
+// startCPU starts measuring; pids are the server processes (0s are ignored).
+func startCPU(pids ...int) *cpuMeter {
+	m := &cpuMeter{wall: time.Now(), local: selfCPU()}
+	for _, p := range pids {
+		if p != 0 {
+			m.pids = append(m.pids, p)
+		}
 	}
+	var err error
+	m.server, err = sumCPU(m.pids)
+	m.serverOK = err == nil && len(m.pids) > 0
+	m.machine, err = machineCPU()
+	m.machineOK = err == nil
 	return m
 }
 
-// stop returns the cores used by the server (nil if unknown) and the generator.
-func (m *cpuMeter) stop() (*float64, float64) {
+func sumCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range pids {
+		d, err := procCPU(p)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
+// stop returns the cores used by the servers together (nil if unknown), the
+// generator, and the machine (nil if unknown).
+func (m *cpuMeter) stop() (server *float64, gen float64, machine *float64) {
 	wall := time.Since(m.wall).Seconds()
-	gen := (selfCPU() - m.local).Seconds() / wall
-	if !m.serverOK {
-		return nil, gen
+	gen = (selfCPU() - m.local).Seconds() / wall
+	if now, err := sumCPU(m.pids); err == nil && m.serverOK {
+		v := (now - m.server).Seconds() / wall
+		server = &v
 	}
-	now, err := procCPU(m.pid)
-	if err != nil {
-		return nil, gen
+	if now, err := machineCPU(); err == nil && m.machineOK {
+		v := (now - m.machine).Seconds() / wall
+		machine = &v
 	}
-	srv := (now - m.server).Seconds() / wall
-	return &srv, gen
+	return server, gen, machine
 }

@@ -3,11 +3,14 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 )
 
 // TestQuickBenchAgainstRealCoffer is the CI smoke run: it builds the real
@@ -31,6 +34,38 @@ func TestQuickBenchAgainstRealCoffer(t *testing.T) {
 		t.Errorf("the report must start with the command line:\n%s", out)
 	}
 	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
+		checkRow(t, out, op)
+	}
+}
+
+// TestQuickBenchTwoReplicasOnPostgres runs the multi-replica mode the
+// PostgreSQL figures in docs/performance.md come from: two real servers on
+// one fresh schema, requests spread over both.
+func TestQuickBenchTwoReplicasOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the coffer binary and runs a load test")
+	}
+	dsn := pgtest.NewDSN(t)
+	bin := buildCoffer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, "bench", "--quick", "--replicas", "2", "--ops", "access,create,update",
+		"--server-env", "COFFER_DATABASE_DSN="+dsn,
+		"--server-env", `NMP_SECRETS_ENCRYPTION={"current_provider":"k","providers":{"secret_key":{"k":{"value":"`+key+`"}}}}`)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("coffer bench --replicas 2: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "2 `coffer serve` replicas started by this run") || !strings.Contains(out, "PostgreSQL") {
+		t.Errorf("the header must name both replicas and the database:\n%s", out)
+	}
+	if strings.Contains(out, key) || strings.Contains(out, "sslmode") {
+		t.Errorf("the report echoes --server-env values:\n%s", out)
+	}
+	for _, op := range []string{"access", "create", "update"} {
 		checkRow(t, out, op)
 	}
 }

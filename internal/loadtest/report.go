@@ -39,11 +39,15 @@ type Report struct {
 
 // Target describes the server under test.
 type Target struct {
-	URL      string `json:"url"`
-	Started  bool   `json:"started"` // a child `coffer serve` of this run
-	PID      int    `json:"pid,omitempty"`
-	Database string `json:"database"`
-	DataFS   string `json:"data_dir_filesystem,omitempty"`
+	URL     string `json:"url"`
+	Started bool   `json:"started"` // a child `coffer serve` of this run
+	PID     int    `json:"pid,omitempty"`
+	// Replicas, URLs and PIDs are set when several replicas were started.
+	Replicas int      `json:"replicas,omitempty"`
+	URLs     []string `json:"urls,omitempty"`
+	PIDs     []int    `json:"pids,omitempty"`
+	Database string   `json:"database"`
+	DataFS   string   `json:"data_dir_filesystem,omitempty"`
 }
 
 // Preload is the setup phase; its rate is a create throughput at the
@@ -82,6 +86,8 @@ type Row struct {
 	// phase (warm-up included): how the 2 cores were shared.
 	ServerCores    *float64 `json:"server_cpu_cores"`
 	GeneratorCores float64  `json:"generator_cpu_cores"`
+	// MachineCores is every process's CPU, the database server's included.
+	MachineCores *float64 `json:"machine_cpu_cores"`
 }
 
 func newRow(op string, conc int, p *Phase, rss *float64) Row {
@@ -130,7 +136,9 @@ func (r *Report) header(b *strings.Builder) {
 	fmt.Fprintf(b, "# coffer bench\n\n")
 	fmt.Fprintf(b, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(b, "- date: %s; %s; GOMAXPROCS %d; %d CPUs (generator and server share them)\n", r.Date, r.GoVersion, r.GOMAXPROCS, r.NumCPU)
-	if r.Target.Started {
+	if r.Target.Replicas > 1 {
+		fmt.Fprintf(b, "- target: %d `coffer serve` replicas started by this run at %s (pids %v), %s, requests round-robin across them\n", r.Target.Replicas, strings.Join(r.Target.URLs, ", "), r.Target.PIDs, r.Target.Database)
+	} else if r.Target.Started {
 		fmt.Fprintf(b, "- target: `coffer serve` started by this run at %s (pid %d), %s, data dir on %s\n", r.Target.URL, r.Target.PID, r.Target.Database, r.Target.DataFS)
 	} else {
 		fmt.Fprintf(b, "- target: running server at %s (%s)\n", r.Target.URL, r.Target.Database)
@@ -146,15 +154,15 @@ func (r *Report) header(b *strings.Builder) {
 }
 
 func (r *Report) table(b *strings.Builder) {
-	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU | machine CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := r.rowsInRunOrder()
 	for _, x := range rows {
-		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %d | %d | %s | %s | %.2f |\n",
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %d | %d | %s | %s | %.2f | %s |\n",
 			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms,
-			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores)
+			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores, fmtCores(x.MachineCores))
 	}
-	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process.\n")
+	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process. With several replicas, peak RSS is the largest replica's and server CPU is all replicas together. Machine CPU is every process on the machine, a database server's included.\n")
 	for _, x := range rows {
 		if x.FirstError != "" {
 			fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)

@@ -25,9 +25,9 @@ type runner struct {
 	log        io.Writer
 	dir        string
 	rep        *Report
-	server     *child // nil when attached with --url
-	ceiling    *child // nil when cfg.CeilingURL is set
-	pid        int    // server pid for RSS, 0 = unknown
+	servers    []*child // the started replicas; none when attached with --url
+	ceiling    *child   // nil when cfg.CeilingURL is set
+	pids       []int    // server pids for RSS and CPU; empty = unknown
 	wl         *workload
 	client     *http.Client
 	ceilClient *http.Client
@@ -75,7 +75,7 @@ func newReport(cfg Config) *Report {
 // close stops the children; a server that fails to stop cleanly is reported
 // on the log, not as a run failure, because the figures are already taken.
 func (r *runner) close() {
-	for _, c := range []*child{r.ceiling, r.server} {
+	for _, c := range append([]*child{r.ceiling}, r.servers...) {
 		if c == nil {
 			continue
 		}
@@ -89,24 +89,53 @@ func (r *runner) openTarget(ctx context.Context) error {
 	if r.cfg.URL != "" {
 		return r.attach(ctx)
 	}
+	var bases []string
+	for i := range r.cfg.Replicas {
+		base, err := r.startReplica(ctx, i)
+		if err != nil {
+			return err
+		}
+		bases = append(bases, base)
+	}
+	r.rep.Target = Target{URL: bases[0], Started: true, PID: r.pids[0], Database: databaseOf(r.cfg.ServerEnv), DataFS: fsType(r.dir)}
+	if len(bases) > 1 {
+		r.rep.Target.Replicas, r.rep.Target.URLs, r.rep.Target.PIDs = len(bases), bases, r.pids
+	}
+	return r.useTarget(bases)
+}
+
+// startReplica starts replica i on its own port and data dir (unused with
+// PostgreSQL, but serve wants one) and waits until it is ready. Replicas
+// start one after the other, so the first runs the migrations alone.
+func (r *runner) startReplica(ctx context.Context, i int) (string, error) {
 	addr, err := freePort()
 	if err != nil {
-		return err
+		return "", err
 	}
-	data := filepath.Join(r.dir, "data")
-	args := []string{"serve", "--listen", addr, "--data-dir", data}
+	name := "coffer"
+	if i > 0 {
+		name = fmt.Sprintf("coffer-%d", i+1)
+	}
+	args := []string{"serve", "--listen", addr, "--data-dir", r.dataDir(i)}
 	fmt.Fprintf(r.log, "starting %s %s\n", r.cfg.Exe, strings.Join(args, " "))
-	r.server, err = startChild(r.cfg.Exe, args, r.cfg.ServerEnv, filepath.Join(r.dir, "coffer.log"))
+	c, err := startChild(r.cfg.Exe, args, r.cfg.ServerEnv, filepath.Join(r.dir, name+".log"))
 	if err != nil {
-		return fmt.Errorf("start coffer: %w", err)
+		return "", fmt.Errorf("start coffer: %w", err)
 	}
+	r.servers = append(r.servers, c)
 	base := "http://" + addr
-	if err := waitReady(ctx, base+"/health/ready", r.server, time.Minute); err != nil {
-		return fmt.Errorf("coffer serve: %w", err)
+	if err := waitReady(ctx, base+"/health/ready", c, time.Minute); err != nil {
+		return "", fmt.Errorf("%s serve: %w", name, err)
 	}
-	r.pid = r.server.pid()
-	r.rep.Target = Target{URL: base, Started: true, PID: r.pid, Database: databaseOf(r.cfg.ServerEnv), DataFS: fsType(r.dir)}
-	return r.useTarget(base)
+	r.pids = append(r.pids, c.pid())
+	return base, nil
+}
+
+func (r *runner) dataDir(i int) string {
+	if i == 0 {
+		return filepath.Join(r.dir, "data")
+	}
+	return filepath.Join(r.dir, fmt.Sprintf("data-%d", i+1))
 }
 
 func (r *runner) attach(ctx context.Context) error {
@@ -114,22 +143,30 @@ func (r *runner) attach(ctx context.Context) error {
 	if !readyOnce(ctx, base+"/health/ready") {
 		return fmt.Errorf("%s/health/ready does not answer 200", base)
 	}
-	r.pid = r.cfg.PID
-	r.rep.Target = Target{URL: base, PID: r.pid, Database: "not known to the generator"}
-	return r.useTarget(base)
+	if r.cfg.PID != 0 {
+		r.pids = []int{r.cfg.PID}
+	}
+	r.rep.Target = Target{URL: base, PID: r.cfg.PID, Database: "not known to the generator"}
+	return r.useTarget([]string{base})
 }
 
-func (r *runner) useTarget(base string) error {
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("target URL %q: want http://host:port", base)
+func (r *runner) useTarget(bases []string) error {
+	var urls []*url.URL
+	for _, base := range bases {
+		u, err := url.Parse(base)
+		if err != nil || u.Host == "" {
+			return fmt.Errorf("target URL %q: want http://host:port", base)
+		}
+		urls = append(urls, u)
 	}
 	conns := max(slices.Max(r.cfg.Concurrency), preloadWorkers)
 	r.client = &http.Client{Transport: newTransport(conns)}
-	r.wl = &workload{base: u, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload}
+	r.wl = &workload{bases: urls, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload}
 	r.rep.Workspace = r.wl.workspace
 	return nil
 }
+
+const postgresDB = "PostgreSQL"
 
 // databaseOf names the store without echoing the DSN, which may hold a password.
 func databaseOf(env []string) string {
@@ -141,7 +178,7 @@ func databaseOf(env []string) string {
 	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return "PostgreSQL"
+		return postgresDB
 	case dsn == "":
 		return "SQLite (default file in the data dir)"
 	default:
@@ -181,10 +218,16 @@ func (r *runner) openCeiling(context.Context) error {
 	return err
 }
 
-// serverPeak reads the server's VmHWM for the window just ended and starts a
-// new one; it also keeps the run-wide maximum.
+// serverPeak reads the servers' VmHWM for the window just ended and starts a
+// new one, and returns the largest (each replica is its own process, so the
+// figure stays comparable with one replica); it also keeps the run-wide maximum.
 func (r *runner) serverPeak() *float64 {
-	v := peakOf(r.pid)
+	var v *float64
+	for _, pid := range r.pids {
+		if p := peakOf(pid); p != nil && (v == nil || *p > *v) {
+			v = p
+		}
+	}
 	if v != nil && (r.rep.ServerPeakRSSMiB == nil || *v > *r.rep.ServerPeakRSSMiB) {
 		peak := *v
 		r.rep.ServerPeakRSSMiB = &peak
@@ -262,10 +305,10 @@ func (r *runner) concurrencyPhases(ctx context.Context, conc int) error {
 
 func (r *runner) opPhase(ctx context.Context, op string, conc int) {
 	r.serverPeak() // the window starts here
-	cpu := startCPU(r.pid)
+	cpu := startCPU(r.pids...)
 	p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
 	row := newRow(op, conc, p, r.serverPeak())
-	row.ServerCores, row.GeneratorCores = cpu.stop()
+	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
 	r.rep.Results = append(r.rep.Results, row)
 	r.progress(row)
 }
@@ -281,7 +324,7 @@ func (r *runner) ceilingPhase(ctx context.Context, conc int, name string) {
 	cpu := startCPU(pid)
 	p := drive(ctx, r.ceilClient, op, conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
 	row := newRow(name, conc, p, peakOf(pid))
-	row.ServerCores, row.GeneratorCores = cpu.stop()
+	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
 	r.rep.Ceiling = append(r.rep.Ceiling, row)
 	r.progress(row)
 	r.ceilClient.Transport.(*http.Transport).CloseIdleConnections()

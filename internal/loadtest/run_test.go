@@ -150,7 +150,7 @@ func TestRunCountsHTTPErrors(t *testing.T) {
 
 func TestDriveTransportErrors(t *testing.T) {
 	target := httptest.NewServer(http.NotFoundHandler())
-	w := &workload{base: mustURL(t, target.URL), workspace: "w", preload: 1}
+	w := &workload{bases: []*url.URL{mustURL(t, target.URL)}, workspace: "w", preload: 1}
 	target.Close()
 	p := drive(context.Background(), &http.Client{Transport: newTransport(1)}, w.access, 1, 0, 50*time.Millisecond, 1)
 	if p.TransportErrors == 0 || p.Requests != 0 || p.FirstError == "" {
@@ -196,6 +196,39 @@ func TestCeilingBodySize(t *testing.T) {
 		if !json.Valid(b) || (n >= 60 && len(b) != n) {
 			t.Errorf("CeilingBody(%d) = %d bytes: %s", n, len(b), b)
 		}
+	}
+}
+
+func TestReplicaConfig(t *testing.T) {
+	pg := []string{"COFFER_DATABASE_DSN=postgres://db/x"}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{"two on PostgreSQL", func(c *Config) { c.Replicas, c.ServerEnv = 2, pg }, true},
+		{"two on SQLite", func(c *Config) { c.Replicas = 2 }, false},
+		{"two with --url", func(c *Config) { c.Replicas, c.ServerEnv, c.URL = 2, pg, "http://x" }, false},
+		{"two with wrk", func(c *Config) { c.Replicas, c.ServerEnv, c.Wrk = 2, pg, true }, false},
+		{"zero", func(c *Config) { c.Replicas = 0 }, false},
+	} {
+		c := DefaultConfig()
+		c.Exe = "coffer"
+		tc.edit(&c)
+		if err := c.validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: validate() = %v", tc.name, err)
+		}
+	}
+}
+
+func TestRequestsSpreadOverReplicas(t *testing.T) {
+	w := &workload{bases: []*url.URL{mustURL(t, "http://a:1"), mustURL(t, "http://b:2")}, workspace: "w", preload: 10}
+	hosts := map[string]int{}
+	for range 10 {
+		hosts[w.urlFor("/p", "").Host]++
+	}
+	if hosts["a:1"] != 5 || hosts["b:2"] != 5 {
+		t.Fatalf("requests per replica: %v, want 5 each", hosts)
 	}
 }
 

@@ -72,7 +72,8 @@ func preloadName(i int) string { return fmt.Sprintf("s%07d", i) }
 // workload holds what every request of a run needs; its methods build the
 // request of one operation.
 type workload struct {
-	base      *url.URL
+	bases     []*url.URL   // one per replica
+	next      atomic.Int64 // round-robin position in bases
 	workspace string
 	preload   int
 	created   atomic.Int64 // distinct names for the create op across phases
@@ -88,8 +89,14 @@ func (w *workload) createdWorkspace() string { return w.workspace + "-new" }
 
 func secretsPathOf(ws string) string { return "/apis/secrets/v2/workspaces/" + ws + "/secrets" }
 
+// urlFor spreads requests round-robin over the replicas, as a load balancer
+// would; each replica keeps its own keep-alive connections.
 func (w *workload) urlFor(path, query string) *url.URL {
-	return &url.URL{Scheme: w.base.Scheme, Host: w.base.Host, Path: path, RawQuery: query}
+	base := w.bases[0]
+	if len(w.bases) > 1 {
+		base = w.bases[w.next.Add(1)%int64(len(w.bases))]
+	}
+	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: path, RawQuery: query}
 }
 
 func (w *workload) randomName(rng *mrand.Rand) string { return preloadName(rng.IntN(w.preload)) }
