@@ -1,0 +1,149 @@
+package httpapi_test
+
+// Benchmarks of the read paths (GET …/access and GET …/secrets/{name}) on
+// the production wiring (internal/server: SQLite in a temp dir, the
+// development key, the text logger writing to a file), so that per-request
+// costs can be compared before and after a change:
+//
+//	go test -run '^$' -bench 'Handler|Listener' -benchmem ./internal/httpapi/
+//
+// BenchmarkHandler calls ServeHTTP directly (no network): CPU and allocations
+// of Coffer's own work per request. BenchmarkListener drives a real loopback
+// listener from 16 keep-alive connections, as `coffer bench` does; it
+// reports req/s and includes the client's cost, which shares the CPUs.
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/server"
+)
+
+const (
+	benchWS      = "bench"
+	benchSecrets = 1000
+)
+
+// benchServer starts a Coffer with benchSecrets secrets in workspace bench
+// and returns it with its base URL.
+func benchServer(b *testing.B) (*server.Server, string) {
+	b.Helper()
+	dir := b.TempDir()
+	env := map[string]string{}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := config.Load(config.Flags{DataDir: dir, Listen: "127.0.0.1:0"}, lookup)
+	if err != nil {
+		b.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { logFile.Close() })
+	log := server.NewLogger(cfg.Coffer.Log, logFile)
+	ctx := context.Background()
+	srv, err := server.New(ctx, cfg, log, lookup)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	b.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-done
+	})
+	if _, err := srv.Service.CreateWorkspace(ctx, benchWS, nil, nil, ""); err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchSecrets {
+		_, err := srv.Service.CreateSecret(ctx, benchWS, secrets.NewSecret{
+			Name: benchName(i), Value: fmt.Sprintf("tok_%028d", i)}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return srv, "http://" + ln.Addr().String()
+}
+
+func benchName(i int) string { return fmt.Sprintf("s%07d", i) }
+
+// benchPaths are the request paths of one operation over all secrets.
+func benchPaths(op string) []string {
+	paths := make([]string, benchSecrets)
+	for i := range paths {
+		paths[i] = "/apis/secrets/v2/workspaces/" + benchWS + "/secrets/" + benchName(i)
+		if op == "access" {
+			paths[i] += "/access"
+		}
+	}
+	return paths
+}
+
+func BenchmarkHandler(b *testing.B) {
+	srv, _ := benchServer(b)
+	h := srv.Handler()
+	for _, op := range []string{"access", "get"} {
+		paths := benchPaths(op)
+		b.Run(op, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, paths[i%len(paths)], nil)
+				r.RemoteAddr = "127.0.0.1:40000"
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("%s: %d %s", paths[i%len(paths)], w.Code, w.Body)
+				}
+				i++
+			}
+		})
+	}
+}
+
+func BenchmarkListener(b *testing.B) {
+	_, url := benchServer(b)
+	const conns = 16
+	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	b.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr}
+	for _, op := range []string{"access", "get"} {
+		paths := benchPaths(op)
+		b.Run(op, func(b *testing.B) {
+			b.SetParallelism((conns + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					res, err := client.Get(url + paths[rand.IntN(len(paths))])
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusOK {
+						b.Errorf("status %d", res.StatusCode)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		})
+	}
+}
