@@ -46,8 +46,15 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 }
 
 // GetSecret returns a record or ErrNotFound.
+//
+// It is the access and get path, so it runs without the caller's
+// cancellation: with a cancellable context (every HTTP request has one)
+// database/sql and the driver each start a goroutine per query to watch it,
+// which costs more than this unique-index lookup, which a cancellation could
+// not usefully shorten. A reader never waits for the writer in WAL mode; any
+// other lock wait is still bounded by busy_timeout.
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	rec, err := scanRecord(s.r.getSecret.QueryRowContext(ctx, ws, name))
+	rec, err := scanRecord(s.r.getSecret.QueryRowContext(context.WithoutCancel(ctx), ws, name))
 	return rec, notFound(err)
 }
 
