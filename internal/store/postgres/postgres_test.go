@@ -200,3 +200,67 @@ func TestMigrationKeepsBindingOrder(t *testing.T) {
 		t.Fatalf("RolesOf after migration = %v, %v", roles, err)
 	}
 }
+
+// TestMigrationCountsExistingSecrets upgrades a version 2 schema that holds
+// secrets: migration 3 must start each workspace's count at its number of
+// secrets, and the triggers keep it from there.
+func TestMigrationCountsExistingSecrets(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if _, err := lockAndVersion(ctx, tx); err != nil {
+			return err
+		}
+		for _, m := range ms[:2] {
+			if err := apply(ctx, tx, m); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO workspaces (id, name, created_at, updated_at)
+				VALUES ('1', 'a', now(), now()), ('2', 'b', now(), now()), ('3', 'empty', now(), now());
+			INSERT INTO secrets (workspace, name, ciphertext, wrapped_dek, provider, format_version, created_at, updated_at, revision)
+				SELECT CASE WHEN i <= 20 THEN 'a' ELSE 'b' END, 's' || i, '\x00', '\x00', 'k', 2, now(), now(), 1
+				FROM generate_series(1, 30) AS i`)
+		return err
+	})
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st := openDSN(t, dsn)
+	wantTotal(t, st, map[string]int{"a": 20, "b": 10, "empty": 0})
+	if err := st.DeleteSecret(ctx, "a", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteWorkspace(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	rec := secrets.Record{Secret: secrets.Secret{Workspace: "empty", Name: "new"}}
+	rec.Sealed.Format = 2
+	if _, err := st.CreateSecret(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	wantTotal(t, st, map[string]int{"a": 19, "empty": 1})
+	var rows int
+	if err := st.pool.QueryRow(ctx, `SELECT count(*) FROM secret_counts WHERE workspace = 'b'`).Scan(&rows); err != nil || rows != 0 {
+		t.Errorf("deleted workspace has %d count rows (%v), want 0", rows, err)
+	}
+}
+
+// wantTotal checks the ListSecrets total of each workspace.
+func wantTotal(t *testing.T, st secrets.Store, want map[string]int) {
+	t.Helper()
+	for ws, n := range want {
+		if _, total, err := st.ListSecrets(ctx, ws, secrets.SecretQuery{Limit: 1}); err != nil || total != n {
+			t.Errorf("ListSecrets(%s): total %d, %v; want %d", ws, total, err, n)
+		}
+	}
+}

@@ -47,11 +47,15 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1) RETURNING ` + secretCols
 	qGetSecret = `SELECT ` + secretCols + ` FROM secrets WHERE workspace = $1 AND name = $2`
 	// One statement for existence, total and page; no row means no
-	// workspace. $2 is the excluded name ("" matches no secret).
+	// workspace. $2 is the excluded name ("" matches no secret). The total
+	// is the sum of the workspace's trigger-kept count shards (migration
+	// 3), less the excluded secret if it exists: 16 index entries and one
+	// probe, where count(*) would visit every secret of the workspace.
 	qListSecrets = `WITH page AS (SELECT ` + metaCols + ` FROM secrets
 			WHERE workspace = $1 AND name <> $2
 			ORDER BY created_at DESC, name ASC LIMIT $3 OFFSET $4)
-		SELECT (SELECT count(*) FROM secrets WHERE workspace = $1 AND name <> $2),
+		SELECT (SELECT coalesce(sum(n), 0)::bigint FROM secret_counts WHERE workspace = $1)
+				- (EXISTS (SELECT 1 FROM secrets WHERE workspace = $1 AND name = $2))::int,
 			page.name, page.workspace, page.description, page.created_at, page.updated_at,
 			page.created_by, page.updated_by
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = $1

@@ -298,3 +298,67 @@ func TestMigrationKeepsBindingOrder(t *testing.T) {
 		t.Fatalf("bindings with a NULL granted_by: %d, %v; want 2", n, err)
 	}
 }
+
+// TestMigrationCountsExistingSecrets upgrades a version 2 database that
+// holds secrets: migration 3 must start each workspace's count at its
+// number of secrets, and the triggers keep it from there.
+func TestMigrationCountsExistingSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	db, err := openDB(path, writerParams(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:2] {
+		if err := apply(ctx, tx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tx.Exec(`INSERT INTO workspaces (id, name, created_at, updated_at) VALUES ('1', 'a', 0, 0), ('2', 'b', 0, 0), ('3', 'empty', 0, 0);
+		WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 30)
+		INSERT INTO secrets (workspace, name, ciphertext, wrapped_dek, provider, format_version, created_at, updated_at, revision)
+		SELECT CASE WHEN i <= 20 THEN 'a' ELSE 'b' END, 's' || i, x'00', x'00', 'k', 2, i, i, 1 FROM seq`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st := openAt(t, path)
+	wantTotal(t, st, map[string]int{"a": 20, "b": 10, "empty": 0})
+	if err := st.DeleteSecret(ctx, "a", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteWorkspace(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	rec := benchRecord("new", 1)
+	rec.Workspace = "empty"
+	if _, err := st.CreateSecret(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	wantTotal(t, st, map[string]int{"a": 19, "empty": 1})
+}
+
+// wantTotal checks the ListSecrets total of each workspace.
+func wantTotal(t *testing.T, st secrets.Store, want map[string]int) {
+	t.Helper()
+	for ws, n := range want {
+		if _, total, err := st.ListSecrets(ctx, ws, secrets.SecretQuery{Limit: 1}); err != nil || total != n {
+			t.Errorf("ListSecrets(%s): total %d, %v; want %d", ws, total, err, n)
+		}
+	}
+}

@@ -111,11 +111,15 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&r.getWorkspace: `SELECT ` + wsCols + ` FROM workspaces WHERE name = ?1`,
 		&r.getSecret:    `SELECT ` + secretCols + ` FROM secrets WHERE workspace = ?1 AND name = ?2`,
 		// One statement for existence, total and page; no row means no
-		// workspace. ?2 is the excluded name ("" matches no secret).
+		// workspace. ?2 is the excluded name ("" matches no secret). The
+		// total is the workspace's trigger-kept secret_count (migration 3),
+		// less the excluded secret if it exists: a unique-index probe, where
+		// count(*) would visit every secret of the workspace per page.
 		&r.listSecrets: `WITH page AS (SELECT ` + metaCols + ` FROM secrets
 				WHERE workspace = ?1 AND name <> ?2
 				ORDER BY created_at DESC, name ASC LIMIT ?3 OFFSET ?4)
-			SELECT (SELECT count(*) FROM secrets WHERE workspace = ?1 AND name <> ?2), page.*
+			SELECT workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE workspace = ?1 AND name = ?2),
+				page.*
 			FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
 			ORDER BY page.created_at DESC, page.name ASC`,
 		&r.scan:            `SELECT ` + secretCols + ` FROM secrets WHERE id > ?1 ORDER BY id LIMIT ?2`,

@@ -1,0 +1,228 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// The total ListSecrets returns with every page is kept by the database as
+// secrets come and go (docs/storage.md, Secret counts), not counted per
+// request. These tests hold it to the number of rows through every way a
+// secret is added or removed.
+var totalTests = []test{
+	{"SecretTotalCreateDelete", testSecretTotalCreateDelete},
+	{"SecretTotalImport", testSecretTotalImport},
+	{"SecretTotalWorkspaceRecreate", testSecretTotalWorkspaceRecreate},
+	{"SecretTotalConcurrent", testSecretTotalConcurrent},
+	{"SecretTotalWorkspaceChurn", testSecretTotalWorkspaceChurn},
+}
+
+// totalCase is one ListSecrets total to check.
+type totalCase struct {
+	ws, exclude string
+	want        int
+}
+
+// wantTotals checks the total of each case, and that it is the number of
+// items a listing of the whole workspace returns.
+func wantTotals(t *testing.T, st secrets.Store, what string, cases ...totalCase) {
+	t.Helper()
+	for _, c := range cases {
+		q := secrets.SecretQuery{Limit: 1, Exclude: c.exclude}
+		_, total, err := st.ListSecrets(ctx, c.ws, q)
+		wantErr(t, what+": ListSecrets", err, nil)
+		q.Limit = 1 << 20
+		all, _, err := st.ListSecrets(ctx, c.ws, q)
+		wantErr(t, what+": ListSecrets", err, nil)
+		if total != c.want || len(all) != c.want {
+			t.Fatalf("%s: %s excluding %q: total %d, %d items listed; want %d",
+				what, c.ws, c.exclude, total, len(all), c.want)
+		}
+	}
+}
+
+func testSecretTotalCreateDelete(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", now)
+	mustCreateWorkspace(t, st, "other", now)
+	wantTotals(t, st, "new workspaces", totalCase{"ws", "", 0}, totalCase{"ws", "a", 0})
+	for _, name := range []string{"a", "b", "c"} {
+		mustCreateSecret(t, st, "ws", name, now)
+	}
+	mustCreateSecret(t, st, "other", "x", now)
+	_, err := st.CreateSecret(ctx, newRecord("ws", "a", now))
+	wantErr(t, "duplicate CreateSecret", err, secrets.ErrAlreadyExists)
+	_, err = st.CreateSecret(ctx, newRecord("missing", "a", now))
+	wantErr(t, "CreateSecret in a missing workspace", err, secrets.ErrNoWorkspace)
+	_, err = st.UpdateSecret(ctx, "ws", "a", secrets.SecretUpdate{Description: ptr("changed"), UpdatedAt: now})
+	wantErr(t, "UpdateSecret", err, nil)
+	wantTotals(t, st, "after creates",
+		totalCase{"ws", "", 3}, totalCase{"ws", "b", 2}, totalCase{"ws", "absent", 3},
+		totalCase{"ws", "x", 3}, totalCase{"other", "", 1}, totalCase{"other", "x", 0})
+
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "b"), nil)
+	wantErr(t, "second DeleteSecret", st.DeleteSecret(ctx, "ws", "b"), secrets.ErrNotFound)
+	wantErr(t, "DeleteSecret in a missing workspace", st.DeleteSecret(ctx, "missing", "a"), secrets.ErrNotFound)
+	wantTotals(t, st, "after deletes",
+		totalCase{"ws", "", 2}, totalCase{"ws", "b", 2}, totalCase{"ws", "a", 1}, totalCase{"other", "", 1})
+	mustCreateSecret(t, st, "ws", "b", now.Add(time.Second))
+	wantTotals(t, st, "after re-creating", totalCase{"ws", "", 3}, totalCase{"ws", "b", 2})
+}
+
+func testSecretTotalImport(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", now)
+	mustCreateSecret(t, st, "ws", "created", now)
+	steps := []struct {
+		name    string
+		replace bool
+		want    int
+	}{
+		{"new", false, 2},
+		{"new", false, 2},    // skipped
+		{"new", true, 2},     // replaced
+		{"created", true, 2}, // replaces a created secret
+		{"newer", true, 3},   // replace of a missing name creates it
+	}
+	for i, s := range steps {
+		_, err := st.ImportSecret(ctx, imported("ws", s.name, fmt.Sprint("v", i), now), s.replace)
+		wantErr(t, "ImportSecret", err, nil)
+		wantTotals(t, st, fmt.Sprintf("import %d (%s, replace %v)", i, s.name, s.replace),
+			totalCase{"ws", "", s.want}, totalCase{"ws", "new", s.want - 1})
+	}
+	_, err := st.ImportSecret(ctx, imported("missing", "new", "x", now), true)
+	wantErr(t, "ImportSecret in a missing workspace", err, secrets.ErrNoWorkspace)
+	wantTotals(t, st, "after a failed import", totalCase{"ws", "", 3})
+}
+
+func testSecretTotalWorkspaceRecreate(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "gone", now)
+	mustCreateWorkspace(t, st, "kept", now)
+	for i := range 5 {
+		mustCreateSecret(t, st, "gone", fmt.Sprint("s", i), now)
+		if i < 2 {
+			mustCreateSecret(t, st, "kept", fmt.Sprint("s", i), now)
+		}
+	}
+	wantErr(t, "DeleteWorkspace", st.DeleteWorkspace(ctx, "gone"), nil)
+	_, _, err := st.ListSecrets(ctx, "gone", secrets.SecretQuery{Limit: 1})
+	wantErr(t, "ListSecrets of the deleted workspace", err, secrets.ErrNoWorkspace)
+	wantTotals(t, st, "after the delete", totalCase{"kept", "", 2})
+	mustCreateWorkspace(t, st, "gone", now.Add(time.Second))
+	wantTotals(t, st, "re-created", totalCase{"gone", "", 0}, totalCase{"gone", "s0", 0})
+	mustCreateSecret(t, st, "gone", "s0", now)
+	wantTotals(t, st, "re-created with a secret", totalCase{"gone", "", 1}, totalCase{"kept", "", 2})
+}
+
+// testSecretTotalConcurrent creates and deletes from 100 goroutines at
+// once: 50 creates of new names, 20 racing creates of one name (one wins)
+// and 30 deletes of 15 existing secrets, each by two goroutines (one wins).
+func testSecretTotalConcurrent(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", now)
+	for i := range 20 {
+		mustCreateSecret(t, st, "ws", fmt.Sprint("old", i), now)
+	}
+	ops := make([]func() error, 0, 100)
+	for i := range 50 {
+		ops = append(ops, func() error { _, err := st.CreateSecret(ctx, newRecord("ws", fmt.Sprint("new", i), now)); return err })
+	}
+	for range 20 {
+		ops = append(ops, func() error {
+			_, err := st.CreateSecret(ctx, newRecord("ws", "contested", now))
+			if errors.Is(err, secrets.ErrAlreadyExists) {
+				return nil
+			}
+			return err
+		})
+	}
+	for i := range 30 {
+		ops = append(ops, func() error {
+			err := st.DeleteSecret(ctx, "ws", fmt.Sprint("old", i/2))
+			if errors.Is(err, secrets.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+	}
+	runAtOnce(t, ops)
+	wantTotals(t, st, "after concurrent writes", totalCase{"ws", "", 20 + 50 + 1 - 15},
+		totalCase{"ws", "contested", 20 + 50 - 15}, totalCase{"ws", "old0", 20 + 50 + 1 - 15})
+}
+
+// testSecretTotalWorkspaceChurn creates and deletes secrets from 20
+// goroutines while another deletes and re-creates their workspace: the
+// secret writes may find no workspace or no secret, and the total must
+// still match the rows.
+func testSecretTotalWorkspaceChurn(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "churn", now)
+	ops := make([]func() error, 0, 21)
+	for w := range 20 {
+		ops = append(ops, func() error { return churnSecrets(st, fmt.Sprint("s", w, "-")) })
+	}
+	ops = append(ops, func() error {
+		for range 5 {
+			if err := st.DeleteWorkspace(ctx, "churn"); err != nil {
+				return err
+			}
+			if err := st.CreateWorkspace(ctx, newWorkspace("churn", now), ""); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	runAtOnce(t, ops)
+	all, _, err := st.ListSecrets(ctx, "churn", secrets.SecretQuery{Limit: 1 << 20})
+	wantErr(t, "ListSecrets", err, nil)
+	wantTotals(t, st, "after churn", totalCase{"churn", "", len(all)})
+	if len(all) > 0 {
+		wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "churn", all[0].Name), nil)
+	}
+	wantTotals(t, st, "after a delete", totalCase{"churn", "", max(len(all)-1, 0)})
+}
+
+// churnSecrets creates ten secrets named prefix0… in "churn" and deletes
+// every other one, tolerating a workspace deleted meanwhile.
+func churnSecrets(st secrets.Store, prefix string) error {
+	for i := range 10 {
+		name := fmt.Sprint(prefix, i)
+		_, err := st.CreateSecret(ctx, newRecord("churn", name, secrets.Now()))
+		if err != nil && !errors.Is(err, secrets.ErrNoWorkspace) {
+			return err
+		}
+		if i%2 == 0 {
+			continue
+		}
+		if err := st.DeleteSecret(ctx, "churn", name); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// runAtOnce starts every op in its own goroutine, releases them together
+// and fails t with the errors they return.
+func runAtOnce(t *testing.T, ops []func() error) {
+	t.Helper()
+	start := make(chan struct{})
+	errs := make([]error, len(ops))
+	var wg sync.WaitGroup
+	for i, op := range ops {
+		wg.Go(func() {
+			<-start
+			errs[i] = op()
+		})
+	}
+	close(start)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
