@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
@@ -24,24 +25,28 @@ type RotationFailure struct {
 	Error     string
 }
 
-// rotationWorkers bounds how many records of a batch are re-sealed at once:
-// provider round trips (Vault) overlap, and concurrent writes let the store
-// batch commits, while memory stays bounded by one batch.
+// rotationWorkers bounds how many records of a batch are decrypted and
+// sealed at once: provider round trips (Vault) overlap, while memory stays
+// bounded by one batch.
 const rotationWorkers = 8
+
+// rotationAttempts is how many times a record is re-sealed when a write
+// changes it in between; after that it is reported as changed.
+const rotationAttempts = 2
 
 // outcome is what rotation did with one record.
 type outcome struct {
 	rotated, skipped bool
 	reason           string // failure text, "" if none
-	err              error  // database error: ends the run
 }
 
 // RotateKeys re-seals every stored secret that is not on the current provider
 // and format. It walks records by ascending ID in keyset batches, so memory
-// is bounded by one batch plus the failure list; each rewrite is its own
-// write guarded by the record's revision, so concurrent writes are never
-// lost and concurrent rotations only split the counts. Only a database error
-// ends the run early.
+// is bounded by one batch plus the failure list. Each batch is sealed in
+// parallel and written with one ResealSecrets call (one transaction), each
+// record guarded by its revision, so concurrent writes are never lost and
+// concurrent rotations only split the counts. Only a database error ends
+// the run early.
 func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 	var res RotationResult
 	s.log.Info("Starting rotation of encryption keys", "current_provider", s.keys.Current())
@@ -54,10 +59,11 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 		if len(batch) == 0 {
 			break
 		}
-		for i, o := range s.rotateBatch(ctx, batch) {
-			if o.err != nil {
-				return res, internal(MsgRotateFailed, o.err)
-			}
+		outs, err := s.rotateBatch(ctx, batch)
+		if err != nil {
+			return res, internal(MsgRotateFailed, err)
+		}
+		for i, o := range outs {
 			s.count(&res, batch[i], o)
 		}
 		last = batch[len(batch)-1].ID
@@ -69,27 +75,113 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 	return res, nil
 }
 
-// rotateBatch rotates a batch with bounded concurrency; outcomes keep the
-// batch's order so failures are reported in processing order.
-func (s *Service) rotateBatch(ctx context.Context, batch []Record) []outcome {
+// rotateBatch rotates a batch; outcomes keep the batch's order so failures
+// are reported in processing order. A record whose revision changed before
+// its write is read again and re-sealed with the others that did, up to
+// rotationAttempts times; one deleted meanwhile is not counted.
+func (s *Service) rotateBatch(ctx context.Context, batch []Record) ([]outcome, error) {
 	out := make([]outcome, len(batch))
+	recs := slices.Clone(batch) // retries replace records with fresh reads
+	var pending []int           // indexes of records still to re-seal
+	for i, rec := range recs {
+		if s.keys.IsCurrent(rec.Sealed) {
+			out[i].skipped = true // the common case on re-runs
+		} else {
+			pending = append(pending, i)
+		}
+	}
+	for attempt := 0; len(pending) > 0; attempt++ {
+		if attempt == rotationAttempts {
+			for _, i := range pending {
+				out[i].reason = msgSecretChangedRot
+			}
+			break
+		}
+		var err error
+		if pending, err = s.resealRound(ctx, recs, pending, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// resealRound re-seals recs[i] for each i in pending, in parallel, then
+// writes them with one ResealSecrets call. It records each outcome in out
+// and returns the indexes whose revision changed, re-read into recs, that
+// still need re-sealing.
+func (s *Service) resealRound(ctx context.Context, recs []Record, pending []int, out []outcome) ([]int, error) {
+	sealed := s.resealAll(ctx, recs, pending, out)
+	rs := make([]Reseal, 0, len(pending))
+	idx := make([]int, 0, len(pending)) // rs[k] re-seals recs[idx[k]]
+	for _, i := range pending {
+		if out[i].reason == "" {
+			rs = append(rs, Reseal{ID: recs[i].ID, Revision: recs[i].Revision, Sealed: sealed[i]})
+			idx = append(idx, i)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, nil // every record failed to re-seal
+	}
+	errs, err := s.store.ResealSecrets(ctx, rs)
+	if err != nil {
+		return nil, err
+	}
+	var again []int
+	for k, i := range idx {
+		retry, err := s.settle(ctx, &recs[i], errs[k], &out[i])
+		if err != nil {
+			return nil, err
+		}
+		if retry {
+			again = append(again, i)
+		}
+	}
+	return again, nil
+}
+
+// settle records in o what writing rec's re-seal did. retry reports a
+// record that changed meanwhile, re-read into rec, that still needs
+// re-sealing; err a database error, which ends the run.
+func (s *Service) settle(ctx context.Context, rec *Record, written error, o *outcome) (retry bool, err error) {
+	switch {
+	case written == nil:
+		o.rotated = true
+		return false, nil
+	case errors.Is(written, ErrNotFound):
+		return false, nil // deleted meanwhile: nothing to rotate, not counted
+	case !errors.Is(written, ErrRevisionChanged):
+		return false, written
+	}
+	fresh, err := s.store.GetSecretByID(ctx, rec.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case s.keys.IsCurrent(fresh.Sealed):
+		o.skipped = true // the concurrent write sealed it afresh
+		return false, nil
+	}
+	*rec = fresh
+	return true, nil
+}
+
+// resealAll decrypts and re-seals recs[i] for each i in pending with at most
+// rotationWorkers at once, into sealed[i]. A record that fails gets its
+// failure text in out[i].reason instead.
+func (s *Service) resealAll(ctx context.Context, recs []Record, pending []int, out []outcome) (sealed []envelope.Sealed) {
+	sealed = make([]envelope.Sealed, len(recs))
 	sem := make(chan struct{}, rotationWorkers)
 	var wg sync.WaitGroup
-	for i, rec := range batch {
-		if s.keys.IsCurrent(rec.Sealed) {
-			out[i].skipped = true // the common case on re-runs: no goroutine
-			continue
-		}
-		wg.Add(1)
+	for _, i := range pending {
 		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			out[i] = s.rotateOne(ctx, rec)
-			<-sem
-		}()
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sealed[i], out[i].reason = s.reseal(ctx, recs[i])
+		})
 	}
 	wg.Wait()
-	return out
+	return sealed
 }
 
 func (s *Service) count(res *RotationResult, rec Record, o outcome) {
@@ -104,38 +196,6 @@ func (s *Service) count(res *RotationResult, rec Record, o outcome) {
 			res.Failed = append(res.Failed, RotationFailure{Workspace: rec.Workspace, Name: rec.Name, Error: o.reason})
 		}
 		s.log.Warn("rotation failed for secret", "workspace", rec.Workspace, "name", rec.Name, "error", o.reason)
-	}
-}
-
-// rotateOne rotates one record, re-reading it once after a revision conflict
-// and giving up after a second. A record deleted meanwhile is not counted.
-func (s *Service) rotateOne(ctx context.Context, rec Record) outcome {
-	for attempt := 0; ; attempt++ {
-		if s.keys.IsCurrent(rec.Sealed) {
-			return outcome{skipped: true}
-		}
-		if attempt == 2 {
-			return outcome{reason: msgSecretChangedRot}
-		}
-		sealed, reason := s.reseal(ctx, rec)
-		if reason != "" {
-			return outcome{reason: reason}
-		}
-		err := s.store.ResealSecret(ctx, rec.ID, rec.Revision, sealed)
-		switch {
-		case err == nil:
-			return outcome{rotated: true}
-		case errors.Is(err, ErrNotFound):
-			return outcome{}
-		case !errors.Is(err, ErrRevisionChanged):
-			return outcome{err: err}
-		}
-		rec, err = s.store.GetSecretByID(ctx, rec.ID)
-		if errors.Is(err, ErrNotFound) {
-			return outcome{}
-		} else if err != nil {
-			return outcome{err: err}
-		}
 	}
 }
 

@@ -234,3 +234,77 @@ func sampleHeap() func() uint64 {
 	}()
 	return func() uint64 { close(done); <-stopped; return peak.Load() }
 }
+
+// interferingStore counts ResealSecrets calls and, before each, lets
+// interfere change records, as a PATCH or DELETE landing between the
+// rotation's read and its write would.
+type interferingStore struct {
+	secrets.Store
+	calls     atomic.Int32
+	interfere func(call int)
+}
+
+func (s *interferingStore) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
+	call := int(s.calls.Add(1))
+	if s.interfere != nil {
+		s.interfere(call)
+	}
+	return s.Store.ResealSecrets(ctx, rs)
+}
+
+// TestRotationRetriesChangedRecords checks the revision guard's outcomes
+// deterministically: each batch is one store call; a record changed once
+// between read and write is re-read and rotated in the next round, one
+// changed before every write is reported after two attempts, a deleted one
+// is not counted, and one re-sealed by the change itself is skipped.
+func TestRotationRetriesChangedRecords(t *testing.T) {
+	ctx := context.Background()
+	st, old, _ := services(t)
+	for i := range 120 { // one by one, so s0…s49 make the first batch
+		_, err := old.CreateSecret(ctx, "default", secrets.NewSecret{Name: fmt.Sprint("s", i), Value: fmt.Sprint("v", i)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	patch := func(name string, svc *secrets.Service) {
+		v := "patched " + name
+		if _, err := svc.UpdateSecret(ctx, "default", name, secrets.SecretChange{Value: &v}, nil); err != nil {
+			t.Error(err)
+		}
+	}
+	ring, err := envelope.NewKeyring("b", key(t, "a", 0), key(t, "b", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := &interferingStore{Store: st}
+	svc := secrets.NewService(wrapped, ring, secrets.Config{Logger: quiet, RotationBatchSize: 50})
+	wrapped.interfere = func(call int) {
+		patch("s5", old) // before every write: never rotated
+		if call == 1 {
+			patch("s1", old) // once: rotated in the retry
+			patch("s2", svc) // sealed under the current provider: skipped
+			if err := old.DeleteSecret(ctx, "default", "s3"); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	res, err := svc.RotateKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := secrets.RotationResult{Rotated: 117, Skipped: 1, FailedCount: 1, Failed: []secrets.RotationFailure{
+		{Workspace: "default", Name: "s5", Error: "secret changed during rotation; run rotation again"}}}
+	if fmt.Sprint(res) != fmt.Sprint(want) {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	// Batches of 50, 50 and 20, the first with one retry round (s1 and s5);
+	// s5, changed again, is not written a third time.
+	if got := wrapped.calls.Load(); got != 4 {
+		t.Errorf("%d ResealSecrets calls, want 4", got)
+	}
+	for name, want := range map[string]string{"s1": "patched s1", "s2": "patched s2", "s5": "patched s5", "s7": "v7"} {
+		if got, err := svc.AccessSecret(ctx, "default", name); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package secrets
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
@@ -60,10 +61,15 @@ type Store interface {
 	ScanSecrets(ctx context.Context, afterID int64, limit int) ([]Record, error)
 	// GetSecretByID returns a record by internal ID or ErrNotFound.
 	GetSecretByID(ctx context.Context, id int64) (Record, error)
-	// ResealSecret replaces the sealed value of record id if its revision is
-	// still revision, incrementing the revision and leaving metadata and
-	// timestamps alone. ErrRevisionChanged if it changed, ErrNotFound if gone.
-	ResealSecret(ctx context.Context, id, revision int64, s envelope.Sealed) error
+	// ResealSecrets re-seals a batch in one transaction (rotation). For
+	// each rs[i] whose record still has revision rs[i].Revision it replaces
+	// the sealed value and increments the revision, leaving metadata and
+	// timestamps alone; errs[i] is then nil. A record whose revision changed
+	// gets ErrRevisionChanged and one that is gone ErrNotFound; either is
+	// left as it is while the rest of the batch is still re-sealed. err
+	// fails the whole call (a database error, a repeated ID): then nothing
+	// changed and errs is nil.
+	ResealSecrets(ctx context.Context, rs []Reseal) (errs []error, err error)
 	// CountByProvider returns the number of stored secrets per provider name.
 	CountByProvider(ctx context.Context) (map[string]int, error)
 
@@ -116,6 +122,29 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+}
+
+// Reseal is a record's new sealed value for ResealSecrets, guarded by the
+// revision at which the record was read, so that a write in between (a
+// PATCH of the value) is never overwritten with a re-seal of the old one.
+type Reseal struct {
+	ID       int64
+	Revision int64
+	Sealed   envelope.Sealed
+}
+
+// CheckReseals refuses a batch that names an ID twice, before a backend
+// writes anything: one UPDATE joining the batch (PostgreSQL) would apply
+// an arbitrary one of the two, so neither backend accepts it.
+func CheckReseals(rs []Reseal) error {
+	seen := make(map[int64]struct{}, len(rs))
+	for _, r := range rs {
+		if _, dup := seen[r.ID]; dup {
+			return fmt.Errorf("reseal: record %d appears twice in one batch", r.ID)
+		}
+		seen[r.ID] = struct{}{}
+	}
+	return nil
 }
 
 // WorkspaceQuery selects a page of workspaces.

@@ -70,10 +70,29 @@ const (
 
 	qScan            = `SELECT ` + secretCols + ` FROM secrets WHERE id > $1 ORDER BY id LIMIT $2`
 	qGetByID         = `SELECT ` + secretCols + ` FROM secrets WHERE id = $1`
-	qSecretExists    = `SELECT count(*) FROM secrets WHERE id = $1`
 	qCountByProvider = `SELECT provider, count(*) FROM secrets GROUP BY provider`
-	qReseal          = `UPDATE secrets SET ciphertext = $3, wrapped_dek = $4, provider = $5,
-		format_version = $6, revision = revision + 1 WHERE id = $1 AND revision = $2`
+	// qLockReseal precedes qReseal in the same transaction: it locks the
+	// batch's rows in ID order, so two rotations re-sealing overlapping
+	// batches wait for each other instead of deadlocking (one UPDATE locks
+	// rows in whatever order its plan visits them). It must be a statement
+	// of its own, for the reason given at qLockWorkspace: qReseal's snapshot
+	// is then taken with every row locked, so what it reads cannot change
+	// before it writes.
+	qLockReseal = `SELECT id FROM secrets WHERE id = ANY ($1::bigint[]) ORDER BY id FOR NO KEY UPDATE`
+	// qReseal re-seals the records whose revision is unchanged and returns,
+	// in batch order, whether each was updated and whether it exists (from
+	// the snapshot before the update), which tells a changed revision from
+	// a deleted record.
+	qReseal = `WITH batch AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[],
+				$5::text[], $6::integer[]) WITH ORDINALITY
+				AS b (id, revision, ciphertext, wrapped_dek, provider, format_version, ord)),
+			updated AS (UPDATE secrets SET ciphertext = b.ciphertext, wrapped_dek = b.wrapped_dek,
+				provider = b.provider, format_version = b.format_version, revision = secrets.revision + 1
+				FROM batch AS b WHERE secrets.id = b.id AND secrets.revision = b.revision
+				RETURNING secrets.id)
+		SELECT updated.id IS NOT NULL, secrets.id IS NOT NULL
+		FROM batch AS b LEFT JOIN secrets ON secrets.id = b.id LEFT JOIN updated ON updated.id = b.id
+		ORDER BY b.ord`
 	// $12 is replace: when false the existing row is left alone and no row
 	// counts as changed, which tells "skipped" from "stored".
 	qImportSecret = `INSERT INTO secrets (workspace, name, description, ciphertext, wrapped_dek,

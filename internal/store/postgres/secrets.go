@@ -2,12 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -124,23 +123,86 @@ func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, er
 	return rec, notFound(err)
 }
 
-// ResealSecret replaces the sealed value if the revision is unchanged. When
-// nothing was updated, a second read tells a changed revision from a
-// deleted record; it changes nothing, so it needs no transaction.
-func (s *Store) ResealSecret(ctx context.Context, id, revision int64, sealed envelope.Sealed) error {
-	tag, err := s.pool.Exec(ctx, qReseal, id, revision, blob(sealed.Ciphertext),
-		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format)
-	if err := affected(tag, err); !errors.Is(err, secrets.ErrNotFound) {
+// ResealSecrets re-seals the batch in one transaction and one round trip:
+// qLockReseal and qReseal pipelined in one pgx.Batch, which runs as one
+// implicit transaction. qReseal is a single statement, so a failure leaves
+// nothing of the batch.
+func (s *Store) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
+	if err := secrets.CheckReseals(rs); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(rs))
+	if len(rs) == 0 {
+		return errs, nil
+	}
+	b := &pgx.Batch{}
+	cols := resealColumns(rs)
+	b.Queue(qLockReseal, cols.ids)
+	b.Queue(qReseal, cols.ids, cols.revisions, cols.ciphertexts, cols.deks, cols.providers, cols.formats)
+	br := s.pool.SendBatch(ctx, b)
+	_, err := br.Exec()
+	if err == nil {
+		err = scanResealed(br, errs)
+	}
+	// Close reads the rest, including the implicit commit's outcome.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// resealArrays is a batch of reseals as one array per column, the
+// parameters of qReseal.
+type resealArrays struct {
+	ids, revisions    []int64
+	ciphertexts, deks [][]byte
+	providers         []string
+	formats           []int32
+}
+
+func resealColumns(rs []secrets.Reseal) resealArrays {
+	var a resealArrays
+	for _, r := range rs {
+		a.ids, a.revisions = append(a.ids, r.ID), append(a.revisions, r.Revision)
+		a.ciphertexts, a.deks = append(a.ciphertexts, blob(r.Sealed.Ciphertext)), append(a.deks, blob(r.Sealed.WrappedDEK))
+		a.providers, a.formats = append(a.providers, r.Sealed.Provider), append(a.formats, int32(r.Sealed.Format))
+	}
+	return a
+}
+
+// scanResealed reads qReseal's rows, one per record in batch order, into
+// errs.
+func scanResealed(br pgx.BatchResults, errs []error) error {
+	rows, err := br.Query()
+	if err != nil {
 		return err
 	}
-	var n int
-	if err := s.pool.QueryRow(ctx, qSecretExists, id).Scan(&n); err != nil {
+	defer rows.Close()
+	i := 0
+	for ; rows.Next(); i++ {
+		var updated, exists bool
+		if err := rows.Scan(&updated, &exists); err != nil {
+			return err
+		}
+		switch {
+		case i >= len(errs):
+			return fmt.Errorf("postgres: reseal returned more than %d rows", len(errs))
+		case !exists:
+			errs[i] = secrets.ErrNotFound
+		case !updated:
+			errs[i] = secrets.ErrRevisionChanged
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return err
 	}
-	if n > 0 {
-		return secrets.ErrRevisionChanged
+	if i != len(errs) {
+		return fmt.Errorf("postgres: reseal returned %d rows for %d records", i, len(errs))
 	}
-	return secrets.ErrNotFound
+	return nil
 }
 
 // CountByProvider returns the number of stored secrets per provider name.

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 
-	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -154,25 +153,51 @@ func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, er
 	return rec, notFound(err)
 }
 
-// ResealSecret replaces the sealed value if the revision is unchanged. When
-// nothing was updated, a second read in the same transaction tells a
-// changed revision from a deleted record.
-func (s *Store) ResealSecret(ctx context.Context, id, revision int64, sealed envelope.Sealed) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.w.reseal).ExecContext(ctx, id, revision, blob(sealed.Ciphertext),
-			blob(sealed.WrappedDEK), sealed.Provider, sealed.Format)
-		if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
-			return err
+// ResealSecrets re-seals the batch as one write of the committer, so one
+// savepoint and one commit (one fsync) for all of it. A record the guarded
+// UPDATE misses is told changed from deleted by a second read in the same
+// transaction. A statement error returns from the write, whose savepoint is
+// then rolled back: nothing of the batch stays.
+func (s *Store) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
+	if err := secrets.CheckReseals(rs); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(rs))
+	if len(rs) == 0 {
+		return errs, nil
+	}
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		reseal, exists := tx.StmtContext(ctx, s.w.reseal), tx.StmtContext(ctx, s.w.secretExists)
+		for i, r := range rs {
+			var err error
+			if errs[i], err = resealOne(ctx, reseal, exists, r); err != nil {
+				return err
+			}
 		}
-		var n int
-		if err := tx.StmtContext(ctx, s.w.secretExists).QueryRowContext(ctx, id).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			return secrets.ErrRevisionChanged
-		}
-		return secrets.ErrNotFound
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// resealOne runs one record of a batch: outcome is its own result (nil,
+// ErrRevisionChanged, ErrNotFound), err a failure of the whole batch.
+func resealOne(ctx context.Context, reseal, exists *sql.Stmt, r secrets.Reseal) (outcome, err error) {
+	res, err := reseal.ExecContext(ctx, r.ID, r.Revision, blob(r.Sealed.Ciphertext),
+		blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format)
+	if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
+		return nil, err
+	}
+	var n int
+	if err := exists.QueryRowContext(ctx, r.ID).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		return secrets.ErrRevisionChanged, nil
+	}
+	return secrets.ErrNotFound, nil
 }
 
 // CountByProvider returns the number of stored secrets per provider name.

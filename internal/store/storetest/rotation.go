@@ -15,6 +15,10 @@ var rotationTests = []test{
 	{"ResealSecret", testResealSecret},
 	{"ResealSecretStale", testResealSecretStale},
 	{"ResealSecretDeleted", testResealSecretDeleted},
+	{"ResealSecretsMixed", testResealSecretsMixed},
+	{"ResealSecretsAllOrNothing", testResealSecretsAllOrNothing},
+	{"ResealSecretsRacingUpdates", testResealSecretsRacingUpdates},
+	{"ResealSecretsOverlapping", testResealSecretsOverlapping},
 	{"GetSecretByID", testGetSecretByID},
 	{"CountByProvider", testCountByProvider},
 }
@@ -72,7 +76,7 @@ func testResealSecret(t *testing.T, st secrets.Store) {
 	mustCreateWorkspace(t, st, "ws", secrets.Now())
 	orig := mustCreateSecret(t, st, "ws", "s", secrets.Now())
 	next := sealed("k2", "resealed")
-	wantErr(t, "ResealSecret", st.ResealSecret(ctx, orig.ID, orig.Revision, next), nil)
+	wantErr(t, "ResealSecrets", resealOne(st, orig.ID, orig.Revision, next), nil)
 	want := orig
 	want.Sealed, want.Revision = next, orig.Revision+1
 	same(t, "GetSecret after reseal", showRecord, mustGetSecret(t, st, "ws", "s"), want)
@@ -87,8 +91,8 @@ func testResealSecretStale(t *testing.T, st secrets.Store) {
 	wantErr(t, "UpdateSecret", err, nil)
 	current := mustGetSecret(t, st, "ws", "s")
 	for _, rev := range []int64{orig.Revision, current.Revision + 1} {
-		err := st.ResealSecret(ctx, orig.ID, rev, sealed("k2", "lost"))
-		wantErr(t, fmt.Sprint("ResealSecret with revision ", rev), err, secrets.ErrRevisionChanged)
+		err := resealOne(st, orig.ID, rev, sealed("k2", "lost"))
+		wantErr(t, fmt.Sprint("ResealSecrets with revision ", rev), err, secrets.ErrRevisionChanged)
 	}
 	same(t, "GetSecret after refused reseals", showRecord, mustGetSecret(t, st, "ws", "s"), current)
 }
@@ -98,8 +102,8 @@ func testResealSecretDeleted(t *testing.T, st secrets.Store) {
 	orig := mustCreateSecret(t, st, "ws", "s", secrets.Now())
 	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s"), nil)
 	for _, id := range []int64{orig.ID, orig.ID + 1000, 0} {
-		err := st.ResealSecret(ctx, id, orig.Revision, sealed("k2", "x"))
-		wantErr(t, fmt.Sprint("ResealSecret of missing ID ", id), err, secrets.ErrNotFound)
+		err := resealOne(st, id, orig.Revision, sealed("k2", "x"))
+		wantErr(t, fmt.Sprint("ResealSecrets of missing ID ", id), err, secrets.ErrNotFound)
 	}
 }
 
@@ -138,7 +142,7 @@ func testCountByProvider(t *testing.T, st secrets.Store) {
 		recs = append(recs, mustCreateRecord(t, st, r))
 	}
 	check(map[string]int{"": 1, "k1": 2, "vault": 1})
-	wantErr(t, "ResealSecret", st.ResealSecret(ctx, recs[0].ID, 1, sealed("k1", "x")), nil)
+	wantErr(t, "ResealSecrets", resealOne(st, recs[0].ID, 1, sealed("k1", "x")), nil)
 	check(map[string]int{"k1": 3, "vault": 1})
 	wantErr(t, "DeleteWorkspace", st.DeleteWorkspace(ctx, "tmp"), nil) // s1 (k1) and s3 (vault)
 	check(map[string]int{"k1": 2})

@@ -108,8 +108,8 @@ func testBlobs(t *testing.T, st secrets.Store) {
 			wantErr(t, "UpdateSecret", err, nil)
 			same(t, "sealed after UpdateSecret", showSealed, mustGetSecret(t, st, "ws", r.Name).Sealed, next)
 
-			wantErr(t, "ResealSecret", st.ResealSecret(ctx, got.ID, 2, r.Sealed), nil)
-			same(t, "sealed after ResealSecret", showSealed, mustGetSecret(t, st, "ws", r.Name).Sealed, r.Sealed)
+			wantErr(t, "ResealSecrets", resealOne(st, got.ID, 2, r.Sealed), nil)
+			same(t, "sealed after ResealSecrets", showSealed, mustGetSecret(t, st, "ws", r.Name).Sealed, r.Sealed)
 		})
 	}
 }
