@@ -43,39 +43,17 @@ const (
 )
 
 // benchServer starts a Coffer with benchSecrets secrets in workspace bench
-// and returns it with its base URL.
+// and returns it with its base URL. Its log goes to a file, as `coffer
+// bench` sends the server's stderr to one.
 func benchServer(b *testing.B) (*server.Server, string) {
 	b.Helper()
-	dir := b.TempDir()
-	env := map[string]string{}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := config.Load(config.Flags{DataDir: dir, Listen: "127.0.0.1:0"}, lookup)
-	if err != nil {
-		b.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
+	logFile, err := os.Create(filepath.Join(b.TempDir(), "server.log"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	log := server.NewLogger(cfg.Coffer.Log, logFile)
+	srv, url := startServer(b, logFile)
 	ctx := context.Background()
-	srv, err := server.New(ctx, cfg, log, lookup)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := srv.Listen()
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	b.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-done
-	})
 	if _, err := srv.Service.CreateWorkspace(ctx, benchWS, nil, nil, ""); err != nil {
 		b.Fatal(err)
 	}
@@ -86,6 +64,38 @@ func benchServer(b *testing.B) (*server.Server, string) {
 			b.Fatal(err)
 		}
 	}
+	return srv, url
+}
+
+// startServer runs Coffer as `coffer serve` would with an empty environment
+// (SQLite and the development key in a temp dir), logging to logOut, on a
+// loopback port.
+func startServer(tb testing.TB, logOut io.Writer) (*server.Server, string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	env := map[string]string{}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := config.Load(config.Flags{DataDir: dir, Listen: "127.0.0.1:0"}, lookup)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	srv, err := server.New(ctx, cfg, server.NewLogger(cfg.Coffer.Log, logOut), lookup)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	tb.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		<-done
+	})
 	return srv, "http://" + ln.Addr().String()
 }
 
