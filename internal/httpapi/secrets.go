@@ -39,7 +39,12 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, toSecretJSON(sec))
+	writeSecret(w, http.StatusCreated, sec)
+}
+
+// writeSecret answers with the metadata of sec.
+func writeSecret(w http.ResponseWriter, status int, sec secrets.Secret) {
+	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec))
 }
 
 // nameItem runs the two secret-name checks of api.md §3.1.
@@ -87,7 +92,7 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSecretJSON(sec))
+	writeSecret(w, http.StatusOK, sec)
 }
 
 func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) {
@@ -114,7 +119,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSecretJSON(sec))
+	writeSecret(w, http.StatusOK, sec)
 }
 
 func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) {
@@ -144,8 +149,8 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 		s.writeError(w, r, err)
 		return
 	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, secretValueJSON{Name: name, Workspace: ws, Value: value})
+	w.Header()["Cache-Control"] = []string{"no-store"}
+	writeBody(w, http.StatusOK, appendSecretValue(make([]byte, 0, 64+len(name)+len(ws)+len(value)), name, ws, value))
 }
 
 // audit writes the audit line of one /access: who, on whose behalf, which

@@ -1,0 +1,85 @@
+package httpapi
+
+import (
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// jsonStrings covers every escaping rule of encoding/json: quotes,
+// backslashes, control characters (named and \u00XX), '<>&' (not escaped:
+// marshal turns HTML escaping off), invalid UTF-8, U+2028/U+2029 and other
+// non-ASCII text.
+var jsonStrings = []string{
+	"", "hf-token", "default", "a.b_c-d", `quo"te`, `back\slash`, "nl\nl", "tab\tcr\r",
+	"\b\f\x00\x01\x1f\x7f", "<script>&amp;</script>", "bad \xff utf8 \xc3", "line\u2028sep\u2029",
+	"é日本語🙂", "hf_example_token_0123456789abcdef", "ends with \\", "\"",
+}
+
+func TestAppendStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range jsonStrings {
+		want, err := marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendString(%q) = %s, want x%s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendString(f *testing.F) {
+	for _, s := range jsonStrings {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString(nil, s); string(got) != string(want) {
+			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+func TestAppendSecretMatchesEncodingJSON(t *testing.T) {
+	desc := "Hugging Face <token> \"quoted\"\n"
+	empty := ""
+	created := time.Date(2026, 11, 26, 1, 2, 3, 456789000, time.UTC)
+	// Not UTC and with nanoseconds: encoded as UTC, six fractional digits.
+	updated := time.Date(2026, 11, 26, 3, 4, 5, 999999999, time.FixedZone("X", 3600))
+	cases := []secrets.Secret{
+		{Name: "hf-token", Workspace: "default", Description: &desc, CreatedAt: created, UpdatedAt: updated},
+		{Name: "n", Workspace: "w", Description: &empty, CreatedAt: created, UpdatedAt: created},
+		{Name: "ngc-api-key", Workspace: "system", Description: &desc}, // virtual NGC secret: no timestamps
+		{Name: "x", Workspace: "y", CreatedAt: created, UpdatedAt: created},
+	}
+	for _, s := range jsonStrings {
+		cases = append(cases, secrets.Secret{Name: s, Workspace: s, Description: &s, CreatedAt: created, UpdatedAt: updated})
+	}
+	for _, sec := range cases {
+		want, err := marshal(toSecretJSON(sec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendSecret(nil, sec); string(got) != string(want) {
+			t.Errorf("appendSecret(%+v)\n got %s\nwant %s", sec, got, want)
+		}
+	}
+}
+
+func TestAppendSecretValueMatchesEncodingJSON(t *testing.T) {
+	for _, s := range jsonStrings {
+		for _, v := range []secretValueJSON{{Name: "hf-token", Workspace: "default", Value: s}, {Name: s, Workspace: s, Value: "v"}} {
+			want, err := marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendSecretValue(nil, v.Name, v.Workspace, v.Value); string(got) != string(want) {
+				t.Errorf("appendSecretValue(%+v)\n got %s\nwant %s", v, got, want)
+			}
+		}
+	}
+}
