@@ -52,9 +52,22 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 // which costs more than this unique-index lookup, which a cancellation could
 // not usefully shorten. A reader never waits for the writer in WAL mode; any
 // other lock wait is still bounded by busy_timeout.
+//
+// The statement does not select workspace and name: they are the lookup
+// keys, and the row found holds exactly those bytes. Every column costs the
+// driver and database/sql work and allocations on each read.
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	rec, err := scanRecord(s.r.getSecret.QueryRowContext(context.WithoutCancel(ctx), ws, name))
-	return rec, notFound(err)
+	r := secrets.Record{Secret: secrets.Secret{Workspace: ws, Name: name}}
+	var created, updated int64
+	err := s.r.getSecret.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(&r.ID, &r.Description,
+		&r.Sealed.Ciphertext, &r.Sealed.WrappedDEK, &r.Sealed.Provider, &r.Sealed.Format, &created, &updated,
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision)
+	if err != nil {
+		return secrets.Record{}, notFound(err)
+	}
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK)
+	return r, nil
 }
 
 // ListSecrets returns one page of a workspace's secrets and the total, both

@@ -109,7 +109,10 @@ type readStmts struct {
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	queries := map[**sql.Stmt]string{
 		&r.getWorkspace: `SELECT ` + wsCols + ` FROM workspaces WHERE name = ?1`,
-		&r.getSecret:    `SELECT ` + secretCols + ` FROM secrets WHERE workspace = ?1 AND name = ?2`,
+		// GetSecret: secretCols without the keys workspace and name.
+		&r.getSecret: `SELECT id, description, ciphertext, wrapped_dek, provider, format_version,
+			created_at, updated_at, created_by, updated_by, revision
+			FROM secrets WHERE workspace = ?1 AND name = ?2`,
 		// One statement for existence, total and page; no row means no
 		// workspace. ?2 is the excluded name ("" matches no secret). The
 		// total is the workspace's trigger-kept secret_count (migration 3),
