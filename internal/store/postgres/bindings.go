@@ -152,12 +152,21 @@ func (s *Store) RemoveMember(ctx context.Context, ws, principal string) (int, er
 	return removed, nil
 }
 
-// Seed records key and inserts b unless key was recorded before.
+// Seed records key and inserts b unless key was recorded before. A read
+// comes first, so that a seeded database (every start but the first, of
+// every replica) answers without a write: seed rows are never deleted, so
+// a key seen recorded stays recorded and qSeed could only answer false too.
 func (s *Store) Seed(ctx context.Context, key string, b secrets.Binding) (bool, error) {
 	if err := checkText(b.Workspace, b.Principal, []string{b.Role, key}); err != nil {
 		return false, err
 	}
 	var found, seeded bool
+	if err := s.pool.QueryRow(ctx, qSeeded, b.Workspace, key).Scan(&found, &seeded); err != nil {
+		return false, err
+	}
+	if found && seeded {
+		return false, nil
+	}
 	err := s.pool.QueryRow(ctx, qSeed, key, b.Workspace, b.Principal, b.Role, b.GrantedBy,
 		ts(b.GrantedAt)).Scan(&found, &seeded)
 	switch {

@@ -163,6 +163,10 @@ const (
 	// insert of a recorded key does nothing (after waiting for the
 	// recording transaction), and the binding is inserted only from the
 	// row the seed insert returned.
+	// qSeeded is read before qSeed: on a seeded database (every start
+	// after the first) it answers without a write.
+	qSeeded = `SELECT EXISTS (SELECT 1 FROM workspaces WHERE name = $1),
+		EXISTS (SELECT 1 FROM seeds WHERE key = $2)`
 	qSeed = `WITH ws AS (SELECT name FROM workspaces WHERE name = $2),
 		seed AS (INSERT INTO seeds (key, seeded_at) SELECT $1, $6 FROM ws
 			ON CONFLICT (key) DO NOTHING RETURNING 1),

@@ -178,9 +178,21 @@ func (s *Store) RemoveMember(ctx context.Context, ws, principal string) (int, er
 // Seed records key and inserts b unless key was recorded before. The seeds
 // primary key decides: an insert that finds the key does nothing, and only
 // the transaction that recorded the key inserts the binding.
+//
+// A read on the reader pool comes first: every start seeds, and on a seeded
+// database the answer is known without a write (no wait for the writer, no
+// commit). Seed rows are never deleted, so a key seen recorded stays
+// recorded and the write could only have answered false too.
 func (s *Store) Seed(ctx context.Context, key string, b secrets.Binding) (bool, error) {
 	if err := checkText(b.Workspace, b.Principal, []string{b.Role, key}); err != nil {
 		return false, err
+	}
+	var wsExists, recorded bool
+	if err := s.r.seeded.QueryRowContext(ctx, b.Workspace, key).Scan(&wsExists, &recorded); err != nil {
+		return false, err
+	}
+	if wsExists && recorded {
+		return false, nil
 	}
 	seeded := false
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

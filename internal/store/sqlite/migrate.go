@@ -19,11 +19,16 @@ func loadMigrations() ([]migration.Migration, error) {
 
 // migrate applies the pending migrations in one transaction. The writer's
 // BEGIN IMMEDIATE takes the write lock first, so two processes opening the
-// same file apply each migration once.
+// same file apply each migration once. A plain read comes first: on an
+// up-to-date file (every start but the first after an upgrade) there is
+// nothing to do, and Open then takes no write lock and commits nothing.
 func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
+	}
+	if upToDate(ctx, db, ms) {
+		return nil
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -48,6 +53,15 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		log.Info("storage: applied migration", "backend", "sqlite", "version", m.Version)
 	}
 	return tx.Commit()
+}
+
+// upToDate reports whether the file already has the last of ms. Any error
+// (a new file has no schema_migrations table) means "not known to be", and
+// the locked path, which re-reads the version, decides.
+func upToDate(ctx context.Context, db *sql.DB, ms []migration.Migration) bool {
+	var current int
+	err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current)
+	return err == nil && len(ms) > 0 && current >= ms[len(ms)-1].Version
 }
 
 // apply runs one migration and records it.

@@ -362,3 +362,40 @@ func wantTotal(t *testing.T, st secrets.Store, want map[string]int) {
 		}
 	}
 }
+
+// TestReopenSeededDoesNotWrite reopens a migrated and seeded file while
+// another connection (another process, a backup) holds its write lock: a
+// start on an up-to-date, seeded database must neither migrate nor seed
+// through the writer, so it neither waits for that lock nor commits.
+func TestReopenSeededDoesNotWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	first := openAt(t, path)
+	mustCreate(t, first, "ws")
+	b := secrets.Binding{Workspace: "ws", Principal: "*", Role: "Viewer", GrantedAt: secrets.Now()}
+	if seeded, err := first.Seed(ctx, "k", b); err != nil || !seeded {
+		t.Fatalf("first Seed = %v, %v; want true", seeded, err)
+	}
+
+	other, err := openDB(path, writerParams(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	tx, err := other.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+
+	began := time.Now()
+	st := openAt(t, path)
+	if seeded, err := st.Seed(ctx, "k", b); err != nil || seeded {
+		t.Fatalf("Seed of a recorded key = %v, %v; want false", seeded, err)
+	}
+	if waited := time.Since(began); waited > busyTimeout/2 {
+		t.Errorf("Open and Seed took %v: they waited for the write lock", waited)
+	}
+	if n := st.commit.commits.Load() + st.commit.writes.Load(); n != 0 {
+		t.Errorf("the committer ran %d commits and writes", n)
+	}
+}

@@ -101,7 +101,7 @@ func (w *writeStmts) close() error {
 // readStmts run on the reader pool.
 type readStmts struct {
 	getWorkspace, getSecret, listSecrets, scan, getByID *sql.Stmt
-	countByProvider, ping                               *sql.Stmt
+	countByProvider, ping, seeded                       *sql.Stmt
 	rolesOf, workspacesOf, listBindings                 *sql.Stmt
 	listWorkspaces                                      map[string]*sql.Stmt // by sort
 }
@@ -129,6 +129,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&r.getByID:         `SELECT ` + secretCols + ` FROM secrets WHERE id = ?1`,
 		&r.countByProvider: `SELECT provider, count(*) FROM secrets GROUP BY provider`,
 		&r.ping:            `SELECT count(*) FROM schema_migrations`,
+		&r.seeded: `SELECT EXISTS (SELECT 1 FROM workspaces WHERE name = ?1),
+			EXISTS (SELECT 1 FROM seeds WHERE key = ?2)`,
 		// The principals arrive as one JSON array so that a single prepared
 		// statement serves any number of them; StorableText guarantees that
 		// each one round-trips through JSON exactly.
@@ -158,7 +160,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (r *readStmts) close() error {
 	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.listSecrets, r.scan, r.getByID,
-		r.countByProvider, r.ping, r.rolesOf, r.workspacesOf, r.listBindings}
+		r.countByProvider, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, st := range r.listWorkspaces {
 		all = append(all, st)
 	}
