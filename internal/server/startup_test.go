@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
@@ -47,5 +50,33 @@ func TestStartupErrors(t *testing.T) {
 				t.Error("key material in the error")
 			}
 		})
+	}
+}
+
+// TestWarnsAboutUnconfiguredProvider: secrets sealed by a provider that is no
+// longer configured are named in a warning. The count runs after the
+// listener is up (it reads every secret), so the test waits for the line.
+func TestWarnsAboutUnconfiguredProvider(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, map[string]string{}, dir) // development key, provider ''
+	for _, n := range []string{"sa", "sb"} {
+		if r := ts.do(t, "POST", base+"/default/secrets", `{"name":"`+n+`","value":"v"}`); r.Status != 201 {
+			t.Fatalf("create %s: %d %s", n, r.Status, r.Body)
+		}
+	}
+	ts.stop()
+	keyFile := filepath.Join(dir, "nmp-encryption-key.txt")
+	if err := os.Rename(keyFile, keyFile+".bak"); err != nil {
+		t.Fatal(err)
+	}
+	ts = start(t, map[string]string{
+		"NMP_SECRETS_ENCRYPTION": `{"current_provider":"k","providers":{"secret_key":{"k":{"value":"` + testKEK + `"}}}}`,
+	}, dir)
+	want := "2 secrets use provider '', which is not configured; they cannot be read"
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(ts.Logs.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning %q in the logs:\n%s", want, ts.Logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
