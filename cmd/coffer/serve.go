@@ -40,7 +40,9 @@ func serve(ctx context.Context, flags config.Flags) error {
 	if err != nil {
 		return &exitError{code: 1, msg: "coffer: " + err.Error()}
 	}
-	log := server.NewLogger(cfg.Coffer.Log, os.Stderr)
+	logs := server.NewLogBuffer(os.Stderr) // batches the per-access audit lines
+	defer logs.Close()
+	log := server.NewLogger(cfg.Coffer.Log, logs)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	srv, err := server.New(ctx, cfg, log, os.LookupEnv)

@@ -43,8 +43,8 @@ const (
 )
 
 // benchServer starts a Coffer with benchSecrets secrets in workspace bench
-// and returns it with its base URL. Its log goes to a file, as `coffer
-// bench` sends the server's stderr to one.
+// and returns it with its base URL. Its log goes through a LogBuffer to a
+// file, as `coffer serve` logs and `coffer bench` sends its stderr to one.
 func benchServer(b *testing.B) (*server.Server, string) {
 	b.Helper()
 	logFile, err := os.Create(filepath.Join(b.TempDir(), "server.log"))
@@ -52,7 +52,9 @@ func benchServer(b *testing.B) (*server.Server, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	srv, url := startServer(b, logFile)
+	logs := server.NewLogBuffer(logFile) // as `coffer serve` wires it
+	b.Cleanup(func() { logs.Close() })
+	srv, url := startServer(b, logs)
 	ctx := context.Background()
 	if _, err := srv.Service.CreateWorkspace(ctx, benchWS, nil, nil, ""); err != nil {
 		b.Fatal(err)
