@@ -28,7 +28,7 @@ func toMemberJSON(m secrets.Member) memberJSON {
 }
 
 func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, p params) {
-	ms, err := s.svc.ListMembers(r.Context(), p["workspace"])
+	ms, err := s.svc.ListMembers(r.Context(), p.get("workspace"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -58,7 +58,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p params) {
 		writeItems(w, is)
 		return
 	}
-	m, err := s.svc.AddMember(r.Context(), p["workspace"], *principal, roles, actor(r))
+	m, err := s.svc.AddMember(r.Context(), p.get("workspace"), *principal, roles, actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -77,7 +77,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p params) {
 		writeItems(w, is)
 		return
 	}
-	m, err := s.svc.SetMember(r.Context(), p["workspace"], p["principal"], roles, actor(r))
+	m, err := s.svc.SetMember(r.Context(), p.get("workspace"), p.get("principal"), roles, actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -86,7 +86,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p params) {
-	ws, principal := p["workspace"], p["principal"]
+	ws, principal := p.get("workspace"), p.get("principal")
 	n, err := s.svc.RemoveMember(r.Context(), ws, principal)
 	if err != nil {
 		s.writeError(w, r, err)

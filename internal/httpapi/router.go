@@ -13,19 +13,38 @@ type route struct {
 	method  string
 	pattern string
 	handle  func(s *Server, w http.ResponseWriter, r *http.Request, p params)
-	public  bool // no identity parsing, no authorization (health, discovery)
-	segs    []string
+	public  bool     // no identity parsing, no authorization (health, discovery)
+	segs    []string // pattern segments; a parameter is "" here, named in names
+	names   []string // parameter names, in path order
 }
 
-// params are the decoded path parameters of a matched route.
-type params map[string]string
+// maxParams is the most {param} segments a pattern may have.
+const maxParams = 2
+
+// params are the decoded path parameters of a matched route. They live in
+// the Match, not in a map, so routing a request allocates nothing but the
+// decoded values of escaped segments.
+type params struct {
+	names  []string // the route's parameter names
+	values [maxParams]string
+}
+
+// get returns the decoded parameter name ("" if the route has none).
+func (p params) get(name string) string {
+	for i, n := range p.names {
+		if n == name {
+			return p.values[i]
+		}
+	}
+	return ""
+}
 
 // Match is the outcome of routing a path: the route for the method (nil if
-// none) and the methods the path allows, for 405 answers.
+// none) and whether any route serves the path with some method.
 type Match struct {
 	route  *route
 	params params
-	allow  []string
+	found  bool
 }
 
 type router struct{ routes []*route }
@@ -33,26 +52,33 @@ type router struct{ routes []*route }
 func newRouter(rs []*route) *router {
 	for _, r := range rs {
 		r.segs = strings.Split(strings.TrimPrefix(r.pattern, "/"), "/")
+		for i, s := range r.segs {
+			if strings.HasPrefix(s, "{") {
+				r.names = append(r.names, s[1:len(s)-1])
+				r.segs[i] = ""
+			}
+		}
+		if len(r.names) > maxParams {
+			panic("httpapi: route " + r.pattern + " has more than maxParams parameters")
+		}
 	}
 	return &router{routes: rs}
 }
 
 // match finds the route for method and the escaped path. HEAD uses GET routes.
 func (rt *router) match(method, escapedPath string) Match {
-	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
+	var buf [8]string // deep enough for every route: no allocation
+	segs := splitPath(buf[:0], escapedPath)
 	var m Match
 	for _, r := range rt.routes {
-		p, ok := matchSegs(r.segs, segs)
+		p, ok := r.matchSegs(segs)
 		if !ok {
 			continue
 		}
-		m.allow = append(m.allow, r.method)
-		if r.method == http.MethodGet {
-			m.allow = append(m.allow, http.MethodHead)
-		}
+		m.found = true
 		if r.method == method && m.route == nil {
 			m.route, m.params = r, p
 		}
@@ -60,24 +86,57 @@ func (rt *router) match(method, escapedPath string) Match {
 	return m
 }
 
-func matchSegs(pattern, segs []string) (params, bool) {
-	if len(pattern) != len(segs) {
-		return nil, false
-	}
-	var p params
-	for i, ps := range pattern {
-		if strings.HasPrefix(ps, "{") {
-			v, err := url.PathUnescape(segs[i])
-			if err != nil || v == "" {
-				return nil, false
+// allowed lists the methods the routes matching escapedPath serve, for the
+// Allow header of a 405. GET routes also serve HEAD.
+func (rt *router) allowed(escapedPath string) []string {
+	segs := splitPath(nil, escapedPath)
+	var allow []string
+	for _, r := range rt.routes {
+		if _, ok := r.matchSegs(segs); ok {
+			allow = append(allow, r.method)
+			if r.method == http.MethodGet {
+				allow = append(allow, http.MethodHead)
 			}
-			if p == nil {
-				p = params{}
-			}
-			p[ps[1:len(ps)-1]] = v
-		} else if ps != segs[i] {
-			return nil, false
 		}
 	}
+	return allow
+}
+
+// splitPath appends the '/'-separated segments of escapedPath, without its
+// leading '/', to segs (strings.Split's result).
+func splitPath(segs []string, escapedPath string) []string {
+	path := strings.TrimPrefix(escapedPath, "/")
+	for {
+		seg, rest, more := strings.Cut(path, "/")
+		segs = append(segs, seg)
+		if !more {
+			return segs
+		}
+		path = rest
+	}
+}
+
+// matchSegs matches path segments against the pattern. A parameter segment
+// must be non-empty and unescape; its decoded value goes into p.
+func (r *route) matchSegs(segs []string) (p params, ok bool) {
+	if len(segs) != len(r.segs) {
+		return params{}, false
+	}
+	n := 0
+	for i, lit := range r.segs {
+		if lit != "" {
+			if segs[i] != lit {
+				return params{}, false
+			}
+			continue
+		}
+		v, err := url.PathUnescape(segs[i])
+		if err != nil || v == "" {
+			return params{}, false
+		}
+		p.values[n] = v
+		n++
+	}
+	p.names = r.names
 	return p, true
 }

@@ -41,7 +41,7 @@ func (m Match) Pattern() string {
 }
 
 // Param returns a decoded path parameter of the matched route.
-func (m Match) Param(name string) string { return m.params[name] }
+func (m Match) Param(name string) string { return m.params.get(name) }
 
 // Found reports whether some route serves the path with any method.
-func (m Match) Found() bool { return len(m.allow) > 0 }
+func (m Match) Found() bool { return m.found }

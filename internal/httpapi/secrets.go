@@ -33,7 +33,7 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 		writeItems(w, []item{emptyValueItem})
 		return
 	}
-	sec, err := s.svc.CreateSecret(r.Context(), p["workspace"],
+	sec, err := s.svc.CreateSecret(r.Context(), p.get("workspace"),
 		secrets.NewSecret{Name: *name, Description: desc, Value: *value}, actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -74,7 +74,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
 		writeItems(w, is)
 		return
 	}
-	list, pg, err := s.svc.ListSecrets(r.Context(), p["workspace"], page, size)
+	list, pg, err := s.svc.ListSecrets(r.Context(), p.get("workspace"), page, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -87,7 +87,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
 }
 
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
-	sec, err := s.svc.GetSecret(r.Context(), p["workspace"], p["name"])
+	sec, err := s.svc.GetSecret(r.Context(), p.get("workspace"), p.get("name"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -113,7 +113,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 		writeItems(w, []item{emptyValueItem})
 		return
 	}
-	sec, err := s.svc.UpdateSecret(r.Context(), p["workspace"], p["name"],
+	sec, err := s.svc.UpdateSecret(r.Context(), p.get("workspace"), p.get("name"),
 		secrets.SecretChange{Description: desc, Value: value}, actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
@@ -123,7 +123,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) {
-	if err := s.svc.DeleteSecret(r.Context(), p["workspace"], p["name"]); err != nil {
+	if err := s.svc.DeleteSecret(r.Context(), p.get("workspace"), p.get("name")); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -131,7 +131,7 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
-	ws, name := p["workspace"], p["name"]
+	ws, name := p.get("workspace"), p.get("name")
 	pr := PrincipalFrom(r.Context())
 	// The on-behalf-of user must be able to read the metadata, checked
 	// before any lookup so a 403 never reveals whether the secret exists.

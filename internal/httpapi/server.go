@@ -116,8 +116,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case m.route != nil:
 		m.route.handle(s, sw, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), m.params)
-	case len(m.allow) > 0:
-		sw.Header().Set("Allow", strings.Join(m.allow, ", "))
+	case m.Found():
+		sw.Header().Set("Allow", strings.Join(s.router.allowed(r.URL.EscapedPath()), ", "))
 		writeDetail(sw, http.StatusMethodNotAllowed, "Method Not Allowed")
 	default:
 		writeDetail(sw, http.StatusNotFound, "Not Found")

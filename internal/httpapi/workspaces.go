@@ -96,7 +96,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, _ params
 }
 
 func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request, p params) {
-	ws, err := s.svc.GetWorkspace(r.Context(), p["name"])
+	ws, err := s.svc.GetWorkspace(r.Context(), p.get("name"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p param
 		writeItems(w, []item{*it})
 		return
 	}
-	ws, err := s.svc.UpdateWorkspace(r.Context(), p["name"], desc, actor(r))
+	ws, err := s.svc.UpdateWorkspace(r.Context(), p.get("name"), desc, actor(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -123,7 +123,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p param
 }
 
 func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request, p params) {
-	name := p["name"]
+	name := p.get("name")
 	if err := s.svc.DeleteWorkspace(r.Context(), name); err != nil {
 		s.writeError(w, r, err)
 		return
