@@ -58,7 +58,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, p params) {
 		writeItems(w, is)
 		return
 	}
-	m, err := s.svc.AddMember(r.Context(), p.get("workspace"), *principal, roles, actor(r))
+	m, err := s.svc.AddMember(r.Context(), p.get("workspace"), *principal, roles, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -77,7 +77,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, p params) {
 		writeItems(w, is)
 		return
 	}
-	m, err := s.svc.SetMember(r.Context(), p.get("workspace"), p.get("principal"), roles, actor(r))
+	m, err := s.svc.SetMember(r.Context(), p.get("workspace"), p.get("principal"), roles, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return

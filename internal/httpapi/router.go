@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/coffer-dev/coffer/internal/auth"
 )
 
 // route is one row of the route table. Patterns are literal segments with
@@ -21,12 +23,15 @@ type route struct {
 // maxParams is the most {param} segments a pattern may have.
 const maxParams = 2
 
-// params are the decoded path parameters of a matched route. They live in
-// the Match, not in a map, so routing a request allocates nothing but the
-// decoded values of escaped segments.
+// params are what a handler gets besides the request: the decoded path
+// parameters of its route and the principal the request acts as. They live
+// in the Match, not in a map or the request's context, so routing and
+// identifying a request allocate nothing but the decoded values of escaped
+// segments.
 type params struct {
-	names  []string // the route's parameter names
-	values [maxParams]string
+	names     []string // the route's parameter names
+	values    [maxParams]string
+	principal auth.Principal // empty if anonymous
 }
 
 // get returns the decoded parameter name ("" if the route has none).

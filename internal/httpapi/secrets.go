@@ -34,7 +34,7 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 		return
 	}
 	sec, err := s.svc.CreateSecret(r.Context(), p.get("workspace"),
-		secrets.NewSecret{Name: *name, Description: desc, Value: *value}, actor(r))
+		secrets.NewSecret{Name: *name, Description: desc, Value: *value}, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 		return
 	}
 	sec, err := s.svc.UpdateSecret(r.Context(), p.get("workspace"), p.get("name"),
-		secrets.SecretChange{Description: desc, Value: value}, actor(r))
+		secrets.SecretChange{Description: desc, Value: value}, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -132,7 +132,7 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) 
 
 func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
 	ws, name := p.get("workspace"), p.get("name")
-	pr := PrincipalFrom(r.Context())
+	pr := p.principal
 	// The on-behalf-of user must be able to read the metadata, checked
 	// before any lookup so a 403 never reveals whether the secret exists.
 	if err := s.auth.CheckAccess(r.Context(), pr, ws); err != nil {
@@ -168,8 +168,8 @@ func (s *Server) audit(ctx context.Context, p auth.Principal, ws, name, outcome 
 	_ = h.Handle(ctx, rec)
 }
 
-func (s *Server) rotate(w http.ResponseWriter, r *http.Request, _ params) {
-	if err := s.auth.CheckRotate(r.Context(), PrincipalFrom(r.Context())); err != nil {
+func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p params) {
+	if err := s.auth.CheckRotate(r.Context(), p.principal); err != nil {
 		s.writeAuthError(w, r, err)
 		return
 	}

@@ -76,17 +76,9 @@ func New(cfg Config) *Server {
 	return s
 }
 
-type principalKey struct{}
-
-// PrincipalFrom returns the principal a request acts as (empty if anonymous).
-func PrincipalFrom(ctx context.Context) auth.Principal {
-	p, _ := ctx.Value(principalKey{}).(auth.Principal)
-	return p
-}
-
 // actor is the effective principal id for created_by/updated_by, or nil.
-func actor(r *http.Request) *string {
-	id := PrincipalFrom(r.Context()).EffectiveID()
+func actor(p params) *string {
+	id := p.principal.EffectiveID()
 	if id == "" {
 		return nil
 	}
@@ -115,7 +107,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case m.route != nil:
-		m.route.handle(s, sw, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)), m.params)
+		m.params.principal = p
+		m.route.handle(s, sw, r, m.params)
 	case m.Found():
 		sw.Header().Set("Allow", strings.Join(s.router.allowed(r.URL.EscapedPath()), ", "))
 		writeDetail(sw, http.StatusMethodNotAllowed, "Method Not Allowed")

@@ -10,7 +10,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, p params) {
 	o, ok := s.readObject(w, r, true)
 	if !ok {
 		return
@@ -29,9 +29,9 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, _ param
 	}
 	admin := ""
 	if s.auth.Enabled() {
-		admin = PrincipalFrom(r.Context()).CreatorBinding()
+		admin = p.principal.CreatorBinding()
 	}
-	ws, err := s.svc.CreateWorkspace(r.Context(), *name, desc, actor(r), admin)
+	ws, err := s.svc.CreateWorkspace(r.Context(), *name, desc, actor(p), admin)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -57,7 +57,7 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, echo bool) (
 
 var sortMsg = "'" + strings.Join(secrets.WorkspaceSorts[:3], "', '") + "' or '" + secrets.WorkspaceSorts[3] + "'"
 
-func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, _ params) {
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, p params) {
 	var is items
 	q := r.URL.Query()
 	page := queryInt(q, "page", 1, 0, &is)
@@ -74,7 +74,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, _ params
 		writeItems(w, is)
 		return
 	}
-	vis, err := s.auth.VisibleWorkspaces(r.Context(), PrincipalFrom(r.Context()))
+	vis, err := s.auth.VisibleWorkspaces(r.Context(), p.principal)
 	if err != nil {
 		s.writeAuthError(w, r, err)
 		return
@@ -114,7 +114,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request, p param
 		writeItems(w, []item{*it})
 		return
 	}
-	ws, err := s.svc.UpdateWorkspace(r.Context(), p.get("name"), desc, actor(r))
+	ws, err := s.svc.UpdateWorkspace(r.Context(), p.get("name"), desc, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
