@@ -132,18 +132,24 @@ func benchSealed(seed int64) envelope.Sealed {
 //	go test -run '^$' -bench ListSecrets ./internal/store/sqlite/
 func BenchmarkListSecrets(b *testing.B) {
 	for _, rows := range []int{1_000, 10_000, 100_000} {
-		b.Run(fmt.Sprintf("rows=%d", rows), func(b *testing.B) {
-			st := openBench(b)
-			fillSecrets(b, st, "bench", rows)
-			for b.Loop() {
-				items, total, err := st.ListSecrets(ctx, "bench", secrets.SecretQuery{Limit: 10})
-				if err != nil || len(items) != 10 || total != rows {
-					b.Fatalf("ListSecrets: %d items, total %d, %v; want 10 of %d", len(items), total, err, rows)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lists/s")
-		})
+		for _, offset := range []int{0, 500} { // 500: the mean page of `coffer bench` list
+			b.Run(fmt.Sprintf("rows=%d/offset=%d", rows, offset), func(b *testing.B) {
+				benchList(b, rows, offset)
+			})
+		}
 	}
+}
+
+func benchList(b *testing.B, rows, offset int) {
+	st := openBench(b)
+	fillSecrets(b, st, "bench", rows)
+	for b.Loop() {
+		items, total, err := st.ListSecrets(ctx, "bench", secrets.SecretQuery{Limit: 10, Offset: offset})
+		if err != nil || len(items) != 10 || total != rows {
+			b.Fatalf("ListSecrets: %d items, total %d, %v; want 10 of %d", len(items), total, err, rows)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lists/s")
 }
 
 // fillSecrets inserts n secrets named f000000000… into ws with one
