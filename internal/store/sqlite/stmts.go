@@ -118,15 +118,9 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// total is the workspace's trigger-kept secret_count (migration 3),
 		// less the excluded secret if it exists: a unique-index probe, where
 		// count(*) would visit every secret of the workspace per page.
-		// The page's ids come from the secrets_list index alone (it holds
-		// every column the filter and order need, plus the rowid), so the
-		// rows OFFSET skips cost an index entry each; only the page's own
-		// rows are read from the table ("deferred join": without it each
-		// skipped row was read in full: at offset 900 of 10,000, twice the time).
-		&r.listSecrets: `WITH ids AS (SELECT id FROM secrets
+		&r.listSecrets: `WITH page AS (SELECT ` + metaCols + ` FROM secrets
 				WHERE workspace = ?1 AND name <> ?2
-				ORDER BY created_at DESC, name ASC LIMIT ?3 OFFSET ?4),
-			page AS (SELECT ` + metaCols + ` FROM secrets WHERE id IN ids)
+				ORDER BY created_at DESC, name ASC LIMIT ?3 OFFSET ?4)
 			SELECT workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE workspace = ?1 AND name = ?2),
 				page.*
 			FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
