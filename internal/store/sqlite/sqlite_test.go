@@ -399,3 +399,44 @@ func TestReopenSeededDoesNotWrite(t *testing.T) {
 		t.Errorf("the committer ran %d commits and writes", n)
 	}
 }
+
+// TestWALIsCheckpointed guards disk usage: SQLite must move committed pages
+// from the WAL into the main file as writes go on. Writes that committed
+// inside the reset of an autocommit statement with RETURNING once skipped
+// the automatic checkpoint, so the main file stayed at 4 KiB while the WAL
+// grew by ~20 KiB per write (docs/performance.md, observation 2).
+func TestWALIsCheckpointed(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(ctx, filepath.Join(dir, "coffer.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	mustCreate(t, st, "bench")
+	const writers, perWriter = 16, 250 // 4,000 writes: 27 MiB of WAL and a 4 KiB main file without checkpoints
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				name := fmt.Sprintf("w%02d-%04d", w, i)
+				if _, err := st.CreateSecret(ctx, benchRecord(name, int64(i))); err != nil {
+					t.Errorf("CreateSecret(%s): %v", name, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	size := func(name string) int64 {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Size()
+	}
+	// SQLite checkpoints every 1,000 pages (4 MiB) and then reuses the WAL
+	// from its start, so the WAL stays near that size.
+	if db, wal := size("coffer.db"), size("coffer.db-wal"); db < 1<<20 || wal > 16<<20 {
+		t.Fatalf("after 4,000 writes coffer.db is %d bytes and its WAL %d: the WAL is not being checkpointed", db, wal)
+	}
+}
