@@ -111,7 +111,8 @@ type secretJSON struct {
 	UpdatedAt   *timestamp `json:"updated_at"`
 }
 
-// secretItemJSON is a list item: null keys are omitted.
+// secretItemJSON is a list item: null keys are omitted. With secretJSON and
+// secretPageJSON it defines what the append functions below must produce.
 type secretItemJSON struct {
 	Name        string     `json:"name"`
 	Workspace   string     `json:"workspace"`
@@ -124,28 +125,58 @@ func toSecretJSON(s secrets.Secret) secretJSON {
 	return secretJSON{s.Name, s.Workspace, s.Description, ts(s.CreatedAt), ts(s.UpdatedAt)}
 }
 
-// The read paths (get, access) and create/update encode their bodies with the
+// The read paths (get, access, list) and create/update encode their bodies with the
 // append functions below instead of encoding/json's reflection: the output
 // is byte for byte what marshal gives for secretJSON and secretValueJSON
 // (respond_test.go checks it), at a fraction of the cost.
 
-// appendSecret appends the secretJSON document of sec.
-func appendSecret(b []byte, sec secrets.Secret) []byte {
+// appendSecret appends the secretJSON document of sec; with item, the
+// secretItemJSON one of a list, which leaves null keys out.
+func appendSecret(b []byte, sec secrets.Secret, item bool) []byte {
 	b = append(b, `{"name":`...)
 	b = appendString(b, sec.Name)
 	b = append(b, `,"workspace":`...)
 	b = appendString(b, sec.Workspace)
-	b = append(b, `,"description":`...)
-	if sec.Description == nil {
-		b = append(b, "null"...)
-	} else {
-		b = appendString(b, *sec.Description)
+	if sec.Description != nil || !item {
+		b = append(b, `,"description":`...)
+		if sec.Description == nil {
+			b = append(b, "null"...)
+		} else {
+			b = appendString(b, *sec.Description)
+		}
 	}
-	b = append(b, `,"created_at":`...)
-	b = appendTimestamp(b, sec.CreatedAt)
-	b = append(b, `,"updated_at":`...)
-	b = appendTimestamp(b, sec.UpdatedAt)
+	if !sec.CreatedAt.IsZero() || !item {
+		b = append(b, `,"created_at":`...)
+		b = appendTimestamp(b, sec.CreatedAt)
+	}
+	if !sec.UpdatedAt.IsZero() || !item {
+		b = append(b, `,"updated_at":`...)
+		b = appendTimestamp(b, sec.UpdatedAt)
+	}
 	return append(b, '}')
+}
+
+// appendSecretPage appends the secretPageJSON document of a list page.
+func appendSecretPage(b []byte, list []secrets.Secret, pg secrets.Page) []byte {
+	b = append(b, `{"data":[`...)
+	for i, sec := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendSecret(b, sec, true)
+	}
+	p := toPagination(pg, len(list))
+	b = append(b, `],"pagination":{"page":`...)
+	b = strconv.AppendInt(b, int64(p.Page), 10)
+	b = append(b, `,"page_size":`...)
+	b = strconv.AppendInt(b, int64(p.PageSize), 10)
+	b = append(b, `,"current_page_size":`...)
+	b = strconv.AppendInt(b, int64(p.CurrentPageSize), 10)
+	b = append(b, `,"total_pages":`...)
+	b = strconv.AppendInt(b, int64(p.TotalPages), 10)
+	b = append(b, `,"total_results":`...)
+	b = strconv.AppendInt(b, int64(p.TotalResults), 10)
+	return append(b, "}}"...)
 }
 
 // appendSecretValue appends the secretValueJSON document of an /access.

@@ -64,8 +64,23 @@ func TestAppendSecretMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendSecret(nil, sec); string(got) != string(want) {
+		if got := appendSecret(nil, sec, false); string(got) != string(want) {
 			t.Errorf("appendSecret(%+v)\n got %s\nwant %s", sec, got, want)
+		}
+	}
+	// A list page of the same secrets, and an empty one.
+	for _, list := range [][]secrets.Secret{cases, nil} {
+		pg := secrets.Page{Page: 2, PageSize: 10, TotalResults: 27}
+		out := secretPageJSON{Data: make([]secretItemJSON, len(list)), Pagination: toPagination(pg, len(list))}
+		for i, sec := range list {
+			out.Data[i] = secretItemJSON(toSecretJSON(sec))
+		}
+		want, err := marshal(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendSecretPage(nil, list, pg); string(got) != string(want) {
+			t.Errorf("appendSecretPage(%d items)\n got %s\nwant %s", len(list), got, want)
 		}
 	}
 }

@@ -44,7 +44,7 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 
 // writeSecret answers with the metadata of sec.
 func writeSecret(w http.ResponseWriter, status int, sec secrets.Secret) {
-	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec))
+	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec, false))
 }
 
 // nameItem runs the two secret-name checks of api.md §3.1.
@@ -79,11 +79,7 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := secretPageJSON{Data: make([]secretItemJSON, len(list)), Pagination: toPagination(pg, len(list))}
-	for i, sec := range list {
-		out.Data[i] = secretItemJSON(toSecretJSON(sec))
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeBody(w, http.StatusOK, appendSecretPage(make([]byte, 0, 256*(len(list)+1)), list, pg))
 }
 
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
