@@ -226,3 +226,23 @@ func runAtOnce(t *testing.T, ops []func() error) {
 		t.Fatal(err)
 	}
 }
+
+// CheckMigratedCounts is the shared half of each backend's test of
+// migration 3, which must start every workspace's count at the number of
+// secrets it already holds. The backend builds a version 2 database holding
+// workspaces "a" with secrets s1…s20, "b" with 10 and "empty" with none,
+// runs the migrations by opening st, and calls this: the counts must be
+// right, and the triggers must keep them from there.
+func CheckMigratedCounts(t *testing.T, st secrets.Store) {
+	t.Helper()
+	wantTotals(t, st, "after the migration",
+		totalCase{"a", "", 20}, totalCase{"b", "", 10}, totalCase{"empty", "", 0})
+	if err := st.DeleteSecret(ctx, "a", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteWorkspace(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreateSecret(t, st, "empty", "new", time.Now())
+	wantTotals(t, st, "after writes", totalCase{"a", "", 19}, totalCase{"empty", "", 1})
+}
