@@ -17,19 +17,7 @@ import (
 // binary and runs `coffer bench --quick`, which starts `coffer serve` and the
 // ceiling as child processes, exactly as an operator would.
 func TestQuickBenchAgainstRealCoffer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the coffer binary and runs a load test")
-	}
-	bin := buildCoffer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "bench", "--quick", "--json", filepath.Join(t.TempDir(), "bench.json"))
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("coffer bench --quick: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
+	out := runBench(t, "--quick", "--json", filepath.Join(t.TempDir(), "bench.json"))
 	if !strings.HasPrefix(out, "# coffer bench\n\n- command: `") || !strings.Contains(out, "bench --quick") {
 		t.Errorf("the report must start with the command line:\n%s", out)
 	}
@@ -45,20 +33,10 @@ func TestQuickBenchTwoReplicasOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the coffer binary and runs a load test")
 	}
-	dsn := pgtest.NewDSN(t)
-	bin := buildCoffer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, bin, "bench", "--quick", "--replicas", "2", "--ops", "access,create,update",
-		"--server-env", "COFFER_DATABASE_DSN="+dsn,
+	out := runBench(t, "--quick", "--replicas", "2", "--ops", "access,create,update",
+		"--server-env", "COFFER_DATABASE_DSN="+pgtest.NewDSN(t),
 		"--server-env", `NMP_SECRETS_ENCRYPTION={"current_provider":"k","providers":{"secret_key":{"k":{"value":"`+key+`"}}}}`)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("coffer bench --replicas 2: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
-	}
-	out := stdout.String()
 	if !strings.Contains(out, "2 `coffer serve` replicas started by this run") || !strings.Contains(out, "PostgreSQL") {
 		t.Errorf("the header must name both replicas and the database:\n%s", out)
 	}
@@ -68,6 +46,25 @@ func TestQuickBenchTwoReplicasOnPostgres(t *testing.T) {
 	for _, op := range []string{"access", "create", "update"} {
 		checkRow(t, out, op)
 	}
+}
+
+// runBench builds the real binary, runs `coffer bench args…` and returns
+// its report; a failed run fails t with both of its outputs.
+func runBench(t *testing.T, args ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the coffer binary and runs a load test")
+	}
+	bin := buildCoffer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, append([]string{"bench"}, args...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("coffer bench %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
 }
 
 // checkRow finds op's table row at the quick concurrency and wants 0 in both
