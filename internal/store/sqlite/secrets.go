@@ -44,19 +44,32 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 	return stored && err == nil, err
 }
 
-// GetSecret returns a record or ErrNotFound.
-//
-// It is the access and get path, so it runs without the caller's
-// cancellation: with a cancellable context (every HTTP request has one)
-// database/sql and the driver each start a goroutine per query to watch it,
-// which costs more than this unique-index lookup, which a cancellation could
-// not usefully shorten. A reader never waits for the writer in WAL mode; any
+// GetSecret returns a record or ErrNotFound, from the read cache when no
+// transaction has committed since it was last read (cache.go).
+func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
+	key := recordKey{ws, name}
+	r, read, ok := s.cache.record(key)
+	if ok {
+		return r, nil
+	}
+	r, err := s.getSecret(ctx, ws, name)
+	if err == nil {
+		s.cache.putRecord(key, r, read)
+	}
+	return r, err
+}
+
+// getSecret is GetSecret's query. It is the access and get path, so it runs
+// without the caller's cancellation: with a cancellable context (every HTTP
+// request has one) database/sql and the driver each start a goroutine per
+// query to watch it, which costs more than this unique-index lookup, which a
+// cancellation could not usefully shorten. A reader never waits for the writer in WAL mode; any
 // other lock wait is still bounded by busy_timeout.
 //
 // The statement does not select workspace and name: they are the lookup
 // keys, and the row found holds exactly those bytes. Every column costs the
 // driver and database/sql work and allocations on each read.
-func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
+func (s *Store) getSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
 	r := secrets.Record{Secret: secrets.Secret{Workspace: ws, Name: name}}
 	var created, updated int64
 	err := s.r.getSecret.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(&r.ID, &r.Description,
@@ -71,9 +84,24 @@ func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record,
 }
 
 // ListSecrets returns one page of a workspace's secrets and the total, both
-// without q.Exclude; ErrNoWorkspace if the workspace is missing.
+// without q.Exclude; ErrNoWorkspace if the workspace is missing. Pages come
+// from the read cache like GetSecret's records.
 func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
-	rows, err := s.r.listSecrets.QueryContext(ctx, ws, q.Exclude, max(q.Limit, 0), max(q.Offset, 0))
+	key := pageKey{ws: ws, exclude: q.Exclude, limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
+	items, total, read, ok := s.cache.page(key)
+	if ok {
+		return items, total, nil
+	}
+	items, total, err := s.listSecrets(ctx, key)
+	if err == nil {
+		s.cache.putPage(key, items, total, read)
+	}
+	return items, total, err
+}
+
+// listSecrets is ListSecrets' query.
+func (s *Store) listSecrets(ctx context.Context, q pageKey) ([]secrets.Secret, int, error) {
+	rows, err := s.r.listSecrets.QueryContext(ctx, q.ws, q.exclude, q.limit, q.offset)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -34,6 +34,7 @@ type Store struct {
 	reader *sql.DB    // query_only connections, never blocked by the writer in WAL mode
 	w      writeStmts // run by writes inside the committer's transactions
 	r      readStmts
+	cache  *readCache // answers of GetSecret and ListSecrets until the next commit
 	log    *slog.Logger
 }
 
@@ -85,8 +86,20 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := s.r.prepare(ctx, s.reader); err != nil {
 		return err
 	}
+	s.cache = newReadCache(s.openWALIndex(path))
 	s.commit, err = newCommitter(ctx, s.writer)
 	return err
+}
+
+// openWALIndex maps the wal-index for the read cache. Without it Coffer
+// still works, only every read goes to SQLite.
+func (s *Store) openWALIndex(path string) *walIndex {
+	wal, err := openWALIndex(path)
+	if err != nil {
+		s.log.Warn("SQLite read cache off", "error", err.Error())
+		return nil
+	}
+	return wal
 }
 
 // write runs fn as one write: in its own savepoint of the committer's next
@@ -195,6 +208,9 @@ func (s *Store) Close() error {
 	var errs []error
 	if s.commit != nil {
 		errs = append(errs, s.commit.close())
+	}
+	if s.cache != nil {
+		errs = append(errs, s.cache.close()) // before the connections: see walIndex
 	}
 	errs = append(errs, s.r.close(), s.w.close())
 	for _, db := range []*sql.DB{s.reader, s.writer} {

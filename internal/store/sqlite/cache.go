@@ -1,0 +1,168 @@
+package sqlite
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// readCache keeps the answers of the two hot reader queries, sealed records
+// (ciphertext and metadata, never a value) and list pages, for as long as no
+// transaction has committed to the database since they were read.
+//
+// A point read through SQLite costs two fcntl lock calls on the wal-index,
+// a VDBE run and database/sql's bookkeeping: about half of an /access
+// request's CPU (docs/performance.md). Validity is the wal-index header
+// (walIndex): every commit, by this process's writer or by another process
+// such as `coffer import` or the sqlite3 shell, changes it, and the first
+// lookup after that drops every entry. So a hit is exactly what the query
+// would return at that moment, and no write path needs an invalidation hook
+// to keep right. Under a steady write load the cache mostly misses; a miss
+// costs one header read and a map lookup.
+type readCache struct {
+	mu      sync.Mutex
+	wal     *walIndex // nil: the cache is off and every lookup misses
+	mark    walMark   // the header when the current entries were read
+	records bounded[recordKey, secrets.Record]
+	pages   bounded[pageKey, cachedPage]
+}
+
+// Cache sizes, in records (a list page counts its items plus one). A record
+// takes about 500 bytes with its map slot, so a full cache is a few MiB,
+// within the memory target of docs/performance.md at 100,000 secrets.
+const (
+	maxCachedRecords = 8192
+	maxCachedItems   = 4096
+)
+
+type recordKey struct{ ws, name string }
+
+type pageKey struct {
+	ws, exclude   string
+	limit, offset int
+}
+
+// cachedPage is one ListSecrets answer. items is never modified after it is
+// cached; callers get it with its capacity clipped, so an append copies.
+type cachedPage struct {
+	items []secrets.Secret
+	total int
+}
+
+func newReadCache(wal *walIndex) *readCache {
+	c := &readCache{wal: wal}
+	c.records.init(maxCachedRecords, func(secrets.Record) int { return 1 })
+	c.pages.init(maxCachedItems, func(p cachedPage) int { return len(p.items) + 1 })
+	if wal != nil {
+		c.mark = wal.mark()
+	}
+	return c
+}
+
+// record looks up a sealed record. The mark it returns goes to putRecord
+// after a miss: it is the header read before the query, so a commit that
+// lands while the query runs keeps the answer out of the cache.
+func (c *readCache) record(k recordKey) (secrets.Record, walMark, bool) {
+	return lookup(c, &c.records, k)
+}
+
+func (c *readCache) putRecord(k recordKey, r secrets.Record, read walMark) {
+	fill(c, &c.records, k, r, read)
+}
+
+// page looks up a list page like record.
+func (c *readCache) page(k pageKey) ([]secrets.Secret, int, walMark, bool) {
+	p, mark, ok := lookup(c, &c.pages, k)
+	return slices.Clip(p.items), p.total, mark, ok
+}
+
+func (c *readCache) putPage(k pageKey, items []secrets.Secret, total int, read walMark) {
+	fill(c, &c.pages, k, cachedPage{items: slices.Clip(items), total: total}, read)
+}
+
+func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, walMark, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wal == nil {
+		var zero V
+		return zero, walMark{}, false
+	}
+	mark := c.syncLocked()
+	v, ok := b.m[k]
+	return v, mark, ok
+}
+
+// fill caches v unless a transaction committed since the header was read.
+func fill[K comparable, V any](c *readCache, b *bounded[K, V], k K, v V, read walMark) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wal != nil && c.syncLocked() == read {
+		b.put(k, v)
+	}
+}
+
+// close turns the cache off and unmaps the header; it runs before the
+// store's connections close (see walIndex).
+func (c *readCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wal == nil {
+		return nil
+	}
+	err := c.wal.close()
+	c.wal = nil
+	return err
+}
+
+// syncLocked reads the header and drops every entry if it moved.
+func (c *readCache) syncLocked() walMark {
+	if m := c.wal.mark(); m != c.mark {
+		c.mark = m
+		c.records.reset()
+		c.pages.reset()
+	}
+	return c.mark
+}
+
+// bounded is a map whose entries' total cost stays within limit; when full,
+// an arbitrary entry makes room. Entries are read far more often than they
+// are evicted, so recency is not worth tracking.
+type bounded[K comparable, V any] struct {
+	m     map[K]V
+	cost  func(V) int
+	used  int
+	limit int
+}
+
+func (b *bounded[K, V]) init(limit int, cost func(V) int) {
+	b.limit, b.cost = limit, cost
+	b.reset()
+}
+
+func (b *bounded[K, V]) put(k K, v V) {
+	c := b.cost(v)
+	if c > b.limit {
+		return
+	}
+	if old, ok := b.m[k]; ok {
+		b.used -= b.cost(old)
+		delete(b.m, k)
+	}
+	for b.used+c > b.limit {
+		for ek, ev := range b.m {
+			b.used -= b.cost(ev)
+			delete(b.m, ek)
+			break
+		}
+	}
+	b.m[k] = v
+	b.used += c
+}
+
+// reset empties the map. A new map rather than clear(): clearing costs the
+// old map's full capacity, and this runs once per commit under a write load.
+func (b *bounded[K, V]) reset() {
+	b.m = make(map[K]V)
+	b.used = 0
+}

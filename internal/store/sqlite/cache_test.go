@@ -1,0 +1,157 @@
+package sqlite
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+const cacheChildEnv = "COFFER_TEST_CACHE_CHILD"
+
+// TestCacheSeesWritesOfAnotherProcess: while the server has answers cached,
+// another process (here a child opening the store as `coffer import` does)
+// updates, creates and deletes secrets. The server's next reads must return
+// the new state, not the cached one.
+func TestCacheSeesWritesOfAnotherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	mustCreate(t, st, "bench")
+	for _, name := range []string{"updated", "deleted"} {
+		if _, err := st.CreateSecret(ctx, benchRecord(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := secrets.SecretQuery{Limit: 10}
+	for _, name := range []string{"updated", "deleted"} {
+		if _, err := st.GetSecret(ctx, "bench", name); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, hit := st.cache.record(recordKey{"bench", name}); !hit {
+			t.Fatalf("%s is not cached after a read: the read cache is off, so this test proves nothing", name)
+		}
+	}
+	if _, _, err := st.ListSecrets(ctx, "bench", page); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCacheChild$")
+	cmd.Env = append(os.Environ(), cacheChildEnv+"="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+
+	got, err := st.GetSecret(ctx, "bench", "updated")
+	if err != nil || got.Description == nil || *got.Description != "by the other process" {
+		t.Errorf("updated secret: description %v, err %v; want the other process's", got.Description, err)
+	}
+	if _, err := st.GetSecret(ctx, "bench", "deleted"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Errorf("deleted secret: err %v, want ErrNotFound", err)
+	}
+	items, total, err := st.ListSecrets(ctx, "bench", page)
+	var names []string
+	for _, it := range items {
+		names = append(names, it.Name)
+	}
+	slices.Sort(names)
+	if err != nil || total != 2 || !slices.Equal(names, []string{"created", "updated"}) {
+		t.Errorf("list: %v, total %d, err %v; want [created updated], total 2", names, total, err)
+	}
+}
+
+// TestCacheChild is the other process of TestCacheSeesWritesOfAnotherProcess;
+// it does nothing in a normal test run.
+func TestCacheChild(t *testing.T) {
+	path := os.Getenv(cacheChildEnv)
+	if path == "" {
+		t.Skip("runs only as the child of TestCacheSeesWritesOfAnotherProcess")
+	}
+	st, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	desc := "by the other process"
+	if _, err := st.UpdateSecret(ctx, "bench", "updated", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteSecret(ctx, "bench", "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateSecret(ctx, benchRecord("created", 2)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheDropsAnswersReadBeforeACommit: a read that was answered before a
+// commit but finishes after it must not put the old answer in the cache,
+// or later reads would return the state before the commit.
+func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", limit: 10}
+	_, read, _ := st.cache.record(key)
+	staleRecord, err := st.getSecret(ctx, "bench", "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleItems, staleTotal, err := st.listSecrets(ctx, pkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	desc := "new"
+	if _, err := st.UpdateSecret(ctx, "bench", "s", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st.cache.putRecord(key, staleRecord, read)
+	st.cache.putPage(pkey, staleItems, staleTotal, read)
+
+	if got, err := st.GetSecret(ctx, "bench", "s"); err != nil || got.Description == nil || *got.Description != desc {
+		t.Errorf("GetSecret: description %v, err %v; want %q", got.Description, err, desc)
+	}
+	items, _, err := st.ListSecrets(ctx, "bench", secrets.SecretQuery{Limit: 10})
+	if err != nil || len(items) != 1 || items[0].Description == nil || *items[0].Description != desc {
+		t.Errorf("ListSecrets: %+v, err %v; want the new description", items, err)
+	}
+}
+
+// TestCacheIsBounded: however many answers are read, the cache keeps at most
+// its limit, so memory stays bounded with any number of secrets.
+func TestCacheIsBounded(t *testing.T) {
+	tests := []struct {
+		name  string
+		costs []int
+		limit int
+	}{
+		{"one per entry", []int{1, 1, 1, 1, 1}, 3},
+		{"pages of several", []int{4, 4, 2, 4, 1}, 8},
+		{"larger than the limit", []int{2, 9, 2}, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bounded[int, int]
+			b.init(tt.limit, func(cost int) int { return cost })
+			for i, c := range tt.costs {
+				b.put(i, c)
+				total := 0
+				for _, v := range b.m {
+					total += v
+				}
+				if total > tt.limit || total != b.used {
+					t.Fatalf("after %d puts: entries cost %d, accounted %d, limit %d", i+1, total, b.used, tt.limit)
+				}
+				if _, ok := b.m[i]; ok != (c <= tt.limit) {
+					t.Errorf("put of cost %d (limit %d): cached %v", c, tt.limit, ok)
+				}
+			}
+		})
+	}
+}
