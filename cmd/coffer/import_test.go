@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/server"
 )
 
@@ -31,8 +32,9 @@ func importEnv(dir string) []string {
 	}
 }
 
-// accessAll opens the imported data directory in-process and reads values.
-func accessAll(t *testing.T, dir string, names ...string) []string {
+// openService opens the data directory in-process with importEnv's
+// configuration, as `coffer serve` would.
+func openService(t *testing.T, dir string) (*secrets.Service, func() error) {
 	t.Helper()
 	env := map[string]string{}
 	for _, kv := range importEnv(dir) {
@@ -48,6 +50,13 @@ func accessAll(t *testing.T, dir string, names ...string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return svc, closeStore
+}
+
+// accessAll opens the imported data directory in-process and reads values.
+func accessAll(t *testing.T, dir string, names ...string) []string {
+	t.Helper()
+	svc, closeStore := openService(t, dir)
 	defer closeStore()
 	var out []string
 	for _, n := range names {
@@ -96,5 +105,53 @@ func TestImport(t *testing.T) {
 	replace.expect(t, 0, "")
 	if replace.stdout != "imported 1, skipped 0, failed 0\n" {
 		t.Errorf("replace output %q", replace.stdout)
+	}
+}
+
+// TestImportWhileServing: `coffer import` may run while the server has the
+// same SQLite file open (docs/import.md). The server must then answer with
+// the imported state at once, although it had read the old state just before
+// (its read cache must not hide another process's writes).
+func TestImportWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	svc, closeStore := openService(t, dir)
+	defer closeStore()
+	ctx := context.Background()
+	if _, err := svc.CreateWorkspace(ctx, "ml", nil, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.CreateSecret(ctx, "ml", secrets.NewSecret{Name: "hf-token", Value: "old-value"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	listNames := func() string {
+		t.Helper()
+		items, _, err := svc.ListSecrets(ctx, "ml", 1, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, it := range items {
+			names = append(names, it.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	for range 2 { // read twice: the second read is the cached one
+		if v, err := svc.AccessSecret(ctx, "ml", "hf-token"); err != nil || v != "old-value" {
+			t.Fatalf("before import: %q, %v", v, err)
+		}
+		if got := listNames(); got != "hf-token" {
+			t.Fatalf("before import: list %q", got)
+		}
+	}
+
+	in := entityLine("ml", "hf-token", "v1") + "\n" + entityLine("ml", "wandb-key", "v1") + "\n"
+	res := cliEnv(t, importEnv(dir), strings.NewReader(in), "import", "--replace", "-")
+	res.expect(t, 0, "")
+
+	if v, err := svc.AccessSecret(ctx, "ml", "hf-token"); err != nil || v != "hf_example_token" {
+		t.Errorf("after import: %q, %v; want the imported value", v, err)
+	}
+	if got := listNames(); got != "wandb-key,hf-token" && got != "hf-token,wandb-key" {
+		t.Errorf("after import: list %q, want both secrets", got)
 	}
 }
