@@ -40,12 +40,13 @@ import (
 const (
 	benchWS      = "bench"
 	benchSecrets = 1000
+	benchCaller  = "service:bench" // the caller when auth is on, as platform services call
 )
 
 // benchServer starts a Coffer with benchSecrets secrets in workspace bench
 // and returns it with its base URL. Its log goes through a LogBuffer to a
 // file, as `coffer serve` logs and `coffer bench` sends its stderr to one.
-func benchServer(b *testing.B) (*server.Server, string) {
+func benchServer(b *testing.B, env map[string]string) (*server.Server, string) {
 	b.Helper()
 	logFile, err := os.Create(filepath.Join(b.TempDir(), "server.log"))
 	if err != nil {
@@ -54,7 +55,7 @@ func benchServer(b *testing.B) (*server.Server, string) {
 	b.Cleanup(func() { logFile.Close() })
 	logs := server.NewLogBuffer(logFile) // as `coffer serve` wires it
 	b.Cleanup(func() { logs.Close() })
-	srv, url := startServer(b, logs)
+	srv, url := startServerEnv(b, logs, env)
 	ctx := context.Background()
 	if _, err := srv.Service.CreateWorkspace(ctx, benchWS, nil, nil, ""); err != nil {
 		b.Fatal(err)
@@ -74,8 +75,13 @@ func benchServer(b *testing.B) (*server.Server, string) {
 // loopback port.
 func startServer(tb testing.TB, logOut io.Writer) (*server.Server, string) {
 	tb.Helper()
+	return startServerEnv(tb, logOut, map[string]string{})
+}
+
+// startServerEnv is startServer with env as the environment.
+func startServerEnv(tb testing.TB, logOut io.Writer, env map[string]string) (*server.Server, string) {
+	tb.Helper()
 	dir := tb.TempDir()
-	env := map[string]string{}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	cfg, err := config.Load(config.Flags{DataDir: dir, Listen: "127.0.0.1:0"}, lookup)
 	if err != nil {
@@ -129,12 +135,24 @@ func reportCPU(b *testing.B, start time.Duration) {
 	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
 
+// BenchmarkHandler also runs with auth enabled ("auth/…"): the caller is
+// then a service identified by the trusted principal header, whose roles
+// are read before every request.
 func BenchmarkHandler(b *testing.B) {
-	srv, _ := benchServer(b)
-	h := srv.Handler()
+	for _, auth := range []bool{false, true} {
+		env, prefix := map[string]string{}, ""
+		if auth {
+			env["NMP_AUTH_ENABLED"], prefix = "true", "auth/"
+		}
+		srv, _ := benchServer(b, env)
+		benchHandler(b, srv.Handler(), prefix, auth)
+	}
+}
+
+func benchHandler(b *testing.B, h http.Handler, prefix string, auth bool) {
 	for _, op := range []string{"access", "get"} {
 		paths := benchPaths(op)
-		b.Run(op, func(b *testing.B) {
+		b.Run(prefix+op, func(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			start := cpuTime(b)
@@ -143,6 +161,9 @@ func BenchmarkHandler(b *testing.B) {
 				ctx, cancel := context.WithCancel(context.Background())
 				r := httptest.NewRequestWithContext(ctx, http.MethodGet, paths[i%len(paths)], nil)
 				r.RemoteAddr = "127.0.0.1:40000"
+				if auth {
+					r.Header.Set("X-NMP-Principal-Id", benchCaller)
+				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
 				cancel()
@@ -157,7 +178,7 @@ func BenchmarkHandler(b *testing.B) {
 }
 
 func BenchmarkListener(b *testing.B) {
-	_, url := benchServer(b)
+	_, url := benchServer(b, map[string]string{})
 	const conns = 16
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	b.Cleanup(tr.CloseIdleConnections)

@@ -19,14 +19,30 @@ import (
 // one. That single writer is what makes the last-admin check atomic here; the
 // PostgreSQL backend locks the workspace row instead.
 
-// RolesOf returns each of principals' roles in ws in grant order.
+// RolesOf returns each of principals' roles in ws in grant order. It runs
+// before every authorized request, so answers come from the read cache
+// (cache.go) until the next commit.
 func (s *Store) RolesOf(ctx context.Context, ws string, principals []string) (map[string][]string, error) {
-	roles := map[string][]string{}
 	list, ok := jsonList(principals)
 	if !ok || !secrets.StorableText(ws) {
+		return map[string][]string{}, nil
+	}
+	key := rolesKey{ws, list}
+	roles, read, ok := s.cache.rolesOf(key)
+	if ok {
 		return roles, nil
 	}
-	rows, err := s.r.rolesOf.QueryContext(ctx, ws, list)
+	roles, err := s.rolesOf(ctx, key)
+	if err == nil {
+		s.cache.putRoles(key, roles, read)
+	}
+	return roles, err
+}
+
+// rolesOf is RolesOf's query.
+func (s *Store) rolesOf(ctx context.Context, k rolesKey) (map[string][]string, error) {
+	roles := map[string][]string{}
+	rows, err := s.r.rolesOf.QueryContext(ctx, k.ws, k.principals)
 	if err != nil {
 		return nil, err
 	}

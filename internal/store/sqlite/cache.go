@@ -7,9 +7,10 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// readCache keeps the answers of the two hot reader queries, sealed records
-// (ciphertext and metadata, never a value) and list pages, for as long as no
-// transaction has committed to the database since they were read.
+// readCache keeps the answers of the hot reader queries, sealed records
+// (ciphertext and metadata, never a value), list pages and the role lookups
+// of authorization, for as long as no transaction has committed to the
+// database since they were read.
 //
 // A point read through SQLite costs two fcntl lock calls on the wal-index,
 // a VDBE run and database/sql's bookkeeping: about half of an /access
@@ -26,6 +27,7 @@ type readCache struct {
 	mark    walMark   // the header when the current entries were read
 	records bounded[recordKey, secrets.Record]
 	pages   bounded[pageKey, cachedPage]
+	roles   bounded[rolesKey, map[string][]string]
 }
 
 // Cache sizes, in records (a list page counts its items plus one). A record
@@ -34,9 +36,14 @@ type readCache struct {
 const (
 	maxCachedRecords = 8192
 	maxCachedItems   = 4096
+	maxCachedRoles   = 1024 // (workspace, caller) pairs
 )
 
 type recordKey struct{ ws, name string }
+
+// rolesKey is a RolesOf lookup: the principals as the JSON list the query
+// takes.
+type rolesKey struct{ ws, principals string }
 
 type pageKey struct {
 	ws, exclude   string
@@ -54,6 +61,7 @@ func newReadCache(wal *walIndex) *readCache {
 	c := &readCache{wal: wal}
 	c.records.init(maxCachedRecords, func(secrets.Record) int { return 1 })
 	c.pages.init(maxCachedItems, func(p cachedPage) int { return len(p.items) + 1 })
+	c.roles.init(maxCachedRoles, func(map[string][]string) int { return 1 })
 	if wal != nil {
 		c.mark = wal.mark()
 	}
@@ -79,6 +87,16 @@ func (c *readCache) page(k pageKey) ([]secrets.Secret, int, walMark, bool) {
 
 func (c *readCache) putPage(k pageKey, items []secrets.Secret, total int, read walMark) {
 	fill(c, &c.pages, k, cachedPage{items: slices.Clip(items), total: total}, read)
+}
+
+// rolesOf looks up a RolesOf answer like record. The map is shared by every
+// caller that gets it: they only read it.
+func (c *readCache) rolesOf(k rolesKey) (map[string][]string, walMark, bool) {
+	return lookup(c, &c.roles, k)
+}
+
+func (c *readCache) putRoles(k rolesKey, roles map[string][]string, read walMark) {
+	fill(c, &c.roles, k, roles, read)
 }
 
 func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, walMark, bool) {
@@ -121,6 +139,7 @@ func (c *readCache) syncLocked() walMark {
 		c.mark = m
 		c.records.reset()
 		c.pages.reset()
+		c.roles.reset()
 	}
 	return c.mark
 }

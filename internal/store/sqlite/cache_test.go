@@ -15,7 +15,7 @@ const cacheChildEnv = "COFFER_TEST_CACHE_CHILD"
 
 // TestCacheSeesWritesOfAnotherProcess: while the server has answers cached,
 // another process (here a child opening the store as `coffer import` does)
-// updates, creates and deletes secrets. The server's next reads must return
+// updates, creates and deletes secrets and grants a role. The server's next reads must return
 // the new state, not the cached one.
 func TestCacheSeesWritesOfAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "coffer.db")
@@ -38,6 +38,9 @@ func TestCacheSeesWritesOfAnotherProcess(t *testing.T) {
 	if _, _, err := st.ListSecrets(ctx, "bench", page); err != nil {
 		t.Fatal(err)
 	}
+	if roles, err := st.RolesOf(ctx, "bench", []string{"alice"}); err != nil || len(roles) != 0 {
+		t.Fatalf("RolesOf before the grant: %v, %v", roles, err)
+	}
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCacheChild$")
 	cmd.Env = append(os.Environ(), cacheChildEnv+"="+path)
@@ -51,6 +54,9 @@ func TestCacheSeesWritesOfAnotherProcess(t *testing.T) {
 	}
 	if _, err := st.GetSecret(ctx, "bench", "deleted"); !errors.Is(err, secrets.ErrNotFound) {
 		t.Errorf("deleted secret: err %v, want ErrNotFound", err)
+	}
+	if roles, err := st.RolesOf(ctx, "bench", []string{"alice"}); err != nil || !slices.Equal(roles["alice"], []string{"Editor"}) {
+		t.Errorf("RolesOf after the other process's grant: %v, %v; want alice: [Editor]", roles, err)
 	}
 	items, total, err := st.ListSecrets(ctx, "bench", page)
 	var names []string
@@ -83,6 +89,9 @@ func TestCacheChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateSecret(ctx, benchRecord("created", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.GrantRoles(ctx, "bench", "alice", []string{"Editor"}, nil, secrets.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
