@@ -30,9 +30,10 @@ type readCache struct {
 	roles   bounded[rolesKey, map[string][]string]
 }
 
-// Cache sizes, in records (a list page counts its items plus one). A record
-// takes about 500 bytes with its map slot, so a full cache is a few MiB,
-// within the memory target of docs/performance.md at 100,000 secrets.
+// Cache sizes: records, list items (a page counts its items plus one) and
+// role lookups. A record takes about 500 bytes with its map slot, so a full
+// cache is about 5 MiB, within the memory target of docs/performance.md at
+// 100,000 secrets.
 const (
 	maxCachedRecords = 8192
 	maxCachedItems   = 4096
@@ -145,8 +146,9 @@ func (c *readCache) syncLocked() walMark {
 }
 
 // bounded is a map whose entries' total cost stays within limit; when full,
-// an arbitrary entry makes room. Entries are read far more often than they
-// are evicted, so recency is not worth tracking.
+// an arbitrary entry makes room. That needs no bookkeeping on a hit: reads
+// spread evenly over more keys than fit gain nothing from any policy, and a
+// hot key evicted by chance is back after its next read.
 type bounded[K comparable, V any] struct {
 	m     map[K]V
 	cost  func(V) int
