@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -52,24 +54,7 @@ func runImport(ctx context.Context, flags config.Flags, opts secrets.ImportOptio
 		return &exitError{code: 1, msg: "coffer: " + err.Error()}
 	}
 	defer closeStore()
-	var counts [3]int
-	err = nmpimport.Read(in, secrets.Now(), func(e nmpimport.Entry) error {
-		if e.Ignored != "" {
-			return nil
-		}
-		outcome, reason := secrets.Failed, e.Err
-		if reason == "" {
-			var err error
-			if outcome, reason, err = svc.Import(ctx, e.Record, opts); err != nil {
-				return err
-			}
-		}
-		counts[outcome]++
-		if outcome != secrets.Imported {
-			fmt.Fprintf(out, "%s/%s: %s\n", e.Record.Workspace, e.Record.Name, reason)
-		}
-		return nil
-	})
+	counts, err := importAll(ctx, svc, opts, in, out)
 	fmt.Fprintf(out, "imported %d, skipped %d, failed %d\n", counts[secrets.Imported], counts[secrets.Skipped], counts[secrets.Failed])
 	if err != nil {
 		return &exitError{code: 1, msg: "coffer import: " + err.Error()}
@@ -78,6 +63,107 @@ func runImport(ctx context.Context, flags config.Flags, opts secrets.ImportOptio
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// importWorkers records are imported at once, so that SQLite's committer
+// (or PostgreSQL's group flush) commits many per fsync: one at a time, an
+// import is bound by one fsync per record.
+const importWorkers = 16
+
+// importResult is the outcome of one record.
+type importResult struct {
+	e       nmpimport.Entry
+	outcome secrets.ImportOutcome
+	reason  string
+	err     error
+}
+
+// importAll imports every record of in with importWorkers workers and
+// reports the skipped and failed ones in input order. Records with the same
+// workspace and name go to the same worker, so they are stored in input
+// order (with --replace the last one wins, as when importing one by one). A
+// database error stops the import; records after it may have been stored,
+// which re-running (skipping stored records) tolerates.
+func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer) ([3]int, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	queues := make([]chan func(), importWorkers)
+	var workers sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan func(), 16)
+		workers.Go(func() {
+			for job := range queues[i] {
+				job()
+			}
+		})
+	}
+	defer workers.Wait()
+	ordered := make(chan chan importResult, 1024)
+	go func() {
+		defer close(ordered)
+		defer func() {
+			for _, q := range queues {
+				close(q)
+			}
+		}()
+		err := nmpimport.Read(in, secrets.Now(), func(e nmpimport.Entry) error {
+			if e.Ignored != "" {
+				return nil
+			}
+			done := make(chan importResult, 1)
+			if e.Err != "" {
+				done <- importResult{e: e, outcome: secrets.Failed, reason: e.Err}
+			} else {
+				job := func() {
+					r := importResult{e: e}
+					r.outcome, r.reason, r.err = svc.Import(ctx, e.Record, opts)
+					done <- r
+				}
+				if !send(ctx, queues[workerOf(e.Record)], job) {
+					return context.Cause(ctx)
+				}
+			}
+			if !send(ctx, ordered, done) {
+				return context.Cause(ctx)
+			}
+			return nil
+		})
+		if err != nil {
+			done := make(chan importResult, 1)
+			done <- importResult{err: err}
+			send(ctx, ordered, done)
+		}
+	}()
+	var counts [3]int
+	for done := range ordered {
+		r := <-done
+		if r.err != nil {
+			cancel(r.err)
+			return counts, r.err
+		}
+		counts[r.outcome]++
+		if r.outcome != secrets.Imported {
+			fmt.Fprintf(out, "%s/%s: %s\n", r.e.Record.Workspace, r.e.Record.Name, r.reason)
+		}
+	}
+	return counts, nil
+}
+
+// workerOf picks the worker of a record by its workspace and name.
+func workerOf(r secrets.Record) int {
+	h := fnv.New32a()
+	h.Write([]byte(r.Workspace + "/" + r.Name))
+	return int(h.Sum32() % importWorkers)
+}
+
+// send sends v on ch unless ctx ends first.
+func send[T any](ctx context.Context, ch chan<- T, v T) bool {
+	select {
+	case ch <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 func openInput(path string) (io.ReadCloser, error) {

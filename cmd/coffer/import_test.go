@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -153,5 +154,36 @@ func TestImportWhileServing(t *testing.T) {
 	}
 	if got := listNames(); got != "wandb-key,hf-token" && got != "hf-token,wandb-key" {
 		t.Errorf("after import: list %q, want both secrets", got)
+	}
+}
+
+// TestImportReportsInInputOrder: records are imported by several workers at
+// once, but the report lists the skipped and failed records in the order of
+// the file, and the counts cover every record.
+func TestImportReportsInInputOrder(t *testing.T) {
+	dir := t.TempDir()
+	var in, want strings.Builder
+	for i := range 300 {
+		name := fmt.Sprintf("s%03d", i)
+		switch i % 7 {
+		case 3:
+			name = fmt.Sprintf("Bad Name %03d", i)
+			fmt.Fprintf(&want, "ml/%s: invalid secret name\n", name)
+		case 5:
+			fmt.Fprintf(&want, "ml/%s: provider 'gone' is not configured\n", name)
+			in.WriteString(entityLine("ml", name, "gone") + "\n")
+			continue
+		}
+		in.WriteString(entityLine("ml", name, "v1") + "\n")
+	}
+	want.WriteString("imported 214, skipped 0, failed 86\n")
+	res := cliEnv(t, importEnv(dir), strings.NewReader(in.String()), "import", "-")
+	res.expect(t, 1, "")
+	if res.stdout != want.String() {
+		t.Errorf("report:\n%s\nwant:\n%s", res.stdout, want.String())
+	}
+	again := cliEnv(t, importEnv(dir), strings.NewReader(in.String()), "import", "-")
+	if !strings.HasSuffix(again.stdout, "imported 0, skipped 214, failed 86\n") {
+		t.Errorf("second run: %q", again.stdout[max(0, len(again.stdout)-80):])
 	}
 }
