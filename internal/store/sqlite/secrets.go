@@ -63,8 +63,8 @@ func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record,
 // without the caller's cancellation: with a cancellable context (every HTTP
 // request has one) database/sql and the driver each start a goroutine per
 // query to watch it, which costs more than this unique-index lookup, which a
-// cancellation could not usefully shorten. A reader never waits for the writer in WAL mode; any
-// other lock wait is still bounded by busy_timeout.
+// cancellation could not usefully shorten. A reader never waits for the
+// writer in WAL mode; any other lock wait is still bounded by busy_timeout.
 //
 // The statement does not select workspace and name: they are the lookup
 // keys, and the row found holds exactly those bytes. Every column costs the

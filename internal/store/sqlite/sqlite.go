@@ -34,7 +34,7 @@ type Store struct {
 	reader *sql.DB    // query_only connections, never blocked by the writer in WAL mode
 	w      writeStmts // run by writes inside the committer's transactions
 	r      readStmts
-	cache  *readCache // answers of GetSecret and ListSecrets until the next commit
+	cache  *readCache // answers of GetSecret, ListSecrets and RolesOf until the next commit
 	log    *slog.Logger
 }
 
