@@ -87,53 +87,10 @@ type importResult struct {
 func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer) ([3]int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	queues := make([]chan func(), importWorkers)
-	var workers sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan func(), 16)
-		workers.Go(func() {
-			for job := range queues[i] {
-				job()
-			}
-		})
-	}
-	defer workers.Wait()
+	p := startImportPool(ctx, svc, opts)
+	defer p.workers.Wait()
 	ordered := make(chan chan importResult, 1024)
-	go func() {
-		defer close(ordered)
-		defer func() {
-			for _, q := range queues {
-				close(q)
-			}
-		}()
-		err := nmpimport.Read(in, secrets.Now(), func(e nmpimport.Entry) error {
-			if e.Ignored != "" {
-				return nil
-			}
-			done := make(chan importResult, 1)
-			if e.Err != "" {
-				done <- importResult{e: e, outcome: secrets.Failed, reason: e.Err}
-			} else {
-				job := func() {
-					r := importResult{e: e}
-					r.outcome, r.reason, r.err = svc.Import(ctx, e.Record, opts)
-					done <- r
-				}
-				if !send(ctx, queues[workerOf(e.Record)], job) {
-					return context.Cause(ctx)
-				}
-			}
-			if !send(ctx, ordered, done) {
-				return context.Cause(ctx)
-			}
-			return nil
-		})
-		if err != nil {
-			done := make(chan importResult, 1)
-			done <- importResult{err: err}
-			send(ctx, ordered, done)
-		}
-	}()
+	go p.feed(in, ordered)
 	var counts [3]int
 	for done := range ordered {
 		r := <-done
@@ -147,6 +104,71 @@ func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOpt
 		}
 	}
 	return counts, nil
+}
+
+// importPool runs svc.Import for queued records on importWorkers workers,
+// each taking its queue in order.
+type importPool struct {
+	ctx     context.Context
+	svc     *secrets.Service
+	opts    secrets.ImportOptions
+	queues  []chan func()
+	workers sync.WaitGroup
+}
+
+func startImportPool(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions) *importPool {
+	p := &importPool{ctx: ctx, svc: svc, opts: opts, queues: make([]chan func(), importWorkers)}
+	for i := range p.queues {
+		p.queues[i] = make(chan func(), 16)
+		p.workers.Go(func() {
+			for job := range p.queues[i] {
+				job()
+			}
+		})
+	}
+	return p
+}
+
+// feed reads in and sends, in input order, one channel per record on
+// ordered that receives the record's result. A read error comes last, as a
+// result. It closes the queues and ordered when in is read or ctx ends.
+func (p *importPool) feed(in io.Reader, ordered chan<- chan importResult) {
+	defer close(ordered)
+	defer func() {
+		for _, q := range p.queues {
+			close(q)
+		}
+	}()
+	err := nmpimport.Read(in, secrets.Now(), func(e nmpimport.Entry) error {
+		if e.Ignored != "" {
+			return nil
+		}
+		done, ok := p.submit(e)
+		if !ok || !send(p.ctx, ordered, done) {
+			return context.Cause(p.ctx)
+		}
+		return nil
+	})
+	if err != nil {
+		done := make(chan importResult, 1)
+		done <- importResult{err: err}
+		send(p.ctx, ordered, done)
+	}
+}
+
+// submit queues e on its worker and returns the channel of its result; a
+// record that could not be read fails without a worker.
+func (p *importPool) submit(e nmpimport.Entry) (chan importResult, bool) {
+	done := make(chan importResult, 1)
+	if e.Err != "" {
+		done <- importResult{e: e, outcome: secrets.Failed, reason: e.Err}
+		return done, true
+	}
+	return done, send(p.ctx, p.queues[workerOf(e.Record)], func() {
+		r := importResult{e: e}
+		r.outcome, r.reason, r.err = p.svc.Import(p.ctx, e.Record, p.opts)
+		done <- r
+	})
 }
 
 // workerOf picks the worker of a record by its workspace and name.
