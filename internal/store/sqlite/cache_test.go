@@ -135,21 +135,23 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 // TestCacheIsBounded: however many answers are read, the cache keeps at most
 // its limit, so memory stays bounded with any number of secrets.
 func TestCacheIsBounded(t *testing.T) {
+	type put struct{ key, cost int }
 	tests := []struct {
 		name  string
-		costs []int
+		puts  []put
 		limit int
 	}{
-		{"one per entry", []int{1, 1, 1, 1, 1}, 3},
-		{"pages of several", []int{4, 4, 2, 4, 1}, 8},
-		{"larger than the limit", []int{2, 9, 2}, 8},
+		{"one per entry", []put{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}}, 3},
+		{"pages of several", []put{{0, 4}, {1, 4}, {2, 2}, {3, 4}, {4, 1}}, 8},
+		{"larger than the limit", []put{{0, 2}, {1, 9}, {2, 2}}, 8},
+		{"same key again", []put{{0, 3}, {1, 3}, {0, 5}, {0, 1}, {2, 4}}, 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bounded[int, int]
 			b.init(tt.limit, func(cost int) int { return cost })
-			for i, c := range tt.costs {
-				b.put(i, c)
+			for i, p := range tt.puts {
+				b.put(p.key, p.cost)
 				total := 0
 				for _, v := range b.m {
 					total += v
@@ -157,8 +159,8 @@ func TestCacheIsBounded(t *testing.T) {
 				if total > tt.limit || total != b.used {
 					t.Fatalf("after %d puts: entries cost %d, accounted %d, limit %d", i+1, total, b.used, tt.limit)
 				}
-				if _, ok := b.m[i]; ok != (c <= tt.limit) {
-					t.Errorf("put of cost %d (limit %d): cached %v", c, tt.limit, ok)
+				if got, ok := b.m[p.key]; ok != (p.cost <= tt.limit) || ok && got != p.cost {
+					t.Errorf("put %v (limit %d): cached %v with cost %d", p, tt.limit, ok, got)
 				}
 			}
 		})
