@@ -18,7 +18,7 @@ import (
 // after --quick has supplied the defaults the user did not override.
 type benchFlags struct {
 	url, concurrency, ops, jsonPath string
-	pid, preload, replicas          int
+	pid, preload, replicas, hot     int
 	duration, warmup                time.Duration
 	serverEnv                       []string
 	quick, wrk                      bool
@@ -44,6 +44,7 @@ progress on stderr. Exit status 1 when any request failed.`,
 	fl.StringArrayVar(&f.serverEnv, "server-env", nil, "KEY=VALUE added to the started server's environment (repeatable), e.g. COFFER_DATABASE_DSN=postgres://…")
 	fl.IntVar(&f.replicas, "replicas", 1, "start this many coffer serve processes on one database (PostgreSQL, via --server-env) and spread requests round-robin across them")
 	fl.IntVar(&f.preload, "preload", 10000, "secrets created before the measurements")
+	fl.IntVar(&f.hot, "hot", 0, "send 90% of the reads and updates to the first N preloaded secrets (0: uniform over all)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per operation and concurrency")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before each measurement")
 	fl.StringVar(&f.concurrency, "concurrency", "16,64", "comma-separated connection counts")
@@ -131,7 +132,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 			return cfg, fmt.Errorf("--server-env %q: want KEY=VALUE", kv)
 		}
 	}
-	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk, cfg.Replicas = f.url, f.pid, f.serverEnv, f.wrk, f.replicas
+	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk, cfg.Replicas, cfg.Hot = f.url, f.pid, f.serverEnv, f.wrk, f.replicas, f.hot
 	cfg.CommandLine = shellJoin(redactServerEnv(os.Args))
 	exe, err := os.Executable()
 	if err != nil {

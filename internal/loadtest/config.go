@@ -30,7 +30,11 @@ type Config struct {
 	// CeilingURL replaces the ceiling child process (tests use an in-process one).
 	CeilingURL string
 
-	Preload     int
+	Preload int
+	// Hot, when set, sends 90 % of the reads and updates of existing secrets
+	// to the first Hot preloaded ones, like a platform whose running jobs read
+	// a few keys far more often than the rest; 0 is uniform over all of them.
+	Hot         int
 	Duration    time.Duration
 	Warmup      time.Duration
 	Concurrency []int
@@ -100,6 +104,10 @@ func (c *Config) validate() error {
 	switch {
 	case c.Preload < 1:
 		return fmt.Errorf("preload must be at least 1 (access, get and update need existing secrets)")
+	case c.Hot < 0 || c.Hot > c.Preload:
+		return fmt.Errorf("hot must be between 0 (uniform) and preload (%d)", c.Preload)
+	case c.Hot > 0 && c.Wrk:
+		return fmt.Errorf("--wrk picks names uniformly; use it without --hot")
 	case c.Duration <= 0:
 		return fmt.Errorf("duration must be positive")
 	case c.Warmup < 0:

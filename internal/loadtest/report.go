@@ -22,6 +22,7 @@ type Report struct {
 	Target     Target `json:"target"`
 
 	Workspace       string      `json:"workspace"`
+	Hot             int         `json:"hot,omitempty"` // Config.Hot
 	DurationSeconds float64     `json:"duration_seconds"`
 	WarmupSeconds   float64     `json:"warmup_seconds"`
 	Preload         Preload     `json:"preload"`
@@ -146,6 +147,11 @@ func (r *Report) header(b *strings.Builder) {
 	p := r.Preload
 	fmt.Fprintf(b, "- workload: workspace `%s` (create writes into `%[1]s-new`), %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
 		r.Workspace, p.Count, p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
+	if r.Hot > 0 {
+		fmt.Fprintf(b, "- reads and updates of existing secrets: 90 %% on the first %d of them (--hot), the rest uniform over all\n", r.Hot)
+	} else {
+		fmt.Fprintf(b, "- reads and updates of existing secrets: uniform over all of them\n")
+	}
 	fmt.Fprintf(b, "- server peak RSS over the run (VmHWM): %s MiB; after preload: %s MiB\n", fmtRSS(r.ServerPeakRSSMiB), fmtRSS(p.PeakRSSMiB))
 	if len(r.DataFilesMiB) > 0 {
 		fmt.Fprintf(b, "- data dir after the last phase: %s\n", fmtFiles(r.DataFilesMiB))

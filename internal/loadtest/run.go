@@ -161,8 +161,8 @@ func (r *runner) useTarget(bases []string) error {
 	}
 	conns := max(slices.Max(r.cfg.Concurrency), preloadWorkers)
 	r.client = &http.Client{Transport: newTransport(conns)}
-	r.wl = &workload{bases: urls, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload}
-	r.rep.Workspace = r.wl.workspace
+	r.wl = &workload{bases: urls, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload, hot: r.cfg.Hot}
+	r.rep.Workspace, r.rep.Hot = r.wl.workspace, r.cfg.Hot
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -217,6 +219,53 @@ func TestReplicaConfig(t *testing.T) {
 		tc.edit(&c)
 		if err := c.validate(); (err == nil) != tc.ok {
 			t.Errorf("%s: validate() = %v", tc.name, err)
+		}
+	}
+}
+
+func TestHotConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{"uniform", func(c *Config) {}, true},
+		{"hot set within the preload", func(c *Config) { c.Hot = 100 }, true},
+		{"hot set = preload", func(c *Config) { c.Hot = c.Preload }, true},
+		{"hot set beyond the preload", func(c *Config) { c.Hot = c.Preload + 1 }, false},
+		{"negative", func(c *Config) { c.Hot = -1 }, false},
+		{"with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, false},
+	} {
+		c := DefaultConfig()
+		c.Exe = "coffer"
+		tc.edit(&c)
+		if err := c.validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: validate() = %v", tc.name, err)
+		}
+	}
+}
+
+// TestHotNames: with --hot, 90 % of the names come from the hot set and the
+// rest from all preloaded secrets; without it, names are uniform.
+func TestHotNames(t *testing.T) {
+	for _, tc := range []struct {
+		hot         int
+		wantHotFrac float64 // share of names among the first 100
+	}{
+		{0, 0.01},     // uniform over 10,000
+		{100, 0.9001}, // 0.9 + 0.1 × 100/10,000
+	} {
+		w := &workload{preload: 10000, hot: tc.hot}
+		rng := rand.New(rand.NewPCG(1, 2))
+		const n = 100000
+		inHot := 0
+		for range n {
+			if name := w.randomName(rng); name < preloadName(100) {
+				inHot++
+			}
+		}
+		if got := float64(inHot) / n; math.Abs(got-tc.wantHotFrac) > 0.01 {
+			t.Errorf("hot %d: %.3f of names among the first 100, want %.3f", tc.hot, got, tc.wantHotFrac)
 		}
 	}
 }

@@ -76,6 +76,7 @@ type workload struct {
 	next      atomic.Int64 // round-robin position in bases
 	workspace string
 	preload   int
+	hot       int          // Config.Hot
 	created   atomic.Int64 // distinct names for the create op across phases
 }
 
@@ -99,7 +100,14 @@ func (w *workload) urlFor(path, query string) *url.URL {
 	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: path, RawQuery: query}
 }
 
-func (w *workload) randomName(rng *mrand.Rand) string { return preloadName(rng.IntN(w.preload)) }
+// randomName picks a preloaded secret: uniformly, or with --hot 90 % of the
+// time among the hot ones.
+func (w *workload) randomName(rng *mrand.Rand) string {
+	if w.hot > 0 && rng.IntN(10) < 9 {
+		return preloadName(rng.IntN(w.hot))
+	}
+	return preloadName(rng.IntN(w.preload))
+}
 
 // opFunc returns a fresh request of one operation.
 type opFunc func(rng *mrand.Rand) *http.Request
