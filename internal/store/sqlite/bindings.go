@@ -28,15 +28,9 @@ func (s *Store) RolesOf(ctx context.Context, ws string, principals []string) (ma
 		return map[string][]string{}, nil
 	}
 	key := rolesKey{ws, list}
-	roles, read, ok := s.cache.rolesOf(key)
-	if ok {
-		return roles, nil
-	}
-	roles, err := s.rolesOf(ctx, key)
-	if err == nil {
-		s.cache.putRoles(key, roles, read)
-	}
-	return roles, err
+	return cached(s.cache, &s.cache.roles, key, func() (map[string][]string, error) {
+		return s.rolesOf(ctx, key)
+	})
 }
 
 // rolesOf is RolesOf's query.

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"slices"
 	"sync"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
@@ -51,8 +50,8 @@ type pageKey struct {
 	limit, offset int
 }
 
-// cachedPage is one ListSecrets answer. items is never modified after it is
-// cached; callers get it with its capacity clipped, so an append copies.
+// cachedPage is one ListSecrets answer. items has its capacity clipped, so
+// a caller's append copies rather than writing into the shared array.
 type cachedPage struct {
 	items []secrets.Secret
 	total int
@@ -69,37 +68,24 @@ func newReadCache(wal *walIndex) *readCache {
 	return c
 }
 
-// record looks up a sealed record. The mark it returns goes to putRecord
-// after a miss: it is the header read before the query, so a commit that
-// lands while the query runs keeps the answer out of the cache.
-func (c *readCache) record(k recordKey) (secrets.Record, walMark, bool) {
-	return lookup(c, &c.records, k)
+// cached answers k from b when it holds an answer read since the last
+// commit, and otherwise runs query and keeps its answer. The header is read
+// before query runs (by lookup), so a commit that lands while the query
+// runs keeps the answer out of the cache. Callers only read an answer: it
+// is shared with every later hit.
+func cached[K comparable, V any](c *readCache, b *bounded[K, V], k K, query func() (V, error)) (V, error) {
+	v, read, ok := lookup(c, b, k)
+	if ok {
+		return v, nil
+	}
+	v, err := query()
+	if err == nil {
+		fill(c, b, k, v, read)
+	}
+	return v, err
 }
 
-func (c *readCache) putRecord(k recordKey, r secrets.Record, read walMark) {
-	fill(c, &c.records, k, r, read)
-}
-
-// page looks up a list page like record.
-func (c *readCache) page(k pageKey) ([]secrets.Secret, int, walMark, bool) {
-	p, mark, ok := lookup(c, &c.pages, k)
-	return slices.Clip(p.items), p.total, mark, ok
-}
-
-func (c *readCache) putPage(k pageKey, items []secrets.Secret, total int, read walMark) {
-	fill(c, &c.pages, k, cachedPage{items: slices.Clip(items), total: total}, read)
-}
-
-// rolesOf looks up a RolesOf answer like record. The map is shared by every
-// caller that gets it: they only read it.
-func (c *readCache) rolesOf(k rolesKey) (map[string][]string, walMark, bool) {
-	return lookup(c, &c.roles, k)
-}
-
-func (c *readCache) putRoles(k rolesKey, roles map[string][]string, read walMark) {
-	fill(c, &c.roles, k, roles, read)
-}
-
+// lookup returns b's answer for k, if any, and the header it read.
 func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, walMark, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

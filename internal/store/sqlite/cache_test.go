@@ -31,7 +31,7 @@ func TestCacheSeesWritesOfAnotherProcess(t *testing.T) {
 		if _, err := st.GetSecret(ctx, "bench", name); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, hit := st.cache.record(recordKey{"bench", name}); !hit {
+		if _, _, hit := lookup(st.cache, &st.cache.records, recordKey{"bench", name}); !hit {
 			t.Fatalf("%s is not cached after a read: the read cache is off, so this test proves nothing", name)
 		}
 	}
@@ -106,7 +106,7 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", limit: 10}
-	_, read, _ := st.cache.record(key)
+	_, read, _ := lookup(st.cache, &st.cache.records, key)
 	staleRecord, err := st.getSecret(ctx, "bench", "s")
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +120,8 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 	if _, err := st.UpdateSecret(ctx, "bench", "s", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	st.cache.putRecord(key, staleRecord, read)
-	st.cache.putPage(pkey, staleItems, staleTotal, read)
+	fill(st.cache, &st.cache.records, key, staleRecord, read)
+	fill(st.cache, &st.cache.pages, pkey, cachedPage{items: staleItems, total: staleTotal}, read)
 
 	if got, err := st.GetSecret(ctx, "bench", "s"); err != nil || got.Description == nil || *got.Description != desc {
 		t.Errorf("GetSecret: description %v, err %v; want %q", got.Description, err, desc)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -47,16 +48,9 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 // GetSecret returns a record or ErrNotFound, from the read cache when no
 // transaction has committed since it was last read (cache.go).
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	key := recordKey{ws, name}
-	r, read, ok := s.cache.record(key)
-	if ok {
-		return r, nil
-	}
-	r, err := s.getSecret(ctx, ws, name)
-	if err == nil {
-		s.cache.putRecord(key, r, read)
-	}
-	return r, err
+	return cached(s.cache, &s.cache.records, recordKey{ws, name}, func() (secrets.Record, error) {
+		return s.getSecret(ctx, ws, name)
+	})
 }
 
 // getSecret is GetSecret's query. It is the access and get path, so it runs
@@ -88,15 +82,11 @@ func (s *Store) getSecret(ctx context.Context, ws, name string) (secrets.Record,
 // from the read cache like GetSecret's records.
 func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
 	key := pageKey{ws: ws, exclude: q.Exclude, limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
-	items, total, read, ok := s.cache.page(key)
-	if ok {
-		return items, total, nil
-	}
-	items, total, err := s.listSecrets(ctx, key)
-	if err == nil {
-		s.cache.putPage(key, items, total, read)
-	}
-	return items, total, err
+	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
+		items, total, err := s.listSecrets(ctx, key)
+		return cachedPage{items: slices.Clip(items), total: total}, err
+	})
+	return p.items, p.total, err
 }
 
 // listSecrets is ListSecrets' query.
