@@ -37,11 +37,10 @@ type Server struct {
 
 	// Work that Serve starts in the background ends with the server:
 	// Shutdown cancels life and waits for bg before closing the store.
-	mu       sync.Mutex // guards stopping against bg.Add
-	stopping bool
-	life     context.Context
-	end      context.CancelFunc
-	bg       sync.WaitGroup
+	mu   sync.Mutex // orders ending life against bg.Add
+	life context.Context
+	end  context.CancelFunc
+	bg   sync.WaitGroup
 }
 
 // New opens storage, builds and validates key providers, creates the
@@ -273,8 +272,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) background(f func(ctx context.Context)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping {
-		return
+	if s.life.Err() != nil {
+		return // Shutdown has begun
 	}
 	s.bg.Add(1)
 	go func() {
@@ -287,9 +286,8 @@ func (s *Server) background(f func(ctx context.Context)) {
 // in-flight requests until ctx ends, then closes storage once nothing uses it.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.stopping = true
-	s.mu.Unlock()
 	s.end()
+	s.mu.Unlock()
 	err := s.http.Shutdown(ctx)
 	s.bg.Wait()
 	if cerr := s.store.Close(); err == nil {
