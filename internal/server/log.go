@@ -35,12 +35,11 @@ const logBufferSize = 64 << 10
 // after shutdown. What a crash loses is at most the last LogFlushInterval of
 // lines. It is safe for concurrent use.
 type LogBuffer struct {
-	mu        sync.Mutex
-	w         io.Writer
-	buf       []byte
-	timer     *time.Timer
-	scheduled bool // the timer will flush
-	closed    bool // writes go straight to w
+	mu     sync.Mutex
+	w      io.Writer
+	buf    []byte      // pending lines; the timer runs while it is not empty
+	timer  *time.Timer // flushes LogFlushInterval after buf stopped being empty
+	closed bool        // writes go straight to w
 }
 
 // NewLogBuffer returns a LogBuffer writing to w.
@@ -66,11 +65,10 @@ func (b *LogBuffer) Write(p []byte) (int, error) {
 			return b.w.Write(p)
 		}
 	}
-	b.buf = append(b.buf, p...)
-	if !b.scheduled {
-		b.scheduled = true
+	if len(b.buf) == 0 {
 		b.timer.Reset(LogFlushInterval)
 	}
+	b.buf = append(b.buf, p...)
 	return len(p), nil
 }
 
@@ -91,7 +89,6 @@ func (b *LogBuffer) Close() error {
 }
 
 func (b *LogBuffer) flushLocked() error {
-	b.scheduled = false
 	if len(b.buf) == 0 {
 		return nil
 	}
