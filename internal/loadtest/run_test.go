@@ -201,40 +201,26 @@ func TestCeilingBodySize(t *testing.T) {
 	}
 }
 
-func TestReplicaConfig(t *testing.T) {
+// TestConfigValidation: settings that would make a meaningless or
+// impossible run are refused before anything starts.
+func TestConfigValidation(t *testing.T) {
 	pg := []string{"COFFER_DATABASE_DSN=postgres://db/x"}
 	for _, tc := range []struct {
 		name string
 		edit func(*Config)
 		ok   bool
 	}{
-		{"two on PostgreSQL", func(c *Config) { c.Replicas, c.ServerEnv = 2, pg }, true},
-		{"two on SQLite", func(c *Config) { c.Replicas = 2 }, false},
-		{"two with --url", func(c *Config) { c.Replicas, c.ServerEnv, c.URL = 2, pg, "http://x" }, false},
-		{"two with wrk", func(c *Config) { c.Replicas, c.ServerEnv, c.Wrk = 2, pg, true }, false},
-		{"zero", func(c *Config) { c.Replicas = 0 }, false},
-	} {
-		c := DefaultConfig()
-		c.Exe = "coffer"
-		tc.edit(&c)
-		if err := c.validate(); (err == nil) != tc.ok {
-			t.Errorf("%s: validate() = %v", tc.name, err)
-		}
-	}
-}
-
-func TestHotConfig(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-		ok   bool
-	}{
-		{"uniform", func(c *Config) {}, true},
+		{"defaults", func(c *Config) {}, true},
+		{"two replicas on PostgreSQL", func(c *Config) { c.Replicas, c.ServerEnv = 2, pg }, true},
+		{"two replicas on SQLite", func(c *Config) { c.Replicas = 2 }, false},
+		{"two replicas with --url", func(c *Config) { c.Replicas, c.ServerEnv, c.URL = 2, pg, "http://x" }, false},
+		{"two replicas with wrk", func(c *Config) { c.Replicas, c.ServerEnv, c.Wrk = 2, pg, true }, false},
+		{"zero replicas", func(c *Config) { c.Replicas = 0 }, false},
 		{"hot set within the preload", func(c *Config) { c.Hot = 100 }, true},
 		{"hot set = preload", func(c *Config) { c.Hot = c.Preload }, true},
 		{"hot set beyond the preload", func(c *Config) { c.Hot = c.Preload + 1 }, false},
-		{"negative", func(c *Config) { c.Hot = -1 }, false},
-		{"with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, false},
+		{"negative hot set", func(c *Config) { c.Hot = -1 }, false},
+		{"hot set with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, false},
 	} {
 		c := DefaultConfig()
 		c.Exe = "coffer"
