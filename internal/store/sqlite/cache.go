@@ -39,6 +39,13 @@ const (
 	maxCachedRoles   = 1024 // (workspace, caller) pairs
 )
 
+// walHeaderSize is the first copy of the wal-index header, the one SQLite
+// writes last (walindex_unix.go).
+const walHeaderSize = 48
+
+// walMark is one reading of that header.
+type walMark [walHeaderSize / 4]uint32
+
 type recordKey struct{ ws, name string }
 
 // rolesKey is a RolesOf lookup: the principals as the JSON list the query

@@ -8,10 +8,6 @@ import "errors"
 // walindex_unix.go); elsewhere the read cache stays off.
 type walIndex struct{}
 
-const walHeaderSize = 48
-
-type walMark [walHeaderSize / 4]uint32
-
 func openWALIndex(string) (*walIndex, error) {
 	return nil, errors.New("the read cache needs a unix system")
 }

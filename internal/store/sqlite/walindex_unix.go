@@ -25,12 +25,6 @@ type walIndex struct {
 	mem []byte
 }
 
-// walHeaderSize is the first copy of the header, the one SQLite writes last.
-const walHeaderSize = 48
-
-// walMark is one reading of the header.
-type walMark [walHeaderSize / 4]uint32
-
 // openWALIndex maps the header of dbPath's wal-index. The file exists once a
 // connection has read the database in WAL mode.
 func openWALIndex(dbPath string) (*walIndex, error) {
