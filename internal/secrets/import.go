@@ -48,7 +48,7 @@ func (s *Service) Import(ctx context.Context, r Record, opts ImportOptions) (out
 	if err := s.ensureWorkspace(ctx, r.Workspace, nil); err != nil {
 		return Failed, "", err
 	}
-	stored, err := s.store.ImportSecret(ctx, r, opts.Replace)
+	stored, err := s.store.ImportSecret(ctx, r, opts.Replace, s.cfg.MaxVersions)
 	switch {
 	case err != nil:
 		return Failed, "", err

@@ -50,9 +50,9 @@ type outcome struct {
 func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 	var res RotationResult
 	s.log.Info("Starting rotation of encryption keys", "current_provider", s.keys.Current())
-	var last int64
+	var last VersionKey
 	for {
-		batch, err := s.store.ScanSecrets(ctx, last, s.cfg.RotationBatchSize)
+		batch, err := s.store.ScanVersions(ctx, last, s.cfg.RotationBatchSize)
 		if err != nil {
 			return res, internal(MsgRotateFailed, err)
 		}
@@ -66,8 +66,8 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 		for i, o := range outs {
 			s.count(&res, batch[i], o)
 		}
-		last = batch[len(batch)-1].ID
-		s.log.Info("rotation progress", "last_id", last, "rotated", res.Rotated,
+		last = batch[len(batch)-1].VersionKey
+		s.log.Info("rotation progress", "last_id", last.SecretID, "rotated", res.Rotated,
 			"skipped", res.Skipped, "failed", res.FailedCount)
 	}
 	s.log.Info("Completed rotation of encryption keys for all secrets",
@@ -79,7 +79,7 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 // are reported in processing order. A record whose revision changed before
 // its write is read again and re-sealed with the others that did, up to
 // rotationAttempts times; one deleted meanwhile is not counted.
-func (s *Service) rotateBatch(ctx context.Context, batch []Record) ([]outcome, error) {
+func (s *Service) rotateBatch(ctx context.Context, batch []StoredVersion) ([]outcome, error) {
 	out := make([]outcome, len(batch))
 	recs := slices.Clone(batch) // retries replace records with fresh reads
 	var pending []int           // indexes of records still to re-seal
@@ -109,20 +109,20 @@ func (s *Service) rotateBatch(ctx context.Context, batch []Record) ([]outcome, e
 // writes them with one ResealSecrets call. It records each outcome in out
 // and returns the indexes whose revision changed, re-read into recs, that
 // still need re-sealing.
-func (s *Service) resealRound(ctx context.Context, recs []Record, pending []int, out []outcome) ([]int, error) {
+func (s *Service) resealRound(ctx context.Context, recs []StoredVersion, pending []int, out []outcome) ([]int, error) {
 	sealed := s.resealAll(ctx, recs, pending, out)
 	rs := make([]Reseal, 0, len(pending))
 	idx := make([]int, 0, len(pending)) // rs[k] re-seals recs[idx[k]]
 	for _, i := range pending {
 		if out[i].reason == "" {
-			rs = append(rs, Reseal{ID: recs[i].ID, Revision: recs[i].Revision, Sealed: sealed[i]})
+			rs = append(rs, Reseal{VersionKey: recs[i].VersionKey, Old: recs[i].Sealed.Ciphertext, Sealed: sealed[i]})
 			idx = append(idx, i)
 		}
 	}
 	if len(rs) == 0 {
 		return nil, nil // every record failed to re-seal
 	}
-	errs, err := s.store.ResealSecrets(ctx, rs)
+	errs, err := s.store.ResealVersions(ctx, rs)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (s *Service) resealRound(ctx context.Context, recs []Record, pending []int,
 // settle records in o what writing rec's re-seal did. retry reports a
 // record that changed meanwhile, re-read into rec, that still needs
 // re-sealing; err a database error, which ends the run.
-func (s *Service) settle(ctx context.Context, rec *Record, written error, o *outcome) (retry bool, err error) {
+func (s *Service) settle(ctx context.Context, rec *StoredVersion, written error, o *outcome) (retry bool, err error) {
 	switch {
 	case written == nil:
 		o.rotated = true
@@ -152,7 +152,7 @@ func (s *Service) settle(ctx context.Context, rec *Record, written error, o *out
 	case !errors.Is(written, ErrRevisionChanged):
 		return false, written
 	}
-	fresh, err := s.store.GetSecretByID(ctx, rec.ID)
+	fresh, err := s.store.GetStoredVersion(ctx, rec.VersionKey)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return false, nil
@@ -169,7 +169,7 @@ func (s *Service) settle(ctx context.Context, rec *Record, written error, o *out
 // resealAll decrypts and re-seals recs[i] for each i in pending with at most
 // rotationWorkers at once, into sealed[i]. A record that fails gets its
 // failure text in out[i].reason instead.
-func (s *Service) resealAll(ctx context.Context, recs []Record, pending []int, out []outcome) (sealed []envelope.Sealed) {
+func (s *Service) resealAll(ctx context.Context, recs []StoredVersion, pending []int, out []outcome) (sealed []envelope.Sealed) {
 	sealed = make([]envelope.Sealed, len(recs))
 	sem := make(chan struct{}, rotationWorkers)
 	var wg sync.WaitGroup
@@ -184,7 +184,7 @@ func (s *Service) resealAll(ctx context.Context, recs []Record, pending []int, o
 	return sealed
 }
 
-func (s *Service) count(res *RotationResult, rec Record, o outcome) {
+func (s *Service) count(res *RotationResult, rec StoredVersion, o outcome) {
 	switch {
 	case o.rotated:
 		res.Rotated++
@@ -201,7 +201,7 @@ func (s *Service) count(res *RotationResult, rec Record, o outcome) {
 
 // reseal decrypts rec and seals its value afresh under the current provider;
 // on failure it returns the fixed failure text instead.
-func (s *Service) reseal(ctx context.Context, rec Record) (envelope.Sealed, string) {
+func (s *Service) reseal(ctx context.Context, rec StoredVersion) (envelope.Sealed, string) {
 	value, err := s.keys.Open(ctx, rec.Workspace, rec.Name, rec.Sealed)
 	if err != nil {
 		return envelope.Sealed{}, failureText(err, envelope.ErrDecrypt)

@@ -23,6 +23,12 @@ type Secret struct {
 	UpdatedAt   time.Time
 	CreatedBy   *string
 	UpdatedBy   *string
+	// Version is the current version's number: 1 after create, one more
+	// per new value. 0 only for the NGC secret, which has no versions.
+	Version int64
+	// ETag is the entity tag of single-secret answers of the Service
+	// (docs/lifecycle.md); stores leave it "".
+	ETag string
 }
 
 // Record is a stored secret: metadata, the sealed value and the bookkeeping

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
@@ -30,8 +31,20 @@ type Config struct {
 	NGC               NGC
 	RotationBatchSize int // default 100
 	MaxFailuresListed int // default 1000
+	// MaxVersions is how many versions of a secret keep their value
+	// (secrets.max_versions, default 10, at least 1).
+	MaxVersions int
+	// DeletedRetention is how long a deleted secret stays in the recycle
+	// bin (secrets.deleted_retention); 0 erases deleted secrets at once.
+	DeletedRetention time.Duration
 	Logger            *slog.Logger
 }
+
+// DefaultMaxVersions is secrets.max_versions when not configured.
+const DefaultMaxVersions = 10
+
+// DefaultDeletedRetention is secrets.deleted_retention when not configured.
+const DefaultDeletedRetention = 7 * 24 * time.Hour
 
 // Service implements the secrets and workspaces use cases on top of a Store
 // and a Keyring. It is safe for concurrent use.
@@ -49,6 +62,9 @@ func NewService(store Store, keys *envelope.Keyring, cfg Config) *Service {
 	}
 	if cfg.MaxFailuresListed <= 0 {
 		cfg.MaxFailuresListed = 1000
+	}
+	if cfg.MaxVersions <= 0 {
+		cfg.MaxVersions = DefaultMaxVersions
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -208,14 +224,14 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 		}
 		u.Sealed = &sealed
 	}
-	sec, err := s.store.UpdateSecret(ctx, ws, name, u)
+	rec, err := s.store.UpdateSecret(ctx, ws, name, u)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return Secret{}, secretNotFound(ws, name)
 	case err != nil:
 		return Secret{}, internal(MsgUnexpected, err)
 	}
-	return sec, nil
+	return rec.Secret, nil
 }
 
 // DeleteSecret removes a secret.
@@ -226,7 +242,7 @@ func (s *Service) DeleteSecret(ctx context.Context, ws, name string) error {
 	if !storable(ws, name) {
 		return secretNotFound(ws, name)
 	}
-	err := s.store.DeleteSecret(ctx, ws, name)
+	err := s.store.DeleteSecret(ctx, ws, name, SecretDelete{})
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return secretNotFound(ws, name)

@@ -16,6 +16,13 @@ var (
 	ErrAlreadyExists   = errors.New("already exists")
 	ErrNoWorkspace     = errors.New("workspace does not exist")
 	ErrRevisionChanged = errors.New("revision changed")
+	// ErrPreconditionFailed: a write's Cond does not hold.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrVersionNotFound: the secret exists, the version does not (or its
+	// ciphertext was erased).
+	ErrVersionNotFound = errors.New("version not found")
+	// ErrCurrentVersion: the current version cannot be destroyed.
+	ErrCurrentVersion = errors.New("current version")
 )
 
 // Store is the persistence contract. Every method is one transaction: it
@@ -40,46 +47,112 @@ type Store interface {
 	// bindings, or returns ErrNotFound.
 	DeleteWorkspace(ctx context.Context, name string) error
 
-	// CreateSecret inserts r (its ID and Revision are ignored; the revision
-	// starts at 1) and returns the stored record. ErrNoWorkspace if the
-	// workspace is missing, ErrAlreadyExists if the name is taken.
+	// CreateSecret inserts r as a live secret with its version 1 (sealed
+	// r.Sealed, created at r.CreatedAt by r.CreatedBy) and returns the
+	// stored record: revision 1, Version 1. r.ID, r.Revision and r.Version
+	// are ignored. ErrNoWorkspace if the workspace is missing,
+	// ErrAlreadyExists if a live secret has the name (secrets in the
+	// recycle bin do not count).
 	CreateSecret(ctx context.Context, r Record) (Record, error)
-	// GetSecret returns a record or ErrNotFound (also when the workspace is missing).
+	// GetSecret returns a live secret with its current version's Sealed, or
+	// ErrNotFound (also when the workspace is missing).
 	GetSecret(ctx context.Context, ws, name string) (Record, error)
-	// ListSecrets returns one page of a workspace's secrets ordered by
-	// created_at descending then name ascending, and the total count; both
-	// leave out q.Exclude. ErrNoWorkspace if the workspace is missing.
+	// GetVersion returns a live secret with version's Sealed in place of the
+	// current one (the Record's Version stays the current version number).
+	// ErrNotFound if there is no such live secret, ErrVersionNotFound if
+	// the version never existed or its ciphertext was erased.
+	GetVersion(ctx context.Context, ws, name string, version int64) (Record, error)
+	// ListSecrets returns one page of a workspace's live secrets in q.Sort
+	// order (ties by name ascending) matching q.Filter, and the number of
+	// secrets that match; both leave out q.Exclude. ErrNoWorkspace if the
+	// workspace is missing.
 	ListSecrets(ctx context.Context, ws string, q SecretQuery) ([]Secret, int, error)
-	// UpdateSecret applies u, increments the revision and returns the new
-	// metadata, or ErrNotFound. Concurrent updates apply one after the other.
-	UpdateSecret(ctx context.Context, ws, name string, u SecretUpdate) (Secret, error)
-	// DeleteSecret removes a secret or returns ErrNotFound.
-	DeleteSecret(ctx context.Context, ws, name string) error
+	// UpdateSecret applies u to a live secret and increments its revision.
+	// With u.Sealed it adds the next version (created at u.UpdatedAt by
+	// u.UpdatedBy), makes it current, and erases the ciphertext of every
+	// version <= new - u.Keep in the same transaction. It returns the
+	// record without Sealed. ErrNotFound if there is no live secret,
+	// ErrPreconditionFailed if u.Cond does not hold (then nothing changes).
+	// Concurrent updates apply one after the other.
+	UpdateSecret(ctx context.Context, ws, name string, u SecretUpdate) (Record, error)
+	// DeleteSecret takes a live secret out of use: with d.BinID it moves it
+	// with all its versions to the recycle bin under that id (the name is
+	// free at once), without it erases it. ErrNotFound if there is no live
+	// secret, ErrPreconditionFailed if d.Cond does not hold.
+	DeleteSecret(ctx context.Context, ws, name string, d SecretDelete) error
 
-	// ScanSecrets returns up to limit records with ID > afterID in ascending
-	// ID order (keyset pagination for rotation).
-	ScanSecrets(ctx context.Context, afterID int64, limit int) ([]Record, error)
-	// GetSecretByID returns a record by internal ID or ErrNotFound.
-	GetSecretByID(ctx context.Context, id int64) (Record, error)
-	// ResealSecrets re-seals a batch in one transaction (rotation). For
-	// each rs[i] whose record still has revision rs[i].Revision it replaces
-	// the sealed value and increments the revision, leaving metadata and
-	// timestamps alone; errs[i] is then nil. A record whose revision changed
-	// gets ErrRevisionChanged and one that is gone ErrNotFound; either is
-	// left as it is while the rest of the batch is still re-sealed. err
-	// fails the whole call (a database error, a repeated ID): then nothing
-	// changed and errs is nil.
-	ResealSecrets(ctx context.Context, rs []Reseal) (errs []error, err error)
-	// CountByProvider returns the number of stored secrets per provider name.
+	// ListVersions returns one page of a live secret's versions (destroyed
+	// ones included, as Destroyed), newest first unless q.Ascending, and
+	// how many there are. ErrNotFound if there is no live secret.
+	ListVersions(ctx context.Context, ws, name string, q VersionQuery) ([]Version, int, error)
+	// RestoreVersion copies version's sealed value into a new version, as
+	// UpdateSecret does with a new value (same pruning, revision, and
+	// u.Description is ignored). ErrNotFound, ErrVersionNotFound,
+	// ErrPreconditionFailed as for GetVersion and UpdateSecret.
+	RestoreVersion(ctx context.Context, ws, name string, version int64, u SecretUpdate) (Record, error)
+	// DestroyVersion erases the ciphertext and wrapped DEK of one version
+	// and increments the secret's revision; destroying a version already
+	// erased changes nothing and succeeds. ErrNotFound if there is no live
+	// secret, ErrVersionNotFound if the version never existed,
+	// ErrCurrentVersion if it is the current one, ErrPreconditionFailed if
+	// cond does not hold.
+	DestroyVersion(ctx context.Context, ws, name string, version int64, cond Cond) error
+
+	// ListDeleted returns one page of a workspace's recycle bin (entries
+	// whose PurgeAt is after q.Now) in q.Sort order, and how many match.
+	// ErrNoWorkspace if the workspace is missing.
+	ListDeleted(ctx context.Context, ws string, q DeletedQuery) ([]Deleted, int, error)
+	// GetDeleted returns a bin entry of ws that is visible at now, with its
+	// versions that still have a ciphertext (ascending), or ErrNotFound.
+	GetDeleted(ctx context.Context, ws, id string, now time.Time) (Deleted, []StoredVersion, error)
+	// RestoreDeleted makes a visible bin entry of ws live again, under
+	// r.Name when it is not "" (its versions re-sealed as r.Reseals say,
+	// each guarded like ResealVersions; r.Reseals must then cover every
+	// version that has a ciphertext), else under its old name with its
+	// ciphertexts as they are. updated_at/by become r.UpdatedAt/By and the
+	// revision increments; versions, created_at/by are kept. ErrNotFound if
+	// no such entry is visible at r.Now, ErrAlreadyExists if the name is
+	// live, ErrRevisionChanged if a version changed since it was read (then
+	// nothing changes; read it again and retry).
+	RestoreDeleted(ctx context.Context, ws, id string, r BinRestore) (Record, error)
+	// PurgeDeleted erases a bin entry of ws visible at now, or returns
+	// ErrNotFound.
+	PurgeDeleted(ctx context.Context, ws, id string, now time.Time) error
+	// PurgeExpired erases up to limit bin entries whose PurgeAt is at or
+	// before now and returns how many it erased. Safe when several
+	// replicas run it at once.
+	PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error)
+
+	// ScanVersions returns up to limit stored versions (ciphertext not
+	// erased) of live and binned secrets with a key after after, in
+	// ascending (SecretID, Version) order: keyset pagination for rotation.
+	ScanVersions(ctx context.Context, after VersionKey, limit int) ([]StoredVersion, error)
+	// GetStoredVersion returns one stored version, or ErrNotFound when it
+	// is gone or erased.
+	GetStoredVersion(ctx context.Context, key VersionKey) (StoredVersion, error)
+	// ResealVersions re-seals a batch in one transaction (rotation). For
+	// each rs[i] whose version still holds rs[i].Old it replaces the sealed
+	// value, leaving everything else alone (no revision change: a re-seal
+	// is not a change a client sees); errs[i] is then nil. A version
+	// holding another ciphertext gets ErrRevisionChanged and one that is
+	// gone or erased ErrNotFound; either is left as it is while the rest of
+	// the batch is still re-sealed. err fails the whole call (a database
+	// error, a repeated key): then nothing changed and errs is nil.
+	ResealVersions(ctx context.Context, rs []Reseal) (errs []error, err error)
+	// CountByProvider returns the number of stored versions (live and in
+	// the bin, ciphertext not erased) per provider name.
 	CountByProvider(ctx context.Context) (map[string]int, error)
 
-	// ImportSecret stores an imported record (crypto.md §7): its Sealed,
-	// timestamps and created_by/updated_by as given, revision 1. If
-	// (workspace, name) exists: with replace false it returns (false, nil)
-	// and changes nothing; with replace true it overwrites the description,
-	// sealed value, timestamps and *_by, increments the revision and returns
-	// (true, nil). ErrNoWorkspace if the workspace is missing.
-	ImportSecret(ctx context.Context, r Record, replace bool) (stored bool, err error)
+	// ImportSecret stores an imported record (docs/import.md): its
+	// timestamps and created_by/updated_by as given, revision 1, r.Sealed as
+	// version 1 (created at r.CreatedAt by r.CreatedBy). If a live secret
+	// has the name: with replace false it returns (false, nil) and changes
+	// nothing; with replace true it overwrites the description, timestamps
+	// and *_by, adds r.Sealed as the next version (created at r.UpdatedAt
+	// by r.UpdatedBy) pruned to keep versions as UpdateSecret does,
+	// increments the revision and returns (true, nil). ErrNoWorkspace if
+	// the workspace is missing.
+	ImportSecret(ctx context.Context, r Record, replace bool, keep int) (stored bool, err error)
 
 	// Role bindings (auth.md §5, api.md §6.7). Principal and role strings
 	// that fail StorableText hold no roles: lookups skip them and writes
@@ -124,25 +197,43 @@ type Store interface {
 	Close() error
 }
 
-// Reseal is a record's new sealed value for ResealSecrets, guarded by the
-// revision at which the record was read, so that a write in between (a
-// PATCH of the value) is never overwritten with a re-seal of the old one.
-type Reseal struct {
-	ID       int64
-	Revision int64
-	Sealed   envelope.Sealed
+// VersionKey names one stored version.
+type VersionKey struct {
+	SecretID int64
+	Version  int64
 }
 
-// CheckReseals refuses a batch that names an ID twice, before a backend
-// writes anything: one UPDATE joining the batch (PostgreSQL) would apply
-// an arbitrary one of the two, so neither backend accepts it.
+// StoredVersion is one version's sealed value and the name it is sealed
+// under (its associated data, crypto.md), for rotation and restores.
+type StoredVersion struct {
+	VersionKey
+	Workspace string
+	Name      string
+	Sealed    envelope.Sealed
+	Deleted   bool // its secret is in the recycle bin
+}
+
+// Reseal is a version's new sealed value for ResealVersions and
+// RestoreDeleted, guarded by the ciphertext that was read (Old): every
+// seal has a fresh DEK and nonce, so a version re-sealed or rewritten in
+// between holds another ciphertext, and a write of a re-seal of what was
+// read would lose that change.
+type Reseal struct {
+	VersionKey
+	Old    []byte
+	Sealed envelope.Sealed
+}
+
+// CheckReseals refuses a batch that names a version twice, before a
+// backend writes anything: one UPDATE joining the batch (PostgreSQL) would
+// apply an arbitrary one of the two, so neither backend accepts it.
 func CheckReseals(rs []Reseal) error {
-	seen := make(map[int64]struct{}, len(rs))
+	seen := make(map[VersionKey]struct{}, len(rs))
 	for _, r := range rs {
-		if _, dup := seen[r.ID]; dup {
-			return fmt.Errorf("reseal: record %d appears twice in one batch", r.ID)
+		if _, dup := seen[r.VersionKey]; dup {
+			return fmt.Errorf("reseal: version %d of record %d appears twice in one batch", r.Version, r.SecretID)
 		}
-		seen[r.ID] = struct{}{}
+		seen[r.VersionKey] = struct{}{}
 	}
 	return nil
 }
@@ -159,6 +250,84 @@ type SecretQuery struct {
 	Offset  int
 	Limit   int
 	Exclude string // a name neither listed nor counted ("" = none)
+	Sort    string // one of SecretSorts; "" is -created_at
+	Filter  Filter
+}
+
+// Filter narrows a list of secrets or bin entries (docs/lifecycle.md, list
+// queries). Every set field must hold; the zero Filter matches everything.
+// Patterns are SQL LIKE patterns ('%' any run, '_' one character, '\'
+// escapes the next character), compared case-insensitively (ASCII).
+type Filter struct {
+	Name            *string    // exact name
+	NameLike        *string    // pattern on the name
+	DescriptionLike *string    // pattern on the description (no description never matches)
+	CreatedFrom     *time.Time // created_at >= (inclusive)
+	CreatedTo       *time.Time // created_at <= (inclusive)
+	UpdatedFrom     *time.Time
+	UpdatedTo       *time.Time
+	Search          string // "" or a case-insensitive substring of the name or the description
+}
+
+// IsZero reports whether f matches everything.
+func (f Filter) IsZero() bool { return f == Filter{} }
+
+// SecretSorts are the accepted SecretQuery.Sort and DeletedQuery.Sort
+// values; DeletedQuery also takes DeletedSorts.
+var SecretSorts = []string{"name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"}
+
+// DeletedSorts are the sorts only the recycle bin has.
+var DeletedSorts = []string{"deleted_at", "-deleted_at"}
+
+// VersionQuery selects a page of one secret's versions.
+type VersionQuery struct {
+	Offset    int
+	Limit     int
+	Ascending bool // oldest first; the default is newest first
+}
+
+// DeletedQuery selects a page of one workspace's recycle bin.
+type DeletedQuery struct {
+	Offset int
+	Limit  int
+	Now    time.Time // entries whose PurgeAt is not after Now are invisible
+	Sort   string    // one of SecretSorts or DeletedSorts; "" is -deleted_at (ties by name, then id)
+	Filter Filter
+}
+
+// Version describes one version of a secret; its value is never here.
+type Version struct {
+	Number    int64
+	CreatedAt time.Time
+	CreatedBy *string
+	Destroyed bool // ciphertext erased (destroyed or pruned)
+}
+
+// Deleted is a recycle-bin entry: the secret as it was deleted.
+type Deleted struct {
+	ID string // the bin id, opaque
+	Secret
+	DeletedAt time.Time
+	DeletedBy *string
+	PurgeAt   time.Time
+}
+
+// SecretDelete says how DeleteSecret takes a secret out of use.
+type SecretDelete struct {
+	Cond      Cond
+	BinID     string // "" erases the secret at once
+	DeletedAt time.Time
+	DeletedBy *string
+	PurgeAt   time.Time
+}
+
+// BinRestore is the input of RestoreDeleted.
+type BinRestore struct {
+	Name      string   // the new name; "" keeps the old one
+	Reseals   []Reseal // every stored version sealed under Name (only with Name)
+	UpdatedAt time.Time
+	UpdatedBy *string
+	Now       time.Time
 }
 
 // WorkspaceUpdate changes a workspace; a nil Description leaves it unchanged.
@@ -171,9 +340,11 @@ type WorkspaceUpdate struct {
 // SecretUpdate changes a secret; nil fields are left unchanged.
 type SecretUpdate struct {
 	Description *string
-	Sealed      *envelope.Sealed
+	Sealed      *envelope.Sealed // a new version
 	UpdatedAt   time.Time
 	UpdatedBy   *string
+	Keep        int  // versions to keep when one is added (at least 1)
+	Cond        Cond // If-Match
 }
 
 // WorkspaceSorts are the accepted WorkspaceQuery.Sort values.
