@@ -37,7 +37,7 @@ type Config struct {
 	// DeletedRetention is how long a deleted secret stays in the recycle
 	// bin (secrets.deleted_retention); 0 erases deleted secrets at once.
 	DeletedRetention time.Duration
-	Logger            *slog.Logger
+	Logger           *slog.Logger
 }
 
 // DefaultMaxVersions is secrets.max_versions when not configured.
