@@ -1,5 +1,10 @@
 package secrets
 
+import (
+	"errors"
+	"strconv"
+)
+
 // Kind classifies a domain error; package httpapi maps each kind to one HTTP
 // status in a single place.
 type Kind int
@@ -11,6 +16,7 @@ const (
 	KindForbidden                 // 403
 	KindInvalid                   // 422 with a string detail
 	KindInternal                  // 500 with a fixed text
+	KindPrecondition              // 412: an If-Match did not hold
 )
 
 // Error is a failure a client sees. Detail is the exact client-facing text
@@ -56,4 +62,38 @@ func secretNotFound(ws, name string) *Error {
 
 func workspaceNotFound(ws string) *Error {
 	return errf(KindNotFound, "Workspace '"+ws+"' not found")
+}
+
+func versionNotFound(ws, name string, version int64) *Error {
+	return errf(KindNotFound, "Secret "+ws+"/"+name+" version "+strconv.FormatInt(version, 10)+" not found")
+}
+
+func deletedNotFound(id string) *Error {
+	return errf(KindNotFound, "Deleted secret "+id+" not found")
+}
+
+func preconditionFailed(ws, name string) *Error {
+	return errf(KindPrecondition, "Precondition failed: secret "+ws+"/"+name+" has changed")
+}
+
+func secretExists(ws, name string) *Error {
+	return errf(KindConflict, "Secret '"+ws+"/"+name+"' already exists")
+}
+
+// secretWriteError maps the storage errors of a write to one secret.
+func secretWriteError(err error, ws, name string, version int64) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNotFound):
+		return secretNotFound(ws, name)
+	case errors.Is(err, ErrVersionNotFound):
+		return versionNotFound(ws, name, version)
+	case errors.Is(err, ErrPreconditionFailed):
+		return preconditionFailed(ws, name)
+	case errors.Is(err, ErrCurrentVersion):
+		return errf(KindConflict, "Cannot destroy the current version "+strconv.FormatInt(version, 10)+
+			" of secret "+ws+"/"+name+"; update or delete the secret instead")
+	}
+	return internal(MsgUnexpected, err)
 }

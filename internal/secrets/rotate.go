@@ -9,46 +9,55 @@ import (
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
 
-// RotationResult reports one rotation pass (api.md §4.7).
+// RotationResult reports one rotation pass (docs/key-management.md). The
+// counts are per secret: rotated when any of its stored versions was
+// re-wrapped, skipped when all were current already, failed when any
+// failed. Secrets in the recycle bin count in DeletedRotated only, or as
+// failed.
 type RotationResult struct {
-	Rotated     int
-	Skipped     int
-	Failed      []RotationFailure // the first Config.MaxFailuresListed failures
-	FailedCount int
+	Rotated         int
+	Skipped         int
+	Failed          []RotationFailure // the first Config.MaxFailuresListed failed versions
+	FailedCount     int               // failed secrets
+	RotatedVersions int               // versions re-wrapped, live and in the bin
+	DeletedRotated  int               // recycle-bin entries with a version re-wrapped
 }
 
-// RotationFailure names a secret that could not be rotated and why, in one of
-// the fixed texts of crypto.md §6.
+// RotationFailure names a version that could not be rotated and why, in
+// one of the fixed texts of docs/crypto.md.
 type RotationFailure struct {
 	Workspace string
 	Name      string
+	Version   int64
 	Error     string
 }
 
-// rotationWorkers bounds how many records of a batch are decrypted and
+// rotationWorkers bounds how many versions of a batch are decrypted and
 // sealed at once: provider round trips (Vault) overlap, while memory stays
 // bounded by one batch.
 const rotationWorkers = 8
 
-// rotationAttempts is how many times a record is re-sealed when a write
+// rotationAttempts is how many times a version is re-sealed when a write
 // changes it in between; after that it is reported as changed.
 const rotationAttempts = 2
 
-// outcome is what rotation did with one record.
+// outcome is what rotation did with one version.
 type outcome struct {
 	rotated, skipped bool
 	reason           string // failure text, "" if none
 }
 
-// RotateKeys re-seals every stored secret that is not on the current provider
-// and format. It walks records by ascending ID in keyset batches, so memory
-// is bounded by one batch plus the failure list. Each batch is sealed in
-// parallel and written with one ResealSecrets call (one transaction), each
-// record guarded by its revision, so concurrent writes are never lost and
+// RotateKeys re-seals every stored version, of live secrets and of the
+// recycle bin, that is not on the current provider and format. It walks
+// versions by ascending key in keyset batches, so memory is bounded by one
+// batch plus the failure list. Each batch is sealed in parallel and written
+// with one ResealVersions call (one transaction), each version guarded by
+// the ciphertext that was read, so concurrent writes are never lost and
 // concurrent rotations only split the counts. Only a database error ends
 // the run early.
 func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 	var res RotationResult
+	t := tally{res: &res, s: s}
 	s.log.Info("Starting rotation of encryption keys", "current_provider", s.keys.Current())
 	var last VersionKey
 	for {
@@ -64,19 +73,21 @@ func (s *Service) RotateKeys(ctx context.Context) (RotationResult, error) {
 			return res, internal(MsgRotateFailed, err)
 		}
 		for i, o := range outs {
-			s.count(&res, batch[i], o)
+			t.add(batch[i], o)
 		}
 		last = batch[len(batch)-1].VersionKey
 		s.log.Info("rotation progress", "last_id", last.SecretID, "rotated", res.Rotated,
 			"skipped", res.Skipped, "failed", res.FailedCount)
 	}
+	t.flush()
 	s.log.Info("Completed rotation of encryption keys for all secrets",
-		"rotated", res.Rotated, "skipped", res.Skipped, "failed", res.FailedCount)
+		"rotated", res.Rotated, "skipped", res.Skipped, "failed", res.FailedCount,
+		"rotated_versions", res.RotatedVersions, "deleted_secrets_rotated", res.DeletedRotated)
 	return res, nil
 }
 
 // rotateBatch rotates a batch; outcomes keep the batch's order so failures
-// are reported in processing order. A record whose revision changed before
+// are reported in processing order. A version whose ciphertext changed before
 // its write is read again and re-sealed with the others that did, up to
 // rotationAttempts times; one deleted meanwhile is not counted.
 func (s *Service) rotateBatch(ctx context.Context, batch []StoredVersion) ([]outcome, error) {
@@ -106,8 +117,8 @@ func (s *Service) rotateBatch(ctx context.Context, batch []StoredVersion) ([]out
 }
 
 // resealRound re-seals recs[i] for each i in pending, in parallel, then
-// writes them with one ResealSecrets call. It records each outcome in out
-// and returns the indexes whose revision changed, re-read into recs, that
+// writes them with one ResealVersions call. It records each outcome in out
+// and returns the indexes whose ciphertext changed, re-read into recs, that
 // still need re-sealing.
 func (s *Service) resealRound(ctx context.Context, recs []StoredVersion, pending []int, out []outcome) ([]int, error) {
 	sealed := s.resealAll(ctx, recs, pending, out)
@@ -140,7 +151,7 @@ func (s *Service) resealRound(ctx context.Context, recs []StoredVersion, pending
 }
 
 // settle records in o what writing rec's re-seal did. retry reports a
-// record that changed meanwhile, re-read into rec, that still needs
+// version that changed meanwhile, re-read into rec, that still needs
 // re-sealing; err a database error, which ends the run.
 func (s *Service) settle(ctx context.Context, rec *StoredVersion, written error, o *outcome) (retry bool, err error) {
 	switch {
@@ -167,7 +178,7 @@ func (s *Service) settle(ctx context.Context, rec *StoredVersion, written error,
 }
 
 // resealAll decrypts and re-seals recs[i] for each i in pending with at most
-// rotationWorkers at once, into sealed[i]. A record that fails gets its
+// rotationWorkers at once, into sealed[i]. A version that fails gets its
 // failure text in out[i].reason instead.
 func (s *Service) resealAll(ctx context.Context, recs []StoredVersion, pending []int, out []outcome) (sealed []envelope.Sealed) {
 	sealed = make([]envelope.Sealed, len(recs))
@@ -184,19 +195,56 @@ func (s *Service) resealAll(ctx context.Context, recs []StoredVersion, pending [
 	return sealed
 }
 
-func (s *Service) count(res *RotationResult, rec StoredVersion, o outcome) {
+// tally turns per-version outcomes into per-secret counts. Versions arrive
+// in key order, so a secret's versions are consecutive (possibly across
+// batches); its count is settled when the next secret's first version
+// arrives, or by flush.
+type tally struct {
+	res *RotationResult
+	s   *Service
+	cur StoredVersion // a version of the secret being tallied
+	has, rotated, skipped, failed bool
+}
+
+func (t *tally) add(v StoredVersion, o outcome) {
+	if t.has && v.SecretID != t.cur.SecretID {
+		t.flush()
+	}
+	t.cur, t.has = v, true
 	switch {
 	case o.rotated:
-		res.Rotated++
+		t.rotated = true
+		t.res.RotatedVersions++
 	case o.skipped:
-		res.Skipped++
+		t.skipped = true
 	case o.reason != "":
-		res.FailedCount++
-		if len(res.Failed) < s.cfg.MaxFailuresListed {
-			res.Failed = append(res.Failed, RotationFailure{Workspace: rec.Workspace, Name: rec.Name, Error: o.reason})
+		t.failed = true
+		if len(t.res.Failed) < t.s.cfg.MaxFailuresListed {
+			t.res.Failed = append(t.res.Failed, RotationFailure{Workspace: v.Workspace, Name: v.Name,
+				Version: v.Version, Error: o.reason})
 		}
-		s.log.Warn("rotation failed for secret", "workspace", rec.Workspace, "name", rec.Name, "error", o.reason)
+		t.s.log.Warn("rotation failed for secret", "workspace", v.Workspace, "name", v.Name,
+			"version", v.Version, "error", o.reason)
 	}
+}
+
+// flush counts the secret being tallied. One whose versions all vanished
+// meanwhile (deleted, purged) is not counted.
+func (t *tally) flush() {
+	switch {
+	case !t.has:
+	case t.failed:
+		t.res.FailedCount++
+	case t.cur.Deleted:
+		if t.rotated {
+			t.res.DeletedRotated++
+		}
+	case t.rotated:
+		t.res.Rotated++
+	case t.skipped:
+		t.res.Skipped++
+	}
+	*t = tally{res: t.res, s: t.s}
 }
 
 // reseal decrypts rec and seals its value afresh under the current provider;

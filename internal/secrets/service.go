@@ -84,9 +84,19 @@ type NewSecret struct {
 type SecretChange struct {
 	Description *string
 	Value       *string
+	Cond        Cond // If-Match
 }
 
-// CreateSecret stores a new secret; actor is the effective principal id or nil.
+// ListOptions select a page of a list (docs/lifecycle.md, list queries);
+// Sort and Filter are validated by the caller.
+type ListOptions struct {
+	Page, PageSize int
+	Sort           string
+	Filter         Filter
+}
+
+// CreateSecret stores a new secret as its version 1; actor is the effective
+// principal id or nil.
 func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, actor *string) (Secret, error) {
 	if s.cfg.NGC.matches(ws, in.Name) {
 		return Secret{}, errf(KindForbidden, msgNGCCreate)
@@ -114,11 +124,19 @@ func (s *Service) CreateSecret(ctx context.Context, ws string, in NewSecret, act
 	case errors.Is(err, ErrNoWorkspace):
 		return Secret{}, errNoWorkspace(ws)
 	case errors.Is(err, ErrAlreadyExists):
-		return Secret{}, errf(KindConflict, "Secret '"+ws+"/"+in.Name+"' already exists")
+		return Secret{}, secretExists(ws, in.Name)
 	case err != nil:
 		return Secret{}, internal(MsgUnexpected, err)
 	}
-	return rec.Secret, nil
+	return rec.meta(), nil
+}
+
+// meta is the record's metadata as single-secret answers carry it, with
+// its entity tag.
+func (r Record) meta() Secret {
+	sec := r.Secret
+	sec.ETag = ETag(r.ID, r.Revision)
+	return sec
 }
 
 // storable reports whether path values can name a stored row at all: a
@@ -143,21 +161,27 @@ func (s *Service) createPrecondition(ctx context.Context, ws, name string) error
 		return errNoWorkspace(ws)
 	}
 	if _, err := s.store.GetSecret(ctx, ws, name); err == nil {
-		return errf(KindConflict, "Secret '"+ws+"/"+name+"' already exists")
+		return secretExists(ws, name)
 	}
 	return nil
 }
 
-// GetSecret returns a secret's metadata.
+// ngcETag is the entity tag of the virtual NGC secret, which never changes
+// through the API (its value comes from configuration).
+var ngcETag = ETag(0, 0)
+
+// GetSecret returns a secret's metadata with its entity tag.
 func (s *Service) GetSecret(ctx context.Context, ws, name string) (Secret, error) {
 	if s.cfg.NGC.matches(ws, name) {
 		if s.cfg.NGC.Value == "" {
 			return Secret{}, secretNotFound(ws, name)
 		}
-		return s.cfg.NGC.secret(), nil
+		sec := s.cfg.NGC.secret()
+		sec.ETag = ngcETag
+		return sec, nil
 	}
 	rec, err := s.getRecord(ctx, ws, name)
-	return rec.Secret, err
+	return rec.meta(), err
 }
 
 func (s *Service) getRecord(ctx context.Context, ws, name string) (Record, error) {
@@ -175,13 +199,15 @@ func (s *Service) getRecord(ctx context.Context, ws, name string) (Record, error
 }
 
 // ListSecrets returns one page of a workspace's secrets, with the virtual NGC
-// secret appended as the last item of the last page when it is present.
-func (s *Service) ListSecrets(ctx context.Context, ws string, page, pageSize int) ([]Secret, Page, error) {
-	p := Page{Page: page, PageSize: pageSize}
+// secret appended as the last item of the last page when it is present and
+// the query has neither a filter nor a sort other than the default (it has
+// no timestamps to sort or filter on).
+func (s *Service) ListSecrets(ctx context.Context, ws string, o ListOptions) ([]Secret, Page, error) {
+	p := Page{Page: o.Page, PageSize: o.PageSize}
 	if !storable(ws) {
 		return nil, p, workspaceNotFound(ws)
 	}
-	q := SecretQuery{Offset: p.Offset(), Limit: pageSize}
+	q := SecretQuery{Offset: p.Offset(), Limit: o.PageSize, Sort: o.Sort, Filter: o.Filter}
 	ngcHere := s.cfg.NGC.Workspace == ws && s.cfg.NGC.Workspace != ""
 	if ngcHere {
 		q.Exclude = s.cfg.NGC.Name // a stored record with the reserved name is shadowed
@@ -194,25 +220,51 @@ func (s *Service) ListSecrets(ctx context.Context, ws string, page, pageSize int
 		return nil, p, internal(MsgUnexpected, err)
 	}
 	p.TotalResults = total
-	if ngcHere && s.cfg.NGC.Value != "" {
+	if ngcHere && s.cfg.NGC.Value != "" && s.ngcListed(o) {
 		p.TotalResults++
-		if page == p.TotalPages() {
+		if o.Page == p.TotalPages() {
 			items = append(items, s.cfg.NGC.secret())
 		}
 	}
 	return items, p, nil
 }
 
+// ngcListed reports whether the virtual NGC secret belongs in a list: it
+// matches a filter only on its name (it has no timestamps), and sorts last
+// in the default order as the reference lists it.
+func (s *Service) ngcListed(o ListOptions) bool {
+	f := o.Filter
+	if f.CreatedFrom != nil || f.CreatedTo != nil || f.UpdatedFrom != nil || f.UpdatedTo != nil {
+		return false
+	}
+	sec := s.cfg.NGC.secret()
+	if f.Name != nil && *f.Name != sec.Name {
+		return false
+	}
+	if f.NameLike != nil && !Like(sec.Name, *f.NameLike) {
+		return false
+	}
+	if f.DescriptionLike != nil && !Like(*sec.Description, *f.DescriptionLike) {
+		return false
+	}
+	if f.Search != "" && !containsFold(sec.Name, f.Search) && !containsFold(*sec.Description, f.Search) {
+		return false
+	}
+	return true
+}
+
 // UpdateSecret changes a secret's description and/or value. A new value is
-// sealed under the current provider with a new DEK.
+// sealed under the current provider with a new DEK and becomes the next
+// version.
 func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretChange, actor *string) (Secret, error) {
 	if s.cfg.NGC.matches(ws, name) {
 		return Secret{}, errf(KindForbidden, msgNGCUpdate)
 	}
 	if !storable(ws, name) {
-		return Secret{}, secretNotFound(ws, name)
+		return Secret{}, s.missing(ws, name, in.Cond)
 	}
-	u := SecretUpdate{Description: in.Description, UpdatedAt: Now(), UpdatedBy: actor}
+	u := SecretUpdate{Description: in.Description, UpdatedAt: Now(), UpdatedBy: actor,
+		Keep: s.cfg.MaxVersions, Cond: in.Cond}
 	if in.Value != nil {
 		sealed, err := s.keys.Seal(ctx, ws, name, []byte(*in.Value))
 		if err != nil {
@@ -225,51 +277,78 @@ func (s *Service) UpdateSecret(ctx context.Context, ws, name string, in SecretCh
 		u.Sealed = &sealed
 	}
 	rec, err := s.store.UpdateSecret(ctx, ws, name, u)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return Secret{}, secretNotFound(ws, name)
-	case err != nil:
-		return Secret{}, internal(MsgUnexpected, err)
+	if err != nil {
+		return Secret{}, secretWriteError(err, ws, name, 0)
 	}
-	return rec.Secret, nil
+	return rec.meta(), nil
 }
 
-// DeleteSecret removes a secret.
-func (s *Service) DeleteSecret(ctx context.Context, ws, name string) error {
+// missing is the error of a write to a name that cannot exist: 412 when it
+// was conditional (If-Match on a missing secret), else 404.
+func (s *Service) missing(ws, name string, c Cond) error {
+	if c.Set {
+		return preconditionFailed(ws, name)
+	}
+	return secretNotFound(ws, name)
+}
+
+// DeleteSecret takes a secret out of use: into the recycle bin for
+// Config.DeletedRetention, or erased at once when that is 0.
+func (s *Service) DeleteSecret(ctx context.Context, ws, name string, c Cond, actor *string) error {
 	if s.cfg.NGC.matches(ws, name) {
 		return errf(KindForbidden, msgNGCDelete)
 	}
 	if !storable(ws, name) {
-		return secretNotFound(ws, name)
+		return s.missing(ws, name, c)
 	}
-	err := s.store.DeleteSecret(ctx, ws, name, SecretDelete{})
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return secretNotFound(ws, name)
-	case err != nil:
-		return internal(MsgUnexpected, err)
+	d := SecretDelete{Cond: c}
+	if s.cfg.DeletedRetention > 0 {
+		now := Now()
+		d.BinID, d.DeletedAt, d.DeletedBy, d.PurgeAt = newBinID(), now, actor, now.Add(s.cfg.DeletedRetention)
 	}
-	return nil
+	return secretWriteError(s.store.DeleteSecret(ctx, ws, name, d), ws, name, 0)
 }
 
-// AccessSecret returns a secret's plaintext value.
-func (s *Service) AccessSecret(ctx context.Context, ws, name string) (string, error) {
+// AccessSecret returns a secret's plaintext value and the number of the
+// version it is: the current one when version is 0.
+func (s *Service) AccessSecret(ctx context.Context, ws, name string, version int64) (string, int64, error) {
 	if s.cfg.NGC.matches(ws, name) {
-		if s.cfg.NGC.Value == "" {
-			return "", secretNotFound(ws, name)
+		if s.cfg.NGC.Value == "" || version != 0 {
+			return "", 0, secretNotFound(ws, name)
 		}
-		return s.cfg.NGC.Value, nil
+		return s.cfg.NGC.Value, 0, nil
 	}
-	rec, err := s.getRecord(ctx, ws, name)
+	rec, err := s.getVersion(ctx, ws, name, version)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	value, err := s.keys.Open(ctx, ws, name, rec.Sealed)
 	if err != nil {
 		s.logCrypto("decrypt", ws, name, rec.Sealed.Provider, err)
-		return "", internal(MsgRetrieveFailed, err)
+		return "", 0, internal(MsgRetrieveFailed, err)
 	}
-	return string(value), nil
+	if version == 0 {
+		version = rec.Version
+	}
+	return string(value), version, nil
+}
+
+// getVersion reads a secret with the sealed value of version (0: current).
+func (s *Service) getVersion(ctx context.Context, ws, name string, version int64) (Record, error) {
+	if version == 0 {
+		return s.getRecord(ctx, ws, name)
+	}
+	if !storable(ws, name) {
+		return Record{}, secretNotFound(ws, name)
+	}
+	rec, err := s.store.GetVersion(ctx, ws, name, version)
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrVersionNotFound) {
+		return Record{}, secretWriteError(err, ws, name, version)
+	}
+	if err != nil {
+		return Record{}, internal(MsgUnexpected, err)
+	}
+	return rec, nil
 }
 
 // logCrypto logs a provider or crypto failure. envelope errors carry no
