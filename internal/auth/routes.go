@@ -12,6 +12,12 @@ const (
 	PatternSecrets      = "/apis/secrets/v2/workspaces/{workspace}/secrets"
 	PatternSecret       = "/apis/secrets/v2/workspaces/{workspace}/secrets/{name}"
 	PatternSecretAccess = "/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/access"
+	PatternVersions     = "/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/versions"
+	PatternVersion      = "/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/versions/{version}"
+	PatternRestoreVer   = "/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/versions/{version}/restore"
+	PatternDeleted      = "/apis/secrets/v2/workspaces/{workspace}/deleted-secrets"
+	PatternDeletedOne   = "/apis/secrets/v2/workspaces/{workspace}/deleted-secrets/{id}"
+	PatternRestoreDel   = "/apis/secrets/v2/workspaces/{workspace}/deleted-secrets/{id}/restore"
 	PatternRotate       = "/apis/secrets/v2/rotate-encryption-keys"
 	PatternWorkspaces   = "/apis/entities/v2/workspaces"
 	PatternWorkspace    = "/apis/entities/v2/workspaces/{name}"
@@ -52,6 +58,12 @@ func buildRoutes() []Route {
 		{http.MethodPatch, PatternSecret, PermSecretsUpdate, secretsWrite, ws},
 		{http.MethodDelete, PatternSecret, PermSecretsDelete, secretsWrite, ws},
 		{http.MethodGet, PatternSecretAccess, PermSecretsAccess, secretsRead, ws},
+		{http.MethodGet, PatternVersions, PermSecretsRead, secretsRead, ws},
+		{http.MethodPost, PatternRestoreVer, PermSecretsUpdate, secretsWrite, ws},
+		{http.MethodDelete, PatternVersion, PermSecretsDelete, secretsWrite, ws},
+		{http.MethodGet, PatternDeleted, PermSecretsList, secretsRead, ws},
+		{http.MethodPost, PatternRestoreDel, PermSecretsCreate, secretsWrite, ws},
+		{http.MethodDelete, PatternDeletedOne, PermSecretsDelete, secretsWrite, ws},
 		{http.MethodPost, PatternRotate, PermSecretsRotate, secretsWrite, ""},
 		{http.MethodGet, PatternWorkspaces, PermWorkspacesList, entitiesRead, ""},
 		{http.MethodPost, PatternWorkspaces, "", nil, ""},

@@ -64,6 +64,8 @@ var statusOf = map[secrets.Kind]int{
 	secrets.KindForbidden: http.StatusForbidden,
 	secrets.KindInvalid:   http.StatusUnprocessableEntity,
 	secrets.KindInternal:  http.StatusInternalServerError,
+
+	secrets.KindPrecondition: http.StatusPreconditionFailed,
 }
 
 // writeError renders a domain error. Unknown errors become the generic 500;
@@ -104,25 +106,35 @@ func ts(t time.Time) *timestamp {
 }
 
 type secretJSON struct {
-	Name        string     `json:"name"`
-	Workspace   string     `json:"workspace"`
-	Description *string    `json:"description"`
-	CreatedAt   *timestamp `json:"created_at"`
-	UpdatedAt   *timestamp `json:"updated_at"`
+	Name           string     `json:"name"`
+	Workspace      string     `json:"workspace"`
+	Description    *string    `json:"description"`
+	CreatedAt      *timestamp `json:"created_at"`
+	UpdatedAt      *timestamp `json:"updated_at"`
+	CurrentVersion *int64     `json:"current_version"`
 }
 
 // secretItemJSON is a list item: null keys are omitted. With secretJSON and
 // secretPageJSON it defines what the append functions below must produce.
 type secretItemJSON struct {
-	Name        string     `json:"name"`
-	Workspace   string     `json:"workspace"`
-	Description *string    `json:"description,omitempty"`
-	CreatedAt   *timestamp `json:"created_at,omitempty"`
-	UpdatedAt   *timestamp `json:"updated_at,omitempty"`
+	Name           string     `json:"name"`
+	Workspace      string     `json:"workspace"`
+	Description    *string    `json:"description,omitempty"`
+	CreatedAt      *timestamp `json:"created_at,omitempty"`
+	UpdatedAt      *timestamp `json:"updated_at,omitempty"`
+	CurrentVersion *int64     `json:"current_version,omitempty"`
 }
 
 func toSecretJSON(s secrets.Secret) secretJSON {
-	return secretJSON{s.Name, s.Workspace, s.Description, ts(s.CreatedAt), ts(s.UpdatedAt)}
+	return secretJSON{s.Name, s.Workspace, s.Description, ts(s.CreatedAt), ts(s.UpdatedAt), version(s.Version)}
+}
+
+// version returns nil for 0: the virtual NGC secret has no versions.
+func version(v int64) *int64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
 }
 
 // The read paths (get, access, list) and create/update encode their bodies with the
@@ -153,6 +165,12 @@ func appendSecret(b []byte, sec secrets.Secret, item bool) []byte {
 		b = append(b, `,"updated_at":`...)
 		b = appendTimestamp(b, sec.UpdatedAt)
 	}
+	if sec.Version != 0 {
+		b = append(b, `,"current_version":`...)
+		b = strconv.AppendInt(b, sec.Version, 10)
+	} else if !item {
+		b = append(b, `,"current_version":null`...)
+	}
 	return append(b, '}')
 }
 
@@ -165,7 +183,11 @@ func appendSecretPage(b []byte, list []secrets.Secret, pg secrets.Page) []byte {
 		}
 		b = appendSecret(b, sec, true)
 	}
-	p := toPagination(pg, len(list))
+	return appendPagination(b, toPagination(pg, len(list)))
+}
+
+// appendPagination closes a page's data array and appends its pagination.
+func appendPagination(b []byte, p paginationJSON) []byte {
 	b = append(b, `],"pagination":{"page":`...)
 	b = strconv.AppendInt(b, int64(p.Page), 10)
 	b = append(b, `,"page_size":`...)
@@ -240,16 +262,19 @@ type secretValueJSON struct {
 }
 
 type rotationJSON struct {
-	Rotated     int                `json:"rotated_secrets"`
-	Success     bool               `json:"success"`
-	Skipped     int                `json:"skipped_secrets"`
-	Failed      []rotationFailJSON `json:"failed_secrets"`
-	FailedCount int                `json:"failed_count"`
+	Rotated         int                `json:"rotated_secrets"`
+	Success         bool               `json:"success"`
+	Skipped         int                `json:"skipped_secrets"`
+	Failed          []rotationFailJSON `json:"failed_secrets"`
+	FailedCount     int                `json:"failed_count"`
+	RotatedVersions int                `json:"rotated_versions"`
+	DeletedRotated  int                `json:"deleted_secrets_rotated"`
 }
 
 type rotationFailJSON struct {
 	Workspace string `json:"workspace"`
 	Name      string `json:"name"`
+	Version   int64  `json:"version"`
 	Error     string `json:"error"`
 }
 

@@ -21,7 +21,7 @@ type route struct {
 }
 
 // maxParams is the most {param} segments a pattern may have.
-const maxParams = 2
+const maxParams = 3
 
 // params are what a handler gets besides the request: the decoded path
 // parameters of its route and the principal the request acts as. They live
@@ -75,7 +75,7 @@ func (rt *router) match(method, escapedPath string) Match {
 	if method == http.MethodHead {
 		method = http.MethodGet
 	}
-	var buf [8]string // deep enough for every route: no allocation
+	var buf [12]string // deep enough for every route: no allocation
 	segs := splitPath(buf[:0], escapedPath)
 	var m Match
 	for _, r := range rt.routes {

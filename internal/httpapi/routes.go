@@ -4,6 +4,7 @@ import "net/http"
 
 const (
 	secretsBase    = "/apis/secrets/v2/workspaces/{workspace}/secrets"
+	deletedBase    = "/apis/secrets/v2/workspaces/{workspace}/deleted-secrets"
 	workspacesBase = "/apis/entities/v2/workspaces"
 )
 
@@ -16,6 +17,12 @@ func routes() []*route {
 		{method: http.MethodPatch, pattern: secretsBase + "/{name}", handle: (*Server).updateSecret},
 		{method: http.MethodDelete, pattern: secretsBase + "/{name}", handle: (*Server).deleteSecret},
 		{method: http.MethodGet, pattern: secretsBase + "/{name}/access", handle: (*Server).accessSecret},
+		{method: http.MethodGet, pattern: secretsBase + "/{name}/versions", handle: (*Server).listVersions},
+		{method: http.MethodPost, pattern: secretsBase + "/{name}/versions/{version}/restore", handle: (*Server).restoreVersion},
+		{method: http.MethodDelete, pattern: secretsBase + "/{name}/versions/{version}", handle: (*Server).destroyVersion},
+		{method: http.MethodGet, pattern: deletedBase, handle: (*Server).listDeleted},
+		{method: http.MethodPost, pattern: deletedBase + "/{id}/restore", handle: (*Server).restoreDeleted},
+		{method: http.MethodDelete, pattern: deletedBase + "/{id}", handle: (*Server).purgeDeleted},
 		{method: http.MethodPost, pattern: "/apis/secrets/v2/rotate-encryption-keys", handle: (*Server).rotate},
 		{method: http.MethodPost, pattern: workspacesBase, handle: (*Server).createWorkspace},
 		{method: http.MethodGet, pattern: workspacesBase, handle: (*Server).listWorkspaces},

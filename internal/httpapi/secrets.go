@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/auth"
@@ -42,8 +43,11 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 	writeSecret(w, http.StatusCreated, sec)
 }
 
-// writeSecret answers with the metadata of sec.
+// writeSecret answers with the metadata of sec and its entity tag.
 func writeSecret(w http.ResponseWriter, status int, sec secrets.Secret) {
+	if sec.ETag != "" {
+		w.Header()["Etag"] = []string{sec.ETag}
+	}
 	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec, false))
 }
 
@@ -67,14 +71,12 @@ func patternItem(name, pattern string) *item {
 
 func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
 	var is items
-	q := r.URL.Query()
-	page := queryInt(q, "page", 1, 0, &is)
-	size := queryInt(q, "page_size", 10, 1000, &is)
+	o := listOptions(r.URL.Query(), secrets.SecretSorts, "-created_at", &is)
 	if len(is) > 0 {
 		writeItems(w, is)
 		return
 	}
-	list, pg, err := s.svc.ListSecrets(r.Context(), p.get("workspace"), page, size)
+	list, pg, err := s.svc.ListSecrets(r.Context(), p.get("workspace"), o)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -86,6 +88,11 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 	sec, err := s.svc.GetSecret(r.Context(), p.get("workspace"), p.get("name"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if inm := r.Header["If-None-Match"]; inm != nil && secrets.MatchesNone(inm, sec.ETag) {
+		w.Header()["Etag"] = []string{sec.ETag}
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	writeSecret(w, http.StatusOK, sec)
@@ -110,7 +117,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 		return
 	}
 	sec, err := s.svc.UpdateSecret(r.Context(), p.get("workspace"), p.get("name"),
-		secrets.SecretChange{Description: desc, Value: value}, actor(p))
+		secrets.SecretChange{Description: desc, Value: value, Cond: ifMatch(r)}, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -119,7 +126,7 @@ func (s *Server) updateSecret(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) {
-	if err := s.svc.DeleteSecret(r.Context(), p.get("workspace"), p.get("name")); err != nil {
+	if err := s.svc.DeleteSecret(r.Context(), p.get("workspace"), p.get("name"), ifMatch(r), actor(p)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -128,6 +135,14 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) 
 
 func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
 	ws, name := p.get("workspace"), p.get("name")
+	var version int64
+	if vs := r.URL.Query()["version"]; len(vs) > 0 {
+		var it *item
+		if version, it = versionNumber(vs[len(vs)-1], "query"); it != nil {
+			writeItems(w, []item{*it})
+			return
+		}
+	}
 	pr := p.principal
 	// The on-behalf-of user must be able to read the metadata, checked
 	// before any lookup so a 403 never reveals whether the secret exists.
@@ -135,7 +150,7 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 		s.writeAuthError(w, r, err)
 		return
 	}
-	value, err := s.svc.AccessSecret(r.Context(), ws, name)
+	value, got, err := s.svc.AccessSecret(r.Context(), ws, name, version)
 	outcome := "ok"
 	if err != nil {
 		outcome = err.Error()
@@ -146,6 +161,9 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 		return
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}
+	if got != 0 {
+		w.Header()["Coffer-Secret-Version"] = []string{strconv.FormatInt(got, 10)}
+	}
 	writeBody(w, http.StatusOK, appendSecretValue(make([]byte, 0, 64+len(name)+len(ws)+len(value)), name, ws, value))
 }
 
@@ -175,7 +193,8 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	out := rotationJSON{Rotated: res.Rotated, Success: res.FailedCount == 0, Skipped: res.Skipped,
-		Failed: make([]rotationFailJSON, len(res.Failed)), FailedCount: res.FailedCount}
+		Failed: make([]rotationFailJSON, len(res.Failed)), FailedCount: res.FailedCount,
+		RotatedVersions: res.RotatedVersions, DeletedRotated: res.DeletedRotated}
 	for i, f := range res.Failed {
 		out.Failed[i] = rotationFailJSON(f)
 	}

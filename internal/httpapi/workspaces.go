@@ -3,8 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
@@ -55,21 +53,12 @@ func (s *Server) readObject(w http.ResponseWriter, r *http.Request, echo bool) (
 	return o, true
 }
 
-var sortMsg = "'" + strings.Join(secrets.WorkspaceSorts[:3], "', '") + "' or '" + secrets.WorkspaceSorts[3] + "'"
-
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request, p params) {
 	var is items
 	q := r.URL.Query()
 	page := queryInt(q, "page", 1, 0, &is)
 	size := queryInt(q, "page_size", 100, 1000, &is)
-	sort := "-created_at"
-	if vs := q["sort"]; len(vs) > 0 {
-		sort = vs[len(vs)-1]
-		if !slices.Contains(secrets.WorkspaceSorts, sort) {
-			is.add(&item{Type: "enum", Loc: []any{"query", "sort"}, Input: rawString(sort),
-				Msg: "Input should be " + sortMsg, Ctx: map[string]string{"expected": sortMsg}})
-		}
-	}
+	sort := querySort(q, secrets.WorkspaceSorts, "-created_at", &is)
 	if len(is) > 0 {
 		writeItems(w, is)
 		return

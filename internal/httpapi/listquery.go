@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// List queries in the NeMo Platform's conventions (docs/lifecycle.md, list
+// queries): sort=[-]field, a deepObject filter (filter[name][$like]=...)
+// and search=. Unknown query parameters are ignored as everywhere else;
+// an unknown filter field is refused, so a typo never silently lists
+// everything.
+
+// listOptions reads page, page_size, sort, filter and search. sorts are the
+// accepted sort values, def the default.
+func listOptions(q url.Values, sorts []string, def string, is *items) secrets.ListOptions {
+	o := secrets.ListOptions{
+		Page:     queryInt(q, "page", 1, 0, is),
+		PageSize: queryInt(q, "page_size", 10, 1000, is),
+		Sort:     querySort(q, sorts, def, is),
+		Filter:   queryFilter(q, is),
+	}
+	if vs := q["search"]; len(vs) > 0 {
+		o.Filter.Search = vs[len(vs)-1]
+	}
+	return o
+}
+
+// querySort returns the last sort value, or def; anything but one of sorts
+// is an enum item like the workspace list's.
+func querySort(q url.Values, sorts []string, def string, is *items) string {
+	vs := q["sort"]
+	if len(vs) == 0 {
+		return def
+	}
+	sort := vs[len(vs)-1]
+	if !slices.Contains(sorts, sort) {
+		quoted := make([]string, len(sorts))
+		for i, s := range sorts {
+			quoted[i] = "'" + s + "'"
+		}
+		msg := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+		is.add(&item{Type: "enum", Loc: []any{"query", "sort"}, Input: rawString(sort),
+			Msg: "Input should be " + msg, Ctx: map[string]string{"expected": msg}})
+		return def
+	}
+	return sort
+}
+
+// filterKey is one accepted filter[...] parameter and where it goes.
+type filterKey struct {
+	field, op string // filter[field][op]; op "" for filter[field]
+	text      func(f *secrets.Filter) **string
+	time      func(f *secrets.Filter) **time.Time
+}
+
+var filterKeys = []filterKey{
+	{field: "name", text: func(f *secrets.Filter) **string { return &f.Name }},
+	{field: "name", op: "$like", text: func(f *secrets.Filter) **string { return &f.NameLike }},
+	{field: "description", op: "$like", text: func(f *secrets.Filter) **string { return &f.DescriptionLike }},
+	{field: "created_at", op: "gte", time: func(f *secrets.Filter) **time.Time { return &f.CreatedFrom }},
+	{field: "created_at", op: "lte", time: func(f *secrets.Filter) **time.Time { return &f.CreatedTo }},
+	{field: "updated_at", op: "gte", time: func(f *secrets.Filter) **time.Time { return &f.UpdatedFrom }},
+	{field: "updated_at", op: "lte", time: func(f *secrets.Filter) **time.Time { return &f.UpdatedTo }},
+}
+
+// queryFilter reads every filter[...] parameter. The operators gte and lte
+// are also accepted as $gte and $lte.
+func queryFilter(q url.Values, is *items) secrets.Filter {
+	var f secrets.Filter
+	for key, vs := range q {
+		if !strings.HasPrefix(key, "filter[") {
+			continue
+		}
+		field, op, ok := parseFilterKey(key)
+		loc := []any{"query", "filter"}
+		if ok {
+			loc = append(loc, field)
+			if op != "" {
+				loc = append(loc, op)
+			}
+		}
+		k, found := lookupFilterKey(field, strings.Replace(op, "$", "", 1), op)
+		if !ok || !found {
+			is.add(&item{Type: "extra_forbidden", Loc: loc, Input: rawString(vs[len(vs)-1]),
+				Msg: "Unknown filter " + strconv.Quote(key) + "; accepted: filter[name], filter[name][$like], " +
+					"filter[description][$like], filter[created_at][gte|lte], filter[updated_at][gte|lte]"})
+			continue
+		}
+		setFilter(&f, k, vs[len(vs)-1], loc, is)
+	}
+	return f
+}
+
+// parseFilterKey splits filter[field] or filter[field][op].
+func parseFilterKey(key string) (field, op string, ok bool) {
+	rest := strings.TrimPrefix(key, "filter[")
+	field, rest, ok = strings.Cut(rest, "]")
+	if !ok || field == "" {
+		return "", "", false
+	}
+	if rest == "" {
+		return field, "", true
+	}
+	if !strings.HasPrefix(rest, "[") || !strings.HasSuffix(rest, "]") || len(rest) < 3 {
+		return "", "", false
+	}
+	return field, rest[1 : len(rest)-1], true
+}
+
+// lookupFilterKey finds the accepted key for field and op (also tried
+// without its '$', so [$gte] works like [gte]).
+func lookupFilterKey(field, bare, op string) (filterKey, bool) {
+	for _, k := range filterKeys {
+		if k.field == field && (k.op == op || k.op == bare) {
+			return k, true
+		}
+	}
+	return filterKey{}, false
+}
+
+func setFilter(f *secrets.Filter, k filterKey, raw string, loc []any, is *items) {
+	if k.text != nil {
+		v := raw
+		*k.text(f) = &v
+		return
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(raw))
+	if err != nil {
+		is.add(&item{Type: "datetime_parsing", Loc: loc, Input: rawString(raw),
+			Msg: "Input should be a valid datetime (RFC 3339, e.g. 2026-01-31T12:00:00Z)"})
+		return
+	}
+	t = t.UTC()
+	*k.time(f) = &t
+}
