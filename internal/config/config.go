@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -97,11 +98,23 @@ type Platform struct {
 	NGCAPIKeyEnvVar string  `yaml:"ngc_api_key_env_var"`
 }
 
-// Secrets holds the key-provider settings of crypto.md §2.
+// Secrets holds the key-provider settings (docs/key-management.md) and
+// the history and recycle-bin settings (docs/lifecycle.md).
 type Secrets struct {
 	Encryption           keys.EncryptionConfig `yaml:"encryption"`
 	AllowKeyCreation     *bool                 `yaml:"allow_key_creation"`
 	LocalKeyCreationPath string                `yaml:"local_key_creation_path"`
+	// MaxVersions is how many versions of a secret keep their value.
+	MaxVersions int `yaml:"max_versions"`
+	// DeletedRetention is how long deleted secrets stay in the recycle bin,
+	// a Go duration ("168h"); "0" erases them at once.
+	DeletedRetention string `yaml:"deleted_retention"`
+}
+
+// Retention is secrets.deleted_retention parsed (validate has checked it).
+func (s Secrets) Retention() time.Duration {
+	d, _ := time.ParseDuration(s.DeletedRetention)
+	return d
 }
 
 // Flags are the command-line overrides ("" = not given).
@@ -151,6 +164,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
+		Secrets:  Secrets{MaxVersions: 10, DeletedRetention: "168h"},
 		Auth:     auth.DefaultConfig(),
 	}
 }

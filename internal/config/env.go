@@ -44,6 +44,8 @@ var envVars = []envvar.Var[Config]{
 		c.Secrets.AllowKeyCreation = &b
 		return err
 	}},
+	{Name: "COFFER_MAX_VERSIONS", Set: envvar.Int(func(c *Config) *int { return &c.Secrets.MaxVersions })},
+	{Name: "COFFER_DELETED_RETENTION", Set: envvar.String(func(c *Config) *string { return &c.Secrets.DeletedRetention })},
 	{Name: "NMP_SECRETS_LOCAL_KEY_CREATION_PATH", Set: envvar.String(func(c *Config) *string { return &c.Secrets.LocalKeyCreationPath })},
 }
 

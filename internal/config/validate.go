@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/auth"
 )
@@ -23,6 +24,7 @@ func (c *Config) validate() error {
 		{"coffer.http.read_header_timeout_seconds", co.HTTP.ReadHeaderTimeoutSeconds},
 		{"coffer.http.read_timeout_seconds", co.HTTP.ReadTimeoutSeconds},
 		{"coffer.http.max_in_flight", co.HTTP.MaxInFlight},
+		{"secrets.max_versions", c.Secrets.MaxVersions},
 	}
 	for _, p := range positive {
 		if p.v < 1 {
@@ -31,6 +33,9 @@ func (c *Config) validate() error {
 	}
 	if _, _, err := net.SplitHostPort(co.Listen); err != nil {
 		return fmt.Errorf("coffer.listen must be host:port, got %q", co.Listen)
+	}
+	if d, err := time.ParseDuration(c.Secrets.DeletedRetention); err != nil || d < 0 {
+		return fmt.Errorf("secrets.deleted_retention must be a duration such as 168h or 0, got %q", c.Secrets.DeletedRetention)
 	}
 	if co.DataDir == "" {
 		return fmt.Errorf("coffer.data_dir must not be empty")

@@ -126,6 +126,8 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, looku
 	svc := secrets.NewService(store, ring, secrets.Config{
 		NGC:               secrets.NGC{Workspace: ngcWS, Name: ngcName, Value: cfg.NGCValue(lookup)},
 		RotationBatchSize: cfg.Coffer.Rotation.BatchSize,
+		MaxVersions:       cfg.Secrets.MaxVersions,
+		DeletedRetention:  cfg.Secrets.Retention(),
 		Logger:            log,
 	})
 	if err := svc.EnsureBuiltins(ctx); err != nil {
@@ -255,6 +257,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.log.Info("Coffer listening", "address", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	s.background(func(ctx context.Context) { warnUnreadable(ctx, s.log, s.store, s.ring) })
+	s.background(s.purgeLoop)
 	var err error
 	if tlsCfg.CertFile != "" {
 		err = s.http.ServeTLS(ln, tlsCfg.CertFile, tlsCfg.KeyFile)
