@@ -10,22 +10,38 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
+// Rotation walks every stored version (ScanVersions), re-seals it and
+// writes it back guarded by the ciphertext it read (ResealVersions); these
+// tests hold the walk to exactly the versions that still have a ciphertext,
+// live or in the recycle bin, and the write to never losing a change.
 var rotationTests = []test{
-	{"ScanSecrets", testScanSecrets},
-	{"ResealSecret", testResealSecret},
-	{"ResealSecretStale", testResealSecretStale},
-	{"ResealSecretDeleted", testResealSecretDeleted},
-	{"ResealSecretsMixed", testResealSecretsMixed},
-	{"ResealSecretsAllOrNothing", testResealSecretsAllOrNothing},
-	{"ResealSecretsRacingUpdates", testResealSecretsRacingUpdates},
-	{"ResealSecretsOverlapping", testResealSecretsOverlapping},
-	{"GetSecretByID", testGetSecretByID},
+	{"ScanVersions", testScanVersions},
+	{"ScanVersionsPages", testScanVersionsPages},
+	{"GetStoredVersion", testGetStoredVersion},
+	{"ResealVersion", testResealVersion},
+	{"ResealVersionStale", testResealVersionStale},
+	{"ResealVersionUnrelatedChanges", testResealVersionUnrelatedChanges},
+	{"ResealVersionGone", testResealVersionGone},
+	{"ResealVersionsMixed", testResealVersionsMixed},
+	{"ResealVersionsAllOrNothing", testResealVersionsAllOrNothing},
+	{"ResealVersionsRacingUpdates", testResealVersionsRacingUpdates},
+	{"ResealVersionsOverlapping", testResealVersionsOverlapping},
 	{"CountByProvider", testCountByProvider},
 }
 
-// scanFixture creates seven secrets spread over three workspaces, in
-// creation (and so ID) order, deletes one and returns the rest.
-func scanFixture(t *testing.T, st secrets.Store) []secrets.Record {
+// scanFixture creates seven secrets s0…s6 spread over three workspaces, in
+// creation (and so ID) order, and gives them every state a version can be
+// in; it returns the stored versions ScanVersions must return, in order,
+// and the records as created.
+//
+//	s0: versions 1-3 stored
+//	s1: version 1
+//	s2: version 1 pruned (keep 1), version 2 stored
+//	s3: erased (DeleteSecret without a bin id): nothing
+//	s4: versions 1-2 in the recycle bin (Deleted)
+//	s5: version 1 destroyed, version 2 stored
+//	s6: version 1
+func scanFixture(t *testing.T, st secrets.Store) ([]secrets.StoredVersion, []secrets.Record) {
 	t.Helper()
 	base := secrets.Now()
 	wss := []string{"w1", "w2", "w3"}
@@ -37,113 +53,247 @@ func scanFixture(t *testing.T, st secrets.Store) []secrets.Record {
 		// Later records get earlier timestamps: the scan order is by ID only.
 		recs = append(recs, mustCreateSecret(t, st, wss[i%3], fmt.Sprint("s", i), base.Add(-time.Duration(i)*time.Second)))
 	}
-	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, recs[3].Workspace, recs[3].Name), nil)
-	return append(recs[:3], recs[4:]...)
+	var want []secrets.StoredVersion
+	add := func(r secrets.Record, deleted bool) { want = append(want, storedVersion(r, deleted)) }
+	next := func(r secrets.Record, keep int) secrets.Record {
+		t.Helper()
+		u, v := mustUpdateValue(t, st, r.Workspace, r.Name, fmt.Sprint(r.Name, " v", r.Version+1), base, keep)
+		u.Sealed = v
+		return u
+	}
+
+	add(recs[0], false)
+	s0v2 := next(recs[0], 10)
+	add(s0v2, false)
+	add(next(s0v2, 10), false)
+	add(recs[1], false)
+	add(next(recs[2], 1), false)
+	wantErr(t, "DeleteSecret s3", st.DeleteSecret(ctx, recs[3].Workspace, recs[3].Name, secrets.SecretDelete{}), nil)
+	s4v2 := next(recs[4], 10)
+	add(recs[4], true)
+	add(s4v2, true)
+	wantErr(t, "DeleteSecret s4 to the bin", st.DeleteSecret(ctx, recs[4].Workspace, recs[4].Name, binDelete("bin-s4", base, base.Add(time.Hour))), nil)
+	add(next(recs[5], 10), false)
+	wantErr(t, "DestroyVersion s5 v1", st.DestroyVersion(ctx, recs[5].Workspace, recs[5].Name, 1, secrets.Cond{}), nil)
+	add(recs[6], false)
+	return want, recs
 }
 
-func testScanSecrets(t *testing.T, st secrets.Store) {
-	all := scanFixture(t, st)
-	got, err := st.ScanSecrets(ctx, 0, 100)
-	wantErr(t, "ScanSecrets", err, nil)
-	sameList(t, "ScanSecrets(0, 100)", showRecord, got, all)
+func testScanVersions(t *testing.T, st secrets.Store) {
+	all, recs := scanFixture(t, st)
+	wantScan(t, st, all)
+	// s4's versions are in the bin: a name the same as a live one does not
+	// hide them, and the live one is scanned too.
+	s4 := mustCreateSecret(t, st, recs[4].Workspace, recs[4].Name, secrets.Now())
+	wantScan(t, st, append(all, storedVersion(s4, false)))
+}
 
-	var paged []secrets.Record
-	var after int64
-	for pages := 0; ; pages++ {
-		page, err := st.ScanSecrets(ctx, after, 4)
-		wantErr(t, "ScanSecrets", err, nil)
-		if len(page) > 4 || pages > len(all) {
-			t.Fatalf("page %d after ID %d has %d records, limit 4", pages, after, len(page))
+func testScanVersionsPages(t *testing.T, st secrets.Store) {
+	all, recs := scanFixture(t, st)
+	for _, limit := range []int{1, 2, 3, 4, len(all), 100} {
+		var paged []secrets.StoredVersion
+		var after secrets.VersionKey
+		for pages := 0; ; pages++ {
+			page, err := st.ScanVersions(ctx, after, limit)
+			wantErr(t, "ScanVersions", err, nil)
+			if len(page) > limit || pages > len(all) {
+				t.Fatalf("limit %d: page %d after %+v has %d versions", limit, pages, after, len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			paged = append(paged, page...)
+			after = page[len(page)-1].VersionKey
 		}
-		if len(page) == 0 {
-			break
-		}
-		paged = append(paged, page...)
-		after = page[len(page)-1].ID
+		sameList(t, fmt.Sprint("ScanVersions by pages of ", limit), showStored, paged, all)
 	}
-	sameList(t, "ScanSecrets by pages of 4", showRecord, paged, all)
 
-	got, err = st.ScanSecrets(ctx, all[1].ID, 2)
-	wantErr(t, "ScanSecrets", err, nil)
-	sameList(t, "ScanSecrets after the second ID", showRecord, got, all[2:4])
-	got, err = st.ScanSecrets(ctx, math.MaxInt64, 10)
-	if err != nil || len(got) != 0 {
-		t.Fatalf("ScanSecrets after the last ID: %d records, err %v; want none", len(got), err)
+	// A key is after another when its secret is, or its version within the
+	// same secret; a key need not name a stored version.
+	s0, s2 := recs[0].ID, recs[2].ID
+	for _, c := range []struct {
+		after    secrets.VersionKey
+		limit    int
+		from, to int // all[from:to]
+	}{
+		{secrets.VersionKey{SecretID: s0, Version: 0}, 2, 0, 2},
+		{secrets.VersionKey{SecretID: s0, Version: 1}, 2, 1, 3},
+		{secrets.VersionKey{SecretID: s0, Version: 3}, 1, 3, 4},
+		{secrets.VersionKey{SecretID: s0, Version: math.MaxInt64}, 1, 3, 4},
+		{secrets.VersionKey{SecretID: s2, Version: 1}, 1, 4, 5}, // version 1 is pruned
+		{secrets.VersionKey{SecretID: recs[3].ID, Version: 0}, 2, 5, 7},
+		{secrets.VersionKey{SecretID: recs[6].ID, Version: 1}, 10, len(all), len(all)},
+		{secrets.VersionKey{SecretID: math.MaxInt64, Version: math.MaxInt64}, 10, len(all), len(all)},
+	} {
+		got, err := st.ScanVersions(ctx, c.after, c.limit)
+		wantErr(t, "ScanVersions", err, nil)
+		sameList(t, fmt.Sprintf("ScanVersions after %+v limit %d", c.after, c.limit), showStored, got, all[c.from:c.to])
 	}
 }
 
-func testResealSecret(t *testing.T, st secrets.Store) {
+func testGetStoredVersion(t *testing.T, st secrets.Store) {
+	all, recs := scanFixture(t, st)
+	for _, v := range all {
+		got, err := st.GetStoredVersion(ctx, v.VersionKey)
+		wantErr(t, fmt.Sprintf("GetStoredVersion(%+v)", v.VersionKey), err, nil)
+		same(t, "GetStoredVersion", showStored, got, v)
+	}
+	for _, k := range []secrets.VersionKey{
+		{SecretID: 0, Version: 0},
+		{SecretID: recs[0].ID, Version: 0},
+		{SecretID: recs[0].ID, Version: 4},                // after the current version
+		{SecretID: recs[2].ID, Version: 1},                // pruned
+		{SecretID: recs[3].ID, Version: 1},                // erased secret
+		{SecretID: recs[5].ID, Version: 1},                // destroyed
+		{SecretID: recs[6].ID + 1000, Version: 1},         // never existed
+		{SecretID: math.MaxInt64, Version: math.MaxInt64}, // never existed
+	} {
+		_, err := st.GetStoredVersion(ctx, k)
+		wantErr(t, fmt.Sprintf("GetStoredVersion(%+v)", k), err, secrets.ErrNotFound)
+	}
+}
+
+func testResealVersion(t *testing.T, st secrets.Store) {
 	mustCreateWorkspace(t, st, "ws", secrets.Now())
 	orig := mustCreateSecret(t, st, "ws", "s", secrets.Now())
 	next := sealed("k2", "resealed")
-	wantErr(t, "ResealSecrets", resealOne(st, orig.ID, orig.Revision, next), nil)
+	wantErr(t, "ResealVersions", resealOne(st, orig, next), nil)
+	// Only the sealed value changes: a re-seal is not a change a client
+	// sees, so the revision (and the ETag) stays.
 	want := orig
-	want.Sealed, want.Revision = next, orig.Revision+1
+	want.Sealed = next
 	same(t, "GetSecret after reseal", showRecord, mustGetSecret(t, st, "ws", "s"), want)
+	wantScan(t, st, []secrets.StoredVersion{storedVersion(want, false)})
 }
 
-func testResealSecretStale(t *testing.T, st secrets.Store) {
-	now := secrets.Now()
-	mustCreateWorkspace(t, st, "ws", now)
-	orig := mustCreateSecret(t, st, "ws", "s", now)
-	// A PATCH between the rotation's read and its write bumps the revision.
-	_, err := st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{Description: ptr("patched"), UpdatedAt: now})
-	wantErr(t, "UpdateSecret", err, nil)
+// testResealVersionStale re-seals with an Old that is not what the version
+// holds: a value read before another re-seal, or never stored.
+func testResealVersionStale(t *testing.T, st secrets.Store) {
+	mustCreateWorkspace(t, st, "ws", secrets.Now())
+	orig := mustCreateSecret(t, st, "ws", "s", secrets.Now())
+	first := sealed("k2", "first rotation")
+	wantErr(t, "ResealVersions", resealOne(st, orig, first), nil)
 	current := mustGetSecret(t, st, "ws", "s")
-	for _, rev := range []int64{orig.Revision, current.Revision + 1} {
-		err := resealOne(st, orig.ID, rev, sealed("k2", "lost"))
-		wantErr(t, fmt.Sprint("ResealSecrets with revision ", rev), err, secrets.ErrRevisionChanged)
+	key := secrets.VersionKey{SecretID: orig.ID, Version: 1}
+	for name, old := range map[string][]byte{
+		"read before the other re-seal": orig.Sealed.Ciphertext,
+		"the new value":                 sealed("k2", "lost").Ciphertext,
+		"the wrapped DEK":               first.WrappedDEK,
+		"a prefix of the ciphertext":    first.Ciphertext[:len(first.Ciphertext)-1],
+	} {
+		errs, err := st.ResealVersions(ctx, []secrets.Reseal{{VersionKey: key, Old: old, Sealed: sealed("k2", "lost")}})
+		wantErr(t, name+": ResealVersions", err, nil)
+		wantErr(t, name+": outcome", errs[0], secrets.ErrRevisionChanged)
 	}
 	same(t, "GetSecret after refused reseals", showRecord, mustGetSecret(t, st, "ws", "s"), current)
 }
 
-func testResealSecretDeleted(t *testing.T, st secrets.Store) {
-	mustCreateWorkspace(t, st, "ws", secrets.Now())
-	orig := mustCreateSecret(t, st, "ws", "s", secrets.Now())
-	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s"), nil)
-	for _, id := range []int64{orig.ID, orig.ID + 1000, 0} {
-		err := resealOne(st, id, orig.Revision, sealed("k2", "x"))
-		wantErr(t, fmt.Sprint("ResealSecrets of missing ID ", id), err, secrets.ErrNotFound)
+// testResealVersionUnrelatedChanges re-seals version 1 after PATCHes that
+// did not touch its ciphertext (a description, a new version): the re-seal
+// applies, and neither PATCH is lost.
+func testResealVersionUnrelatedChanges(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", now)
+	orig := mustCreateSecret(t, st, "ws", "s", now)
+	_, err := st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{Description: ptr("patched"), UpdatedAt: now, Keep: 10})
+	wantErr(t, "UpdateSecret", err, nil)
+	_, v2 := mustUpdateValue(t, st, "ws", "s", "v2", now, 10)
+	before := mustGetSecret(t, st, "ws", "s")
+	resealedV1 := sealed("k2", "s v1")
+	wantErr(t, "ResealVersions of version 1", resealOne(st, orig, resealedV1), nil)
+	same(t, "GetSecret after the reseal", showRecord, mustGetSecret(t, st, "ws", "s"), before)
+	if before.Revision != 3 || before.Version != 2 || *before.Description != "patched" {
+		t.Fatalf("revision %d version %d description %s, want 3, 2, \"patched\"", before.Revision, before.Version, showStr(before.Description))
 	}
+	wantVersion(t, st, "ws", "s", 1, resealedV1)
+	wantVersion(t, st, "ws", "s", 2, v2)
 }
 
-func testGetSecretByID(t *testing.T, st secrets.Store) {
-	mustCreateWorkspace(t, st, "ws", secrets.Now())
-	a := mustCreateSecret(t, st, "ws", "a", secrets.Now())
-	b := mustCreateSecret(t, st, "ws", "b", secrets.Now())
-	for _, r := range []secrets.Record{a, b} {
-		got, err := st.GetSecretByID(ctx, r.ID)
-		wantErr(t, "GetSecretByID", err, nil)
-		same(t, "GetSecretByID", showRecord, got, r)
+// testResealVersionGone re-seals versions that have no ciphertext: the
+// outcome is ErrNotFound and the version stays erased (a re-seal never
+// brings a value back).
+func testResealVersionGone(t *testing.T, st secrets.Store) {
+	now := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", now)
+	erased := mustCreateSecret(t, st, "ws", "erased", now)
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "erased", secrets.SecretDelete{}), nil)
+	pruned := mustCreateSecret(t, st, "ws", "pruned", now)
+	mustUpdateValue(t, st, "ws", "pruned", "pruned v2", now, 1)
+	destroyed := mustCreateSecret(t, st, "ws", "destroyed", now)
+	mustUpdateValue(t, st, "ws", "destroyed", "destroyed v2", now, 10)
+	wantErr(t, "DestroyVersion", st.DestroyVersion(ctx, "ws", "destroyed", 1, secrets.Cond{}), nil)
+	before, err := st.ScanVersions(ctx, secrets.VersionKey{}, 100)
+	wantErr(t, "ScanVersions", err, nil)
+
+	for name, r := range map[string]secrets.Record{
+		"erased secret":     erased,
+		"pruned version":    pruned,
+		"destroyed version": destroyed,
+	} {
+		wantErr(t, name, resealOne(st, r, sealed("k2", "x")), secrets.ErrNotFound)
 	}
-	for _, id := range []int64{0, -1, b.ID + 1, math.MaxInt64} {
-		_, err := st.GetSecretByID(ctx, id)
-		wantErr(t, fmt.Sprint("GetSecretByID ", id), err, secrets.ErrNotFound)
+	for _, k := range []secrets.VersionKey{
+		{SecretID: erased.ID + 1000, Version: 1}, {SecretID: 0, Version: 1},
+		{SecretID: pruned.ID, Version: 0}, {SecretID: pruned.ID, Version: 3},
+	} {
+		errs, err := st.ResealVersions(ctx, []secrets.Reseal{{VersionKey: k, Old: erased.Sealed.Ciphertext, Sealed: sealed("k2", "x")}})
+		wantErr(t, "ResealVersions", err, nil)
+		wantErr(t, fmt.Sprintf("ResealVersions(%+v)", k), errs[0], secrets.ErrNotFound)
+	}
+	wantScan(t, st, before)
+	for _, name := range []string{"pruned", "destroyed"} {
+		_, err := st.GetVersion(ctx, "ws", name, 1)
+		wantErr(t, name+": GetVersion 1", err, secrets.ErrVersionNotFound)
 	}
 }
 
 func testCountByProvider(t *testing.T, st secrets.Store) {
-	check := func(want map[string]int) {
+	check := func(what string, want map[string]int) {
 		t.Helper()
 		got, err := st.CountByProvider(ctx)
 		wantErr(t, "CountByProvider", err, nil)
 		if !maps.Equal(got, want) {
-			t.Fatalf("CountByProvider = %v, want %v", got, want)
+			t.Fatalf("%s: CountByProvider = %v, want %v", what, got, want)
 		}
 	}
-	check(map[string]int{})
+	check("empty store", map[string]int{})
 	now := secrets.Now()
 	mustCreateWorkspace(t, st, "ws", now)
 	mustCreateWorkspace(t, st, "tmp", now)
 	var recs []secrets.Record
 	for i, p := range []string{"", "k1", "k1", "vault"} {
-		r := newRecord([]string{"ws", "tmp"}[i%2], fmt.Sprint("s", i), now)
+		r := newRecord([]string{"ws", "tmp"}[i%2], fmt.Sprint("s", i), now) // s0, s2 in ws
 		r.Sealed.Provider = p
 		recs = append(recs, mustCreateRecord(t, st, r))
 	}
-	check(map[string]int{"": 1, "k1": 2, "vault": 1})
-	wantErr(t, "ResealSecrets", resealOne(st, recs[0].ID, 1, sealed("k1", "x")), nil)
-	check(map[string]int{"k1": 3, "vault": 1})
+	check("created", map[string]int{"": 1, "k1": 2, "vault": 1})
+	wantErr(t, "ResealVersions", resealOne(st, recs[0], sealed("k1", "x")), nil)
+	check("re-sealed", map[string]int{"k1": 3, "vault": 1})
+
+	// Every stored version counts; pruned and destroyed ones do not.
+	vault := sealed("vault", "v")
+	update := func(name string, keep int) {
+		t.Helper()
+		_, err := st.UpdateSecret(ctx, "ws", name, secrets.SecretUpdate{Sealed: &vault, UpdatedAt: now, Keep: keep})
+		wantErr(t, "UpdateSecret", err, nil)
+	}
+	update("s2", 10)
+	check("a second version", map[string]int{"k1": 3, "vault": 2})
+	update("s2", 1) // prunes versions 1 (k1) and 2 (vault)
+	check("pruned", map[string]int{"k1": 2, "vault": 2})
+	mustCreateSecret(t, st, "ws", "s4", now) // k1
+	update("s4", 10)
+	check("another version", map[string]int{"k1": 3, "vault": 3})
+	wantErr(t, "DestroyVersion", st.DestroyVersion(ctx, "ws", "s4", 1, secrets.Cond{}), nil)
+	check("destroyed", map[string]int{"k1": 2, "vault": 3})
+
+	// The bin holds its versions until they are purged.
+	wantErr(t, "DeleteSecret to the bin", st.DeleteSecret(ctx, "ws", "s0", binDelete("bin-s0", now, now.Add(time.Hour))), nil)
+	check("in the bin", map[string]int{"k1": 2, "vault": 3})
 	wantErr(t, "DeleteWorkspace", st.DeleteWorkspace(ctx, "tmp"), nil) // s1 (k1) and s3 (vault)
-	check(map[string]int{"k1": 2})
+	check("workspace deleted", map[string]int{"k1": 1, "vault": 2})
+	wantErr(t, "PurgeDeleted", st.PurgeDeleted(ctx, "ws", "bin-s0", now), nil)
+	check("purged", map[string]int{"vault": 2})
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s2", secrets.SecretDelete{}), nil)
+	check("erased", map[string]int{"vault": 1})
 }

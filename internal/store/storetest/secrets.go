@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -33,7 +34,7 @@ func testSecretCreateGet(t *testing.T, st secrets.Store) {
 	now := secrets.Now()
 	mustCreateWorkspace(t, st, "ws", now)
 	full := newRecord("ws", "full", now)
-	full.ID, full.Revision = 999, 7 // ignored
+	full.ID, full.Revision, full.Version = 999, 7, 5 // ignored
 	nulls := newRecord("ws", "nulls", now)
 	nulls.Description, nulls.CreatedBy, nulls.UpdatedBy = nil, nil, nil
 	empty := newRecord("ws", "empty", now)
@@ -211,45 +212,75 @@ func testSecretUpdate(t *testing.T, st secrets.Store) {
 		t.Run(c.name, func(t *testing.T) {
 			orig := mustCreateSecret(t, st, "ws", c.name, secrets.Now())
 			c.u.UpdatedAt = orig.CreatedAt.Add(2500 * time.Millisecond)
+			c.u.Keep = 10
 			got, err := st.UpdateSecret(ctx, "ws", c.name, c.u)
 			wantErr(t, "UpdateSecret", err, nil)
 			want := updated(orig, c.u)
-			same(t, "UpdateSecret result", showSecret, got, want.Secret)
+			same(t, "UpdateSecret result", showRecord, got, unsealed(want))
 			same(t, "GetSecret after update", showRecord, mustGetSecret(t, st, "ws", c.name), want)
 		})
 	}
 }
 
-// updated is what a store holds after applying u to r.
+// updated is what a store holds after applying u to r: a new value is the
+// next version.
 func updated(r secrets.Record, u secrets.SecretUpdate) secrets.Record {
 	if u.Description != nil {
 		r.Description = u.Description
 	}
 	if u.Sealed != nil {
 		r.Sealed = *u.Sealed
+		r.Version++
 	}
 	r.UpdatedAt, r.UpdatedBy, r.Revision = utcMicros(u.UpdatedAt), u.UpdatedBy, r.Revision+1
 	return r
 }
 
+// unsealed is r as UpdateSecret, RestoreVersion and RestoreDeleted return
+// it: without the sealed value, which the caller already has or must not
+// get back.
+func unsealed(r secrets.Record) secrets.Record {
+	r.Sealed = envelope.Sealed{}
+	return r
+}
+
+// testSecretUpdateConcurrent runs unconditional updates at once, half of
+// them with a new value: they apply one after the other, so no revision and
+// no version is lost, and each new value is exactly one version.
 func testSecretUpdateConcurrent(t *testing.T, st secrets.Store) {
 	mustCreateWorkspace(t, st, "ws", secrets.Now())
 	mustCreateSecret(t, st, "ws", "s", secrets.Now())
 	const n = 10
 	var wg sync.WaitGroup
 	errs := make([]error, n)
+	results := make([]secrets.Record, n)
 	for i := range n {
 		wg.Go(func() {
-			u := secrets.SecretUpdate{Description: ptr(fmt.Sprint("writer ", i)), UpdatedAt: secrets.Now()}
-			_, errs[i] = st.UpdateSecret(ctx, "ws", "s", u)
+			u := secrets.SecretUpdate{Description: ptr(fmt.Sprint("writer ", i)), UpdatedAt: secrets.Now(), Keep: 100}
+			if i%2 == 1 {
+				v := sealed("k1", fmt.Sprint("writer ", i))
+				u.Sealed = &v
+			}
+			results[i], errs[i] = st.UpdateSecret(ctx, "ws", "s", u)
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		wantErr(t, fmt.Sprint("UpdateSecret ", i), err, nil)
 	}
-	if got := mustGetSecret(t, st, "ws", "s"); got.Revision != 1+n {
-		t.Fatalf("revision %d after %d updates, want %d", got.Revision, n, 1+n)
+	got := mustGetSecret(t, st, "ws", "s")
+	if got.Revision != 1+n || got.Version != 1+n/2 {
+		t.Fatalf("revision %d version %d after %d updates (%d with a value), want revision %d version %d",
+			got.Revision, got.Version, n, n/2, 1+n, 1+n/2)
+	}
+	seen := map[int64]int{} // version -> writer
+	for i := 1; i < n; i += 2 {
+		v := results[i].Version
+		if prev, dup := seen[v]; dup || v < 2 || v > got.Version {
+			t.Fatalf("writers %d and %d: version %d (current %d)", prev, i, v, got.Version)
+		}
+		seen[v] = i
+		wantVersion(t, st, "ws", "s", v, sealed("k1", fmt.Sprint("writer ", i)))
 	}
 }
 
@@ -258,16 +289,19 @@ func testSecretDelete(t *testing.T, st secrets.Store) {
 	mustCreateWorkspace(t, st, "ws", now)
 	kept := mustCreateSecret(t, st, "ws", "kept", now)
 	old := mustCreateSecret(t, st, "ws", "s", now) // the highest ID
-	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s"), nil)
+	// The zero SecretDelete erases at once: no bin entry, no stored version.
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s", secrets.SecretDelete{}), nil)
 	_, err := st.GetSecret(ctx, "ws", "s")
 	wantErr(t, "GetSecret after delete", err, secrets.ErrNotFound)
-	_, err = st.GetSecretByID(ctx, old.ID)
-	wantErr(t, "GetSecretByID after delete", err, secrets.ErrNotFound)
-	_, err = st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{UpdatedAt: now})
+	_, err = st.GetStoredVersion(ctx, secrets.VersionKey{SecretID: old.ID, Version: 1})
+	wantErr(t, "GetStoredVersion after delete", err, secrets.ErrNotFound)
+	_, err = st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{UpdatedAt: now, Keep: 1})
 	wantErr(t, "UpdateSecret after delete", err, secrets.ErrNotFound)
-	wantErr(t, "second DeleteSecret", st.DeleteSecret(ctx, "ws", "s"), secrets.ErrNotFound)
-	wantErr(t, "DeleteSecret in a missing workspace", st.DeleteSecret(ctx, "missing", "kept"), secrets.ErrNotFound)
+	wantErr(t, "second DeleteSecret", st.DeleteSecret(ctx, "ws", "s", secrets.SecretDelete{}), secrets.ErrNotFound)
+	wantErr(t, "DeleteSecret in a missing workspace", st.DeleteSecret(ctx, "missing", "kept", secrets.SecretDelete{}), secrets.ErrNotFound)
 	same(t, "other secret", showRecord, mustGetSecret(t, st, "ws", "kept"), kept)
+	wantBin(t, st, "ws", secrets.DeletedQuery{Limit: 10, Now: now}, nil, 0)
+	wantScan(t, st, []secrets.StoredVersion{storedVersion(kept, false)})
 
 	again := mustCreateSecret(t, st, "ws", "s", now.Add(time.Second))
 	if again.ID <= old.ID || again.Revision != 1 {

@@ -136,9 +136,9 @@ func showWorkspace(w secrets.Workspace) string {
 }
 
 func showSecret(s secrets.Secret) string {
-	return fmt.Sprintf("{Name:%q Workspace:%q Description:%s CreatedAt:%s UpdatedAt:%s CreatedBy:%s UpdatedBy:%s}",
+	return fmt.Sprintf("{Name:%q Workspace:%q Description:%s CreatedAt:%s UpdatedAt:%s CreatedBy:%s UpdatedBy:%s Version:%d ETag:%q}",
 		s.Name, s.Workspace, showStr(s.Description), showTime(s.CreatedAt), showTime(s.UpdatedAt),
-		showStr(s.CreatedBy), showStr(s.UpdatedBy))
+		showStr(s.CreatedBy), showStr(s.UpdatedBy), s.Version, s.ETag)
 }
 
 func showSealed(s envelope.Sealed) string {
@@ -178,9 +178,10 @@ func storedWorkspace(w secrets.Workspace) secrets.Workspace {
 	return w
 }
 
-// storedRecord returns r as the store returns it once created with id.
+// storedRecord returns r as the store returns it once created with id:
+// revision 1, version 1.
 func storedRecord(r secrets.Record, id int64) secrets.Record {
-	r.ID, r.Revision = id, 1
+	r.ID, r.Revision, r.Version = id, 1, 1
 	r.CreatedAt, r.UpdatedAt = utcMicros(r.CreatedAt), utcMicros(r.UpdatedAt)
 	return r
 }
@@ -192,4 +193,109 @@ func names[T any](items []T, name func(T) string) []string {
 		out[i] = name(v)
 	}
 	return out
+}
+
+func showStored(v secrets.StoredVersion) string {
+	return fmt.Sprintf("{SecretID:%d Version:%d Workspace:%q Name:%q Sealed:%s Deleted:%v}",
+		v.SecretID, v.Version, v.Workspace, v.Name, showSealed(v.Sealed), v.Deleted)
+}
+
+func showVersion(v secrets.Version) string {
+	return fmt.Sprintf("{Number:%d CreatedAt:%s CreatedBy:%s Destroyed:%v}",
+		v.Number, showTime(v.CreatedAt), showStr(v.CreatedBy), v.Destroyed)
+}
+
+func showDeleted(d secrets.Deleted) string {
+	return fmt.Sprintf("{ID:%q Secret:%s DeletedAt:%s DeletedBy:%s PurgeAt:%s}",
+		d.ID, showSecret(d.Secret), showTime(d.DeletedAt), showStr(d.DeletedBy), showTime(d.PurgeAt))
+}
+
+// storedVersion is the current version of r as ScanVersions and
+// GetStoredVersion return it.
+func storedVersion(r secrets.Record, deleted bool) secrets.StoredVersion {
+	return secrets.StoredVersion{
+		VersionKey: secrets.VersionKey{SecretID: r.ID, Version: r.Version},
+		Workspace:  r.Workspace, Name: r.Name, Sealed: r.Sealed, Deleted: deleted,
+	}
+}
+
+// mustUpdateValue gives ws/name a new value sealed from seed (the next
+// version, created at at by "bob"), keeping keep versions, and returns the
+// record UpdateSecret returned and the value.
+func mustUpdateValue(t *testing.T, st secrets.Store, ws, name, seed string, at time.Time, keep int) (secrets.Record, envelope.Sealed) {
+	t.Helper()
+	v := sealed("k1", seed)
+	r, err := st.UpdateSecret(ctx, ws, name, secrets.SecretUpdate{Sealed: &v, UpdatedAt: at, UpdatedBy: ptr("bob"), Keep: keep})
+	if err != nil {
+		t.Fatalf("UpdateSecret(%s/%s) with a value: %v", ws, name, err)
+	}
+	return r, v
+}
+
+// wantVersion fails unless GetVersion returns want as ws/name's version n.
+func wantVersion(t *testing.T, st secrets.Store, ws, name string, n int64, want envelope.Sealed) {
+	t.Helper()
+	r, err := st.GetVersion(ctx, ws, name, n)
+	if err != nil {
+		t.Fatalf("GetVersion(%s/%s, %d): %v", ws, name, n, err)
+	}
+	same(t, fmt.Sprintf("GetVersion(%s/%s, %d)", ws, name, n), showSealed, r.Sealed, want)
+}
+
+// wantScan fails unless ScanVersions from the start returns want.
+func wantScan(t *testing.T, st secrets.Store, want []secrets.StoredVersion) {
+	t.Helper()
+	got, err := st.ScanVersions(ctx, secrets.VersionKey{}, 1<<20)
+	wantErr(t, "ScanVersions", err, nil)
+	sameList(t, "ScanVersions", showStored, got, want)
+}
+
+// wantBin fails unless ListDeleted(ws, q) returns want and total.
+func wantBin(t *testing.T, st secrets.Store, ws string, q secrets.DeletedQuery, want []secrets.Deleted, total int) {
+	t.Helper()
+	got, n, err := st.ListDeleted(ctx, ws, q)
+	wantErr(t, "ListDeleted", err, nil)
+	sameList(t, fmt.Sprintf("ListDeleted(%s, %+v)", ws, q), showDeleted, got, want)
+	if n != total {
+		t.Fatalf("ListDeleted(%s, %+v): total %d, want %d", ws, q, n, total)
+	}
+}
+
+// cond is an If-Match of the given tags.
+func cond(tags ...string) secrets.Cond { return secrets.Cond{Set: true, Tags: tags} }
+
+// tagOf is the entity tag of r's state.
+func tagOf(r secrets.Record) string { return secrets.ETag(r.ID, r.Revision) }
+
+// retention is how long the tests keep a deleted secret in the bin.
+const retention = 7 * 24 * time.Hour
+
+// binDelete is a SecretDelete that moves a secret to the bin under id,
+// deleted by "carol" at at, purged at purgeAt.
+func binDelete(id string, at, purgeAt time.Time) secrets.SecretDelete {
+	return secrets.SecretDelete{BinID: id, DeletedAt: at, DeletedBy: ptr("carol"), PurgeAt: purgeAt}
+}
+
+// mustBin moves the live secret r names to the bin under id at at (purged
+// a retention later) and returns the entry ListDeleted must show: the
+// secret's metadata as it was deleted.
+func mustBin(t *testing.T, st secrets.Store, r secrets.Record, id string, at time.Time) secrets.Deleted {
+	t.Helper()
+	live := mustGetSecret(t, st, r.Workspace, r.Name)
+	if err := st.DeleteSecret(ctx, r.Workspace, r.Name, binDelete(id, at, at.Add(retention))); err != nil {
+		t.Fatalf("DeleteSecret(%s/%s) to the bin: %v", r.Workspace, r.Name, err)
+	}
+	return secrets.Deleted{ID: id, Secret: live.Secret, DeletedAt: utcMicros(at), DeletedBy: ptr("carol"),
+		PurgeAt: utcMicros(at.Add(retention))}
+}
+
+// wantVersions fails unless ListVersions of ws/name, newest first, is want.
+func wantVersions(t *testing.T, st secrets.Store, ws, name string, want []secrets.Version) {
+	t.Helper()
+	got, total, err := st.ListVersions(ctx, ws, name, secrets.VersionQuery{Limit: 1000})
+	wantErr(t, "ListVersions", err, nil)
+	sameList(t, fmt.Sprintf("ListVersions(%s/%s)", ws, name), showVersion, got, want)
+	if total != len(want) {
+		t.Fatalf("ListVersions(%s/%s): total %d, want %d", ws, name, total, len(want))
+	}
 }

@@ -59,15 +59,15 @@ func testSecretTotalCreateDelete(t *testing.T, st secrets.Store) {
 	wantErr(t, "duplicate CreateSecret", err, secrets.ErrAlreadyExists)
 	_, err = st.CreateSecret(ctx, newRecord("missing", "a", now))
 	wantErr(t, "CreateSecret in a missing workspace", err, secrets.ErrNoWorkspace)
-	_, err = st.UpdateSecret(ctx, "ws", "a", secrets.SecretUpdate{Description: ptr("changed"), UpdatedAt: now})
+	_, err = st.UpdateSecret(ctx, "ws", "a", secrets.SecretUpdate{Description: ptr("changed"), UpdatedAt: now, Keep: 10})
 	wantErr(t, "UpdateSecret", err, nil)
 	wantTotals(t, st, "after creates",
 		totalCase{"ws", "", 3}, totalCase{"ws", "b", 2}, totalCase{"ws", "absent", 3},
 		totalCase{"ws", "x", 3}, totalCase{"other", "", 1}, totalCase{"other", "x", 0})
 
-	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "b"), nil)
-	wantErr(t, "second DeleteSecret", st.DeleteSecret(ctx, "ws", "b"), secrets.ErrNotFound)
-	wantErr(t, "DeleteSecret in a missing workspace", st.DeleteSecret(ctx, "missing", "a"), secrets.ErrNotFound)
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "b", secrets.SecretDelete{}), nil)
+	wantErr(t, "second DeleteSecret", st.DeleteSecret(ctx, "ws", "b", secrets.SecretDelete{}), secrets.ErrNotFound)
+	wantErr(t, "DeleteSecret in a missing workspace", st.DeleteSecret(ctx, "missing", "a", secrets.SecretDelete{}), secrets.ErrNotFound)
 	wantTotals(t, st, "after deletes",
 		totalCase{"ws", "", 2}, totalCase{"ws", "b", 2}, totalCase{"ws", "a", 1}, totalCase{"other", "", 1})
 	mustCreateSecret(t, st, "ws", "b", now.Add(time.Second))
@@ -90,12 +90,12 @@ func testSecretTotalImport(t *testing.T, st secrets.Store) {
 		{"newer", true, 3},   // replace of a missing name creates it
 	}
 	for i, s := range steps {
-		_, err := st.ImportSecret(ctx, imported("ws", s.name, fmt.Sprint("v", i), now), s.replace)
+		_, err := st.ImportSecret(ctx, imported("ws", s.name, fmt.Sprint("v", i), now), s.replace, 10)
 		wantErr(t, "ImportSecret", err, nil)
 		wantTotals(t, st, fmt.Sprintf("import %d (%s, replace %v)", i, s.name, s.replace),
 			totalCase{"ws", "", s.want}, totalCase{"ws", "new", s.want - 1})
 	}
-	_, err := st.ImportSecret(ctx, imported("missing", "new", "x", now), true)
+	_, err := st.ImportSecret(ctx, imported("missing", "new", "x", now), true, 10)
 	wantErr(t, "ImportSecret in a missing workspace", err, secrets.ErrNoWorkspace)
 	wantTotals(t, st, "after a failed import", totalCase{"ws", "", 3})
 }
@@ -144,7 +144,7 @@ func testSecretTotalConcurrent(t *testing.T, st secrets.Store) {
 	}
 	for i := range 30 {
 		ops = append(ops, func() error {
-			err := st.DeleteSecret(ctx, "ws", fmt.Sprint("old", i/2))
+			err := st.DeleteSecret(ctx, "ws", fmt.Sprint("old", i/2), secrets.SecretDelete{})
 			if errors.Is(err, secrets.ErrNotFound) {
 				return nil
 			}
@@ -183,7 +183,7 @@ func testSecretTotalWorkspaceChurn(t *testing.T, st secrets.Store) {
 	wantErr(t, "ListSecrets", err, nil)
 	wantTotals(t, st, "after churn", totalCase{"churn", "", len(all)})
 	if len(all) > 0 {
-		wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "churn", all[0].Name), nil)
+		wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "churn", all[0].Name, secrets.SecretDelete{}), nil)
 	}
 	wantTotals(t, st, "after a delete", totalCase{"churn", "", max(len(all)-1, 0)})
 }
@@ -200,7 +200,7 @@ func churnSecrets(st secrets.Store, prefix string) error {
 		if i%2 == 0 {
 			continue
 		}
-		if err := st.DeleteSecret(ctx, "churn", name); err != nil && !errors.Is(err, secrets.ErrNotFound) {
+		if err := st.DeleteSecret(ctx, "churn", name, secrets.SecretDelete{}); err != nil && !errors.Is(err, secrets.ErrNotFound) {
 			return err
 		}
 	}
@@ -237,7 +237,7 @@ func CheckMigratedCounts(t *testing.T, st secrets.Store) {
 	t.Helper()
 	wantTotals(t, st, "after the migration",
 		totalCase{"a", "", 20}, totalCase{"b", "", 10}, totalCase{"empty", "", 0})
-	if err := st.DeleteSecret(ctx, "a", "s1"); err != nil {
+	if err := st.DeleteSecret(ctx, "a", "s1", secrets.SecretDelete{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.DeleteWorkspace(ctx, "b"); err != nil {
