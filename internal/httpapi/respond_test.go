@@ -55,6 +55,7 @@ func TestAppendSecretMatchesEncodingJSON(t *testing.T) {
 		{Name: "n", Workspace: "w", Description: &empty, CreatedAt: created, UpdatedAt: created},
 		{Name: "ngc-api-key", Workspace: "system", Description: &desc}, // virtual NGC secret: no timestamps
 		{Name: "x", Workspace: "y", CreatedAt: created, UpdatedAt: created},
+		{Name: "v", Workspace: "y", CreatedAt: created, UpdatedAt: created, Version: 12345678901},
 	}
 	for _, s := range jsonStrings {
 		cases = append(cases, secrets.Secret{Name: s, Workspace: s, Description: &s, CreatedAt: created, UpdatedAt: updated})

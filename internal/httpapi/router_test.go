@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/coffer-dev/coffer/internal/auth"
 )
 
 func TestRouterMatch(t *testing.T) {
@@ -45,6 +47,18 @@ func TestRouterMatch(t *testing.T) {
 		{"PUT", "/apis/entities/v2/workspaces/ml/members/alice%40x.com", workspacesBase + "/{workspace}/members/{principal}",
 			map[string]string{"workspace": "ml", "principal": "alice@x.com"}, []string{"PUT", "DELETE"}},
 		{"GET", "/health/ready", "/health/ready", map[string]string{}, []string{"GET", "HEAD"}},
+		// Three parameters and ten segments (versions): still matched.
+		{"POST", sec + "/ml/secrets/hf/versions/3/restore", secretsBase + "/{name}/versions/{version}/restore",
+			map[string]string{"workspace": "ml", "name": "hf", "version": "3"}, []string{"POST"}},
+		{"DELETE", sec + "/ml/secrets/hf/versions/3", secretsBase + "/{name}/versions/{version}",
+			map[string]string{"workspace": "ml", "name": "hf", "version": "3"}, []string{"DELETE"}},
+		{"GET", sec + "/ml/secrets/hf/versions", secretsBase + "/{name}/versions",
+			map[string]string{"workspace": "ml", "name": "hf"}, []string{"GET", "HEAD"}},
+		{"GET", sec + "/ml/deleted-secrets", deletedBase, map[string]string{"workspace": "ml"}, []string{"GET", "HEAD"}},
+		{"POST", sec + "/ml/deleted-secrets/ab12/restore", deletedBase + "/{id}/restore",
+			map[string]string{"workspace": "ml", "id": "ab12"}, []string{"POST"}},
+		{"DELETE", sec + "/ml/deleted-secrets/ab12", deletedBase + "/{id}",
+			map[string]string{"workspace": "ml", "id": "ab12"}, []string{"DELETE"}},
 		{"GET", "/apis/entities/v2/workspaces/ml", workspacesBase + "/{name}",
 			map[string]string{"name": "ml"}, []string{"GET", "HEAD", "PUT", "DELETE"}},
 	}
@@ -67,6 +81,27 @@ func TestRouterMatch(t *testing.T) {
 		}
 		if got := rt.allowed(tt.path); !slices.Equal(got, tt.allow) {
 			t.Errorf("%s %s: allowed %v, want %v", tt.method, tt.path, got, tt.allow)
+		}
+	}
+}
+
+// TestEveryRouteIsAuthorized ties the router to the authorization table:
+// a route without a row would be refused to everyone (or, worse, a row
+// without a route would hide a typo), so both must name the same routes.
+func TestEveryRouteIsAuthorized(t *testing.T) {
+	served := map[[2]string]bool{}
+	for _, r := range routes() {
+		if r.public {
+			continue
+		}
+		served[[2]string{r.method, r.pattern}] = true
+		if _, ok := auth.LookupRoute(r.method, r.pattern); !ok {
+			t.Errorf("%s %s has no row in the authorization table", r.method, r.pattern)
+		}
+	}
+	for _, a := range auth.Routes() {
+		if !served[[2]string{a.Method, a.Pattern}] {
+			t.Errorf("authorization row %s %s names no route", a.Method, a.Pattern)
 		}
 	}
 }

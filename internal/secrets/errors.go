@@ -11,12 +11,12 @@ type Kind int
 
 // Error kinds.
 const (
-	KindNotFound  Kind = iota + 1 // 404
-	KindConflict                  // 409
-	KindForbidden                 // 403
-	KindInvalid                   // 422 with a string detail
-	KindInternal                  // 500 with a fixed text
-	KindPrecondition              // 412: an If-Match did not hold
+	KindNotFound     Kind = iota + 1 // 404
+	KindConflict                     // 409
+	KindForbidden                    // 403
+	KindInvalid                      // 422 with a string detail
+	KindInternal                     // 500 with a fixed text
+	KindPrecondition                 // 412: an If-Match did not hold
 )
 
 // Error is a failure a client sees. Detail is the exact client-facing text

@@ -200,9 +200,9 @@ func (s *Service) resealAll(ctx context.Context, recs []StoredVersion, pending [
 // batches); its count is settled when the next secret's first version
 // arrives, or by flush.
 type tally struct {
-	res *RotationResult
-	s   *Service
-	cur StoredVersion // a version of the secret being tallied
+	res                           *RotationResult
+	s                             *Service
+	cur                           StoredVersion // a version of the secret being tallied
 	has, rotated, skipped, failed bool
 }
 
