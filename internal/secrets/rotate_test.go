@@ -116,7 +116,7 @@ func TestRotationRacingWrites(t *testing.T) {
 				}
 				name := fmt.Sprintf("s%d", i)
 				if j%7 == 0 {
-					if err := svc.DeleteSecret(ctx, "default", name); err != nil {
+					if err := svc.DeleteSecret(ctx, "default", name, secrets.Cond{}, nil); err != nil {
 						t.Errorf("delete %s: %v", name, err)
 					}
 					want[i] = ""
@@ -144,7 +144,7 @@ func TestRotationRacingWrites(t *testing.T) {
 	again, err := svc.RotateKeys(ctx)
 	alive := 0
 	for i, v := range want {
-		got, err := svc.AccessSecret(ctx, "default", fmt.Sprintf("s%d", i))
+		got, _, err := svc.AccessSecret(ctx, "default", fmt.Sprintf("s%d", i), 0)
 		switch {
 		case v == "":
 			var de *secrets.Error
@@ -235,29 +235,50 @@ func sampleHeap() func() uint64 {
 	return func() uint64 { close(done); <-stopped; return peak.Load() }
 }
 
-// interferingStore counts ResealSecrets calls and, before each, lets
-// interfere change records, as a PATCH or DELETE landing between the
-// rotation's read and its write would.
+// interferingStore counts ResealVersions calls and, before each, lets
+// interfere change versions, as a concurrent rotation or a restore under a
+// new name landing between this rotation's read and its write would.
 type interferingStore struct {
 	secrets.Store
 	calls     atomic.Int32
 	interfere func(call int)
 }
 
-func (s *interferingStore) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
+func (s *interferingStore) ResealVersions(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
 	call := int(s.calls.Add(1))
 	if s.interfere != nil {
 		s.interfere(call)
 	}
-	return s.Store.ResealSecrets(ctx, rs)
+	return s.Store.ResealVersions(ctx, rs)
 }
 
-// TestRotationRetriesChangedRecords checks the revision guard's outcomes
-// deterministically: each batch is one store call; a record changed once
+// rewrite re-seals the current version of default/name under ring, as
+// another writer of that version's ciphertext would.
+func rewrite(t *testing.T, st secrets.Store, ring *envelope.Keyring, name string) {
+	t.Helper()
+	ctx := context.Background()
+	rec, err := st.GetSecret(ctx, "default", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := ring.Seal(ctx, "default", name, []byte("v-rewritten"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := secrets.VersionKey{SecretID: rec.ID, Version: rec.Version}
+	errs, err := st.ResealVersions(ctx, []secrets.Reseal{{VersionKey: key, Old: rec.Sealed.Ciphertext, Sealed: sealed}})
+	if err != nil || errs[0] != nil {
+		t.Fatalf("rewrite %s: %v %v", name, err, errs)
+	}
+}
+
+// TestRotationRetriesChangedVersions checks the ciphertext guard's outcomes
+// deterministically: each batch is one store call; a version rewritten once
 // between read and write is re-read and rotated in the next round, one
-// changed before every write is reported after two attempts, a deleted one
-// is not counted, and one re-sealed by the change itself is skipped.
-func TestRotationRetriesChangedRecords(t *testing.T) {
+// rewritten before every write is reported after two attempts, a deleted
+// one is not counted, and one rewritten under the current provider is
+// skipped.
+func TestRotationRetriesChangedVersions(t *testing.T) {
 	ctx := context.Background()
 	st, old, _ := services(t)
 	for i := range 120 { // one by one, so s0…s49 make the first batch
@@ -266,11 +287,9 @@ func TestRotationRetriesChangedRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	patch := func(name string, svc *secrets.Service) {
-		v := "patched " + name
-		if _, err := svc.UpdateSecret(ctx, "default", name, secrets.SecretChange{Value: &v}, nil); err != nil {
-			t.Error(err)
-		}
+	ringA, err := envelope.NewKeyring("a", key(t, "a", 0))
+	if err != nil {
+		t.Fatal(err)
 	}
 	ring, err := envelope.NewKeyring("b", key(t, "a", 0), key(t, "b", 100))
 	if err != nil {
@@ -279,11 +298,11 @@ func TestRotationRetriesChangedRecords(t *testing.T) {
 	wrapped := &interferingStore{Store: st}
 	svc := secrets.NewService(wrapped, ring, secrets.Config{Logger: quiet, RotationBatchSize: 50})
 	wrapped.interfere = func(call int) {
-		patch("s5", old) // before every write: never rotated
+		rewrite(t, st, ringA, "s5") // before every write: never rotated
 		if call == 1 {
-			patch("s1", old) // once: rotated in the retry
-			patch("s2", svc) // sealed under the current provider: skipped
-			if err := old.DeleteSecret(ctx, "default", "s3"); err != nil {
+			rewrite(t, st, ringA, "s1") // once: rotated in the retry
+			rewrite(t, st, ring, "s2")  // sealed under the current provider: skipped
+			if err := old.DeleteSecret(ctx, "default", "s3", secrets.Cond{}, nil); err != nil {
 				t.Error(err)
 			}
 		}
@@ -293,18 +312,94 @@ func TestRotationRetriesChangedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := secrets.RotationResult{Rotated: 117, Skipped: 1, FailedCount: 1, Failed: []secrets.RotationFailure{
-		{Workspace: "default", Name: "s5", Error: "secret changed during rotation; run rotation again"}}}
+		{Workspace: "default", Name: "s5", Version: 1, Error: "secret changed during rotation; run rotation again"}},
+		RotatedVersions: 117}
 	if fmt.Sprint(res) != fmt.Sprint(want) {
 		t.Errorf("result %+v, want %+v", res, want)
 	}
 	// Batches of 50, 50 and 20, the first with one retry round (s1 and s5);
 	// s5, changed again, is not written a third time.
 	if got := wrapped.calls.Load(); got != 4 {
-		t.Errorf("%d ResealSecrets calls, want 4", got)
+		t.Errorf("%d ResealVersions calls, want 4", got)
 	}
-	for name, want := range map[string]string{"s1": "patched s1", "s2": "patched s2", "s5": "patched s5", "s7": "v7"} {
-		if got, err := svc.AccessSecret(ctx, "default", name); err != nil || got != want {
+	for name, want := range map[string]string{"s1": "v-rewritten", "s2": "v-rewritten", "s5": "v-rewritten", "s7": "v7"} {
+		if got, _, err := svc.AccessSecret(ctx, "default", name, 0); err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", name, got, err, want)
 		}
+	}
+}
+
+// TestRotationCoversVersionsAndBin rotates secrets with several versions,
+// some pruned or destroyed, and secrets in the recycle bin: every stored
+// version is re-wrapped and still opens, the counts are per secret, and
+// erased versions are not touched.
+func TestRotationCoversVersionsAndBin(t *testing.T) {
+	ctx := context.Background()
+	st, _, _ := services(t)
+	ringA, err := envelope.NewKeyring("a", key(t, "a", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := secrets.Config{Logger: quiet, MaxVersions: 3, DeletedRetention: time.Hour}
+	old := secrets.NewService(st, ringA, cfg)
+	for _, name := range []string{"many", "binned", "single"} {
+		if _, err := old.CreateSecret(ctx, "default", secrets.NewSecret{Name: name, Value: name + "-1"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 2; i <= 5; i++ { // many: versions 1-2 pruned, 3-5 kept
+		v := fmt.Sprintf("many-%d", i)
+		if _, err := old.UpdateSecret(ctx, "default", "many", secrets.SecretChange{Value: &v}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.DestroyVersion(ctx, "default", "many", 3, secrets.Cond{}); err != nil {
+		t.Fatal(err)
+	}
+	v := "binned-2"
+	if _, err := old.UpdateSecret(ctx, "default", "binned", secrets.SecretChange{Value: &v}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.DeleteSecret(ctx, "default", "binned", secrets.Cond{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ring, err := envelope.NewKeyring("b", key(t, "a", 0), key(t, "b", 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := secrets.NewService(st, ring, cfg)
+	res, err := svc.RotateKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// many: 4 and 5; binned: 1 and 2; single: 1.
+	want := secrets.RotationResult{Rotated: 2, RotatedVersions: 5, DeletedRotated: 1, Failed: nil}
+	if fmt.Sprint(res) != fmt.Sprint(want) {
+		t.Errorf("result %+v, want %+v", res, want)
+	}
+	for _, c := range []struct {
+		name    string
+		version int64
+		want    string
+	}{{"many", 4, "many-4"}, {"many", 5, "many-5"}, {"many", 0, "many-5"}, {"single", 0, "single-1"}} {
+		if got, _, err := svc.AccessSecret(ctx, "default", c.name, c.version); err != nil || got != c.want {
+			t.Errorf("%s version %d = %q, %v; want %q", c.name, c.version, got, err, c.want)
+		}
+	}
+	deleted, _, err := svc.ListDeleted(ctx, "default", secrets.ListOptions{Page: 1, PageSize: 10})
+	if err != nil || len(deleted) != 1 {
+		t.Fatalf("bin: %+v, %v", deleted, err)
+	}
+	if _, err := svc.RestoreDeleted(ctx, "default", deleted[0].ID, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	for version, want := range map[int64]string{1: "binned-1", 2: "binned-2"} {
+		if got, _, err := svc.AccessSecret(ctx, "default", "binned", version); err != nil || got != want {
+			t.Errorf("binned version %d = %q, %v; want %q", version, got, err, want)
+		}
+	}
+	again, err := svc.RotateKeys(ctx)
+	if err != nil || again.RotatedVersions != 0 || again.Skipped != 3 {
+		t.Errorf("second pass %+v, %v; want every secret skipped", again, err)
 	}
 }

@@ -71,11 +71,11 @@ func TestRotationSecretKeyVaultRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if res.Rotated != step.rotated || res.Skipped != step.skipped || res.FailedCount != step.failed ||
-			len(res.Failed) != 1 || res.Failed[0] != (secrets.RotationFailure{Workspace: "default", Name: "orphan", Error: "provider 'gone' is not configured"}) {
+			len(res.Failed) != 1 || res.Failed[0] != (secrets.RotationFailure{Workspace: "default", Name: "orphan", Version: 1, Error: "provider 'gone' is not configured"}) {
 			t.Errorf("step %d: %+v", i, res)
 		}
 		for j := range 40 {
-			got, err := step.svc.AccessSecret(ctx, "default", fmt.Sprintf("s%d", j))
+			got, _, err := step.svc.AccessSecret(ctx, "default", fmt.Sprintf("s%d", j), 0)
 			if err != nil || got != fmt.Sprintf("v%d", j) {
 				t.Fatalf("step %d: s%d = %q, %v", i, j, got, err)
 			}
@@ -110,14 +110,14 @@ func TestVaultOutageRecovers(t *testing.T) {
 	if err == nil || err.(*secrets.Error).Detail != secrets.MsgCreateFailed {
 		t.Errorf("create during outage: %v", err)
 	}
-	_, err = svc.AccessSecret(ctx, "default", "a1")
+	_, _, err = svc.AccessSecret(ctx, "default", "a1", 0)
 	if err == nil || err.(*secrets.Error).Detail != secrets.MsgRetrieveFailed {
 		t.Errorf("access during outage: %v", err)
 	}
 	srv.Restart()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		v, err := svc.AccessSecret(ctx, "default", "a1")
+		v, _, err := svc.AccessSecret(ctx, "default", "a1", 0)
 		if err == nil && v == "v" {
 			break
 		}
