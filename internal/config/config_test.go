@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -110,6 +111,34 @@ func TestEnvironmentJSONSection(t *testing.T) {
 	}
 }
 
+func TestLifecycleSettings(t *testing.T) {
+	tests := []struct {
+		env       map[string]string
+		file      string
+		versions  int
+		retention time.Duration
+	}{
+		{versions: 10, retention: 168 * time.Hour},
+		{env: map[string]string{"COFFER_MAX_VERSIONS": "1", "COFFER_DELETED_RETENTION": "0"}, versions: 1, retention: 0},
+		{file: "secrets:\n  max_versions: 25\n  deleted_retention: 30m\n", versions: 25, retention: 30 * time.Minute},
+		{file: "secrets:\n  max_versions: 25\n", env: map[string]string{"COFFER_MAX_VERSIONS": "3"}, versions: 3, retention: 168 * time.Hour},
+	}
+	for _, tt := range tests {
+		flags := Flags{}
+		if tt.file != "" {
+			flags.ConfigFile = writeFile(t, tt.file)
+		}
+		c, err := Load(flags, env(mergeHome(tt.env)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Secrets.MaxVersions != tt.versions || c.Secrets.Retention() != tt.retention {
+			t.Errorf("%v %q: max_versions %d retention %v, want %d %v", tt.env, tt.file,
+				c.Secrets.MaxVersions, c.Secrets.Retention(), tt.versions, tt.retention)
+		}
+	}
+}
+
 func TestValidationNamesTheKey(t *testing.T) {
 	tests := []struct {
 		env  map[string]string
@@ -126,6 +155,10 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{env: map[string]string{"NMP_NGC_API_KEY_SECRET": "a/b/c"}, want: `platform.ngc_api_key_secret must be "" or "<workspace>/<name>", got "a/b/c"`},
 		{env: map[string]string{"NMP_SECRETS_ALLOW_KEY_CREATION": "maybe"}, want: "environment variable NMP_SECRETS_ALLOW_KEY_CREATION: not a boolean (true/false, 1/0, yes/no, on/off)"},
 		{file: "coffer:\n  limits:\n    max_value_bytes: lots\n", want: "cannot unmarshal !!str into int"},
+		{env: map[string]string{"COFFER_MAX_VERSIONS": "0"}, want: "secrets.max_versions must be at least 1, got 0"},
+		{env: map[string]string{"COFFER_DELETED_RETENTION": "7d"}, want: `secrets.deleted_retention must be a duration such as 168h or 0, got "7d"`},
+		{env: map[string]string{"COFFER_DELETED_RETENTION": "-1h"}, want: `secrets.deleted_retention must be a duration such as 168h or 0, got "-1h"`},
+		{file: "secrets:\n  deleted_retention: soon\n", want: `secrets.deleted_retention must be a duration such as 168h or 0, got "soon"`},
 	}
 	for _, tt := range tests {
 		flags := Flags{}
