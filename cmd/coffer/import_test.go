@@ -62,7 +62,7 @@ func accessAll(t *testing.T, dir string, names ...string) []string {
 	var out []string
 	for _, n := range names {
 		ws, name, _ := strings.Cut(n, "/")
-		v, err := svc.AccessSecret(context.Background(), ws, name)
+		v, _, err := svc.AccessSecret(context.Background(), ws, name, 0)
 		if err != nil {
 			v = "error: " + err.Error()
 		}
@@ -126,7 +126,7 @@ func TestImportWhileServing(t *testing.T) {
 	}
 	listNames := func() string {
 		t.Helper()
-		items, _, err := svc.ListSecrets(ctx, "ml", 1, 10)
+		items, _, err := svc.ListSecrets(ctx, "ml", secrets.ListOptions{Page: 1, PageSize: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +137,7 @@ func TestImportWhileServing(t *testing.T) {
 		return strings.Join(names, ",")
 	}
 	for range 2 { // read twice: the second read is the cached one
-		if v, err := svc.AccessSecret(ctx, "ml", "hf-token"); err != nil || v != "old-value" {
+		if v, _, err := svc.AccessSecret(ctx, "ml", "hf-token", 0); err != nil || v != "old-value" {
 			t.Fatalf("before import: %q, %v", v, err)
 		}
 		if got := listNames(); got != "hf-token" {
@@ -149,8 +149,12 @@ func TestImportWhileServing(t *testing.T) {
 	res := cliEnv(t, importEnv(dir), strings.NewReader(in), "import", "--replace", "-")
 	res.expect(t, 0, "")
 
-	if v, err := svc.AccessSecret(ctx, "ml", "hf-token"); err != nil || v != "hf_example_token" {
+	if v, _, err := svc.AccessSecret(ctx, "ml", "hf-token", 0); err != nil || v != "hf_example_token" {
 		t.Errorf("after import: %q, %v; want the imported value", v, err)
+	}
+	// The replaced value is not lost: it stays version 1 (docs/lifecycle.md).
+	if v, _, err := svc.AccessSecret(ctx, "ml", "hf-token", 1); err != nil || v != "old-value" {
+		t.Errorf("after import, version 1: %q, %v; want the replaced value", v, err)
 	}
 	if got := listNames(); got != "wandb-key,hf-token" && got != "hf-token,wandb-key" {
 		t.Errorf("after import: list %q, want both secrets", got)
