@@ -20,7 +20,8 @@ import (
 // Run runs the suite. open must return a fresh, empty store for each call
 // and close it when t ends (t.Cleanup); it is called from parallel subtests.
 func Run(t *testing.T, open func(t *testing.T) secrets.Store) {
-	groups := [][]test{workspaceTests, secretTests, totalTests, rotationTests, valueTests, bindingTests, importTests}
+	groups := [][]test{workspaceTests, secretTests, totalTests, rotationTests, valueTests, bindingTests, importTests,
+		versionTests, conditionTests}
 	for _, group := range groups {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) {
