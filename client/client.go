@@ -77,80 +77,107 @@ func New(baseURL string, opts ...Option) *Client {
 	return c
 }
 
-// do sends one API call and decodes a successful answer into out (unless
-// out is nil). path must already be escaped.
+// request is one API call. path must already be escaped; out, when not
+// nil, receives the decoded 2xx body.
+type request struct {
+	method, path string
+	query        url.Values
+	in, out      any
+	opts         []CallOption
+}
+
+// do sends one API call without per-call options and decodes a successful
+// answer into out (unless out is nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	_, err := c.call(ctx, request{method: method, path: path, query: query, in: in, out: out})
+	return err
+}
+
+// call sends r and returns the response headers of a 2xx answer, which
+// carry what the body does not (ETag, Coffer-Secret-Version).
+func (c *Client) call(ctx context.Context, r request) (http.Header, error) {
 	var body []byte
-	if in != nil {
+	if r.in != nil {
 		var err error
-		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("client: encoding the %s %s request: %w", method, path, err)
+		if body, err = json.Marshal(r.in); err != nil {
+			return nil, fmt.Errorf("client: encoding the %s %s request: %w", r.method, r.path, err)
 		}
 	}
-	target := c.baseURL + path
-	if len(query) > 0 {
-		target += "?" + query.Encode()
+	target := c.baseURL + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
 	}
-	status, respBody, err := c.send(ctx, method, target, body)
+	cfg := callConfig{header: c.header.Clone()}
+	for _, opt := range r.opts {
+		opt(&cfg)
+	}
+	resp, err := c.send(ctx, r.method, target, cfg.header, body)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if status < 200 || status > 299 {
-		return newAPIError(status, respBody)
+	if resp.status < 200 || resp.status > 299 {
+		return nil, newAPIError(resp.status, resp.body)
 	}
-	if out == nil {
-		return nil
+	if r.out == nil {
+		return resp.header, nil
 	}
 	// The decoder's own message can quote response bytes, which for /access
 	// are part of a secret value, so it is not wrapped.
-	if json.Unmarshal(respBody, out) != nil {
-		return fmt.Errorf("client: %s %s: the server answered %d with a body that is not the expected JSON", method, path, status)
+	if json.Unmarshal(resp.body, r.out) != nil {
+		return nil, fmt.Errorf("client: %s %s: the server answered %d with a body that is not the expected JSON", r.method, r.path, resp.status)
 	}
-	return nil
+	return resp.header, nil
+}
+
+// response is what send keeps of an answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
 }
 
 // send performs the request, retrying GETs on connection errors and on 502,
 // 503 and 504, which a restarting server or a load balancer produce.
-func (c *Client) send(ctx context.Context, method, target string, body []byte) (int, []byte, error) {
+func (c *Client) send(ctx context.Context, method, target string, header http.Header, body []byte) (response, error) {
 	attempts := 1
 	if method == http.MethodGet {
 		attempts = maxGetAttempts
 	}
 	for try := 1; ; try++ {
-		status, respBody, err := c.sendOnce(ctx, method, target, body)
-		if try == attempts || !retryable(ctx, status, err) {
-			return status, respBody, err
+		resp, err := c.sendOnce(ctx, method, target, header, body)
+		if try == attempts || !retryable(ctx, resp.status, err) {
+			return resp, err
 		}
 		if err := sleep(ctx, time.Duration(try)*c.backoff); err != nil {
-			return 0, nil, err
+			return response{}, err
 		}
 	}
 }
 
-func (c *Client) sendOnce(ctx context.Context, method, target string, body []byte) (int, []byte, error) {
+func (c *Client) sendOnce(ctx context.Context, method, target string, header http.Header, body []byte) (response, error) {
 	var reader io.Reader
 	if body != nil {
 		reader = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, target, reader)
 	if err != nil {
-		return 0, nil, fmt.Errorf("client: %w", err)
+		return response{}, fmt.Errorf("client: %w", err)
 	}
-	req.Header = c.header.Clone()
+	req.Header = header.Clone()
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	respBody, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, fmt.Errorf("client: reading the %s %s response: %w", method, req.URL.Redacted(), err)
+		return response{}, fmt.Errorf("client: reading the %s %s response: %w", method, req.URL.Redacted(), err)
 	}
-	return resp.StatusCode, respBody, nil
+	return response{resp.StatusCode, resp.Header, respBody}, nil
 }
 
 func retryable(ctx context.Context, status int, err error) bool {

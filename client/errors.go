@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,6 +20,36 @@ type APIError struct {
 	Detail any
 	// Body is the body as received.
 	Body []byte
+}
+
+// Sentinels that errors.Is matches against an *APIError of the same status,
+// so a caller can test for the outcomes it handles without comparing
+// numbers; errors.As still gives the whole answer.
+var (
+	// ErrNotFound is a 404: no such secret, workspace, version or
+	// recycle-bin entry.
+	ErrNotFound = errors.New("client: not found")
+	// ErrConflict is a 409, e.g. a create or a restore from the recycle bin
+	// whose name is taken, or destroying a secret's current version.
+	ErrConflict = errors.New("client: conflict")
+	// ErrPreconditionFailed is a 412: the IfMatch condition of a write did
+	// not hold (the secret changed since its ETag was read, or is gone), so
+	// the server changed nothing.
+	ErrPreconditionFailed = errors.New("client: precondition failed")
+)
+
+// sentinelStatus maps each sentinel to the status it stands for.
+var sentinelStatus = map[error]int{
+	ErrNotFound:           http.StatusNotFound,
+	ErrConflict:           http.StatusConflict,
+	ErrPreconditionFailed: http.StatusPreconditionFailed,
+}
+
+// Is makes errors.Is(err, ErrPreconditionFailed) (and the other sentinels)
+// true for an answer with the matching status.
+func (e *APIError) Is(target error) bool {
+	status, ok := sentinelStatus[target]
+	return ok && e.Status == status
 }
 
 // ValidationItem is one problem found in a request (api.md §1.5).

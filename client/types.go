@@ -14,6 +14,15 @@ type Secret struct {
 	Description *string    `json:"description"`
 	CreatedAt   *time.Time `json:"created_at"` // nil only for the virtual NGC secret
 	UpdatedAt   *time.Time `json:"updated_at"`
+	// CurrentVersion is the version /access returns (docs/lifecycle.md);
+	// nil for the virtual NGC secret and from servers without versions.
+	CurrentVersion *int64 `json:"current_version"`
+
+	// ETag is the entity tag of the secret's state, from the ETag header of
+	// a single-secret answer (create, get, update, restore); "" in list
+	// items and from servers that send none. Pass it to IfMatch to make a
+	// later write fail if someone else changed the secret meanwhile.
+	ETag string `json:"-"`
 
 	// Raw is the JSON object the server sent. List items omit null members,
 	// single answers include them; Raw keeps that difference.
@@ -25,6 +34,10 @@ type SecretValue struct {
 	Name      string `json:"name"`
 	Workspace string `json:"workspace"`
 	Value     string `json:"value"`
+
+	// Version is the number of the version read, from the
+	// Coffer-Secret-Version header; 0 from servers without versions.
+	Version int64 `json:"-"`
 
 	// Raw is the JSON object the server sent.
 	Raw json.RawMessage `json:"-"`
@@ -53,17 +66,83 @@ type SecretPage struct {
 type FailedSecret struct {
 	Workspace string `json:"workspace"`
 	Name      string `json:"name"`
-	Error     string `json:"error"`
+	// Version is the version that failed; 0 from servers without versions.
+	Version int64  `json:"version"`
+	Error   string `json:"error"`
 }
 
 // RotationResult is the outcome of RotateEncryptionKeys. Success is false
 // when any secret failed; FailedSecrets holds at most the first 1,000.
+// The secret counts are per secret whatever its number of versions.
 type RotationResult struct {
 	RotatedSecrets int            `json:"rotated_secrets"`
 	Success        bool           `json:"success"`
 	SkippedSecrets int            `json:"skipped_secrets"`
 	FailedSecrets  []FailedSecret `json:"failed_secrets"`
 	FailedCount    int            `json:"failed_count"`
+	// RotatedVersions counts the stored versions re-wrapped and
+	// DeletedSecretsRotated the recycle-bin entries; both are 0 from
+	// servers without versions.
+	RotatedVersions       int `json:"rotated_versions"`
+	DeletedSecretsRotated int `json:"deleted_secrets_rotated"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// States of a Version.
+const (
+	VersionEnabled   = "enabled"   // the value can be read
+	VersionDestroyed = "destroyed" // destroyed or pruned: the value is gone for good
+)
+
+// Version is one entry of a secret's history. It never carries the value;
+// read it with AccessSecretVersion.
+type Version struct {
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	// CreatedBy is the principal that wrote the version, when auth knew one.
+	CreatedBy *string `json:"created_by"`
+	// State is VersionEnabled or VersionDestroyed.
+	State string `json:"state"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// VersionPage is one page of ListVersions.
+type VersionPage struct {
+	Data       []Version  `json:"data"`
+	Pagination Pagination `json:"pagination"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// DeletedSecret is an entry of a workspace's recycle bin: the metadata of
+// a deleted secret that RestoreDeleted can bring back until PurgeAt.
+type DeletedSecret struct {
+	// ID names the entry; the same Name can be in the bin several times.
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Workspace      string    `json:"workspace"`
+	Description    *string   `json:"description"`
+	CurrentVersion int64     `json:"current_version"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	DeletedAt      time.Time `json:"deleted_at"`
+	DeletedBy      *string   `json:"deleted_by"`
+	// PurgeAt is when the entry is erased for good.
+	PurgeAt time.Time `json:"purge_at"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// DeletedPage is one page of ListDeleted.
+type DeletedPage struct {
+	Data       []DeletedSecret `json:"data"`
+	Pagination Pagination      `json:"pagination"`
 
 	// Raw is the JSON object the server sent.
 	Raw json.RawMessage `json:"-"`
@@ -171,6 +250,54 @@ func (m *Member) UnmarshalJSON(b []byte) error {
 	m.GrantedAt = w.GrantedAt.ptr()
 	m.Raw = bytes.Clone(b)
 	return nil
+}
+
+// UnmarshalJSON decodes a Version like Secret.UnmarshalJSON does.
+func (v *Version) UnmarshalJSON(b []byte) error {
+	type plain Version
+	var w struct {
+		plain
+		CreatedAt timestamp `json:"created_at"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*v = Version(w.plain)
+	v.CreatedAt = time.Time(w.CreatedAt)
+	v.Raw = bytes.Clone(b)
+	return nil
+}
+
+// UnmarshalJSON decodes a DeletedSecret like Secret.UnmarshalJSON does.
+func (d *DeletedSecret) UnmarshalJSON(b []byte) error {
+	type plain DeletedSecret
+	var w struct {
+		plain
+		CreatedAt timestamp `json:"created_at"`
+		UpdatedAt timestamp `json:"updated_at"`
+		DeletedAt timestamp `json:"deleted_at"`
+		PurgeAt   timestamp `json:"purge_at"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*d = DeletedSecret(w.plain)
+	d.CreatedAt, d.UpdatedAt = time.Time(w.CreatedAt), time.Time(w.UpdatedAt)
+	d.DeletedAt, d.PurgeAt = time.Time(w.DeletedAt), time.Time(w.PurgeAt)
+	d.Raw = bytes.Clone(b)
+	return nil
+}
+
+// UnmarshalJSON decodes a VersionPage and keeps the input in Raw.
+func (p *VersionPage) UnmarshalJSON(b []byte) error {
+	type plain VersionPage
+	return decodeKeepingRaw(b, (*plain)(p), &p.Raw)
+}
+
+// UnmarshalJSON decodes a DeletedPage and keeps the input in Raw.
+func (p *DeletedPage) UnmarshalJSON(b []byte) error {
+	type plain DeletedPage
+	return decodeKeepingRaw(b, (*plain)(p), &p.Raw)
 }
 
 // UnmarshalJSON decodes a SecretValue and keeps the input in Raw.
