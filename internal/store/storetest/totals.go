@@ -20,6 +20,8 @@ var totalTests = []test{
 	{"SecretTotalWorkspaceRecreate", testSecretTotalWorkspaceRecreate},
 	{"SecretTotalConcurrent", testSecretTotalConcurrent},
 	{"SecretTotalWorkspaceChurn", testSecretTotalWorkspaceChurn},
+	{"SecretTotalBin", testSecretTotalBin},
+	{"SecretTotalBinConcurrent", testSecretTotalBinConcurrent},
 }
 
 // totalCase is one ListSecrets total to check.
@@ -205,6 +207,113 @@ func churnSecrets(st secrets.Store, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// wantFilteredTotal checks the total of a filtered list of ws, which is
+// counted per request rather than kept: it must leave the bin out too.
+func wantFilteredTotal(t *testing.T, st secrets.Store, what, ws string, f secrets.Filter, want int) {
+	t.Helper()
+	items, total, err := st.ListSecrets(ctx, ws, secrets.SecretQuery{Limit: 1 << 20, Filter: f})
+	wantErr(t, what+": ListSecrets", err, nil)
+	if total != want || len(items) != want {
+		t.Fatalf("%s: %s filtered by %+v: total %d, %d items listed; want %d", what, ws, f, total, len(items), want)
+	}
+}
+
+// binTotal checks how many entries ListDeleted counts in ws at t0.
+func binTotal(t *testing.T, st secrets.Store, what, ws string, want int) {
+	t.Helper()
+	_, total, err := st.ListDeleted(ctx, ws, secrets.DeletedQuery{Limit: 1, Now: t0})
+	wantErr(t, what+": ListDeleted", err, nil)
+	if total != want {
+		t.Fatalf("%s: %d entries in the bin of %s, want %d", what, total, ws, want)
+	}
+}
+
+// testSecretTotalBin moves secrets to the bin and back: the bin is not
+// counted with the live secrets, and a restore counts again.
+func testSecretTotalBin(t *testing.T, st secrets.Store) {
+	mustCreateWorkspace(t, st, "ws", t0)
+	for _, name := range []string{"a", "b", "c"} {
+		mustCreateSecret(t, st, "ws", name, t0)
+	}
+	all := secrets.Filter{NameLike: ptr("%")}
+	check := func(what string, live, binned int) {
+		t.Helper()
+		wantTotals(t, st, what, totalCase{"ws", "", live}, totalCase{"ws", "c", live - 1})
+		wantFilteredTotal(t, st, what, "ws", all, live)
+		binTotal(t, st, what, "ws", binned)
+	}
+	del := func(name, id string) {
+		t.Helper()
+		wantErr(t, "DeleteSecret to the bin", st.DeleteSecret(ctx, "ws", name, binDelete(id, t0, t0.Add(retention))), nil)
+	}
+	restore := func(id, name string, want error) {
+		t.Helper()
+		r := secrets.BinRestore{UpdatedAt: t0, Now: t0}
+		if name != "" {
+			_, stored, err := st.GetDeleted(ctx, "ws", id, t0)
+			wantErr(t, "GetDeleted", err, nil)
+			r.Name, r.Reseals = name, resealsFor(stored, name)
+		}
+		_, err := st.RestoreDeleted(ctx, "ws", id, r)
+		wantErr(t, "RestoreDeleted", err, want)
+	}
+	check("created", 3, 0)
+	del("b", "bin-b1")
+	check("b in the bin", 2, 1)
+	wantFilteredTotal(t, st, "b in the bin", "ws", secrets.Filter{Name: ptr("b")}, 0)
+	wantFilteredTotal(t, st, "b in the bin", "ws", secrets.Filter{Search: "b"}, 0)
+	mustCreateSecret(t, st, "ws", "b", t0)
+	check("b again", 3, 1)
+	del("b", "bin-b2")
+	check("b in the bin twice", 2, 2)
+	restore("bin-b1", "", nil)
+	check("b restored", 3, 1)
+	restore("bin-b2", "", secrets.ErrAlreadyExists)
+	check("b not restored twice", 3, 1)
+	restore("bin-b2", "b2", nil)
+	check("b restored as b2", 4, 0)
+	del("a", "bin-a")
+	check("a in the bin", 3, 1)
+	wantErr(t, "PurgeDeleted", st.PurgeDeleted(ctx, "ws", "bin-a", t0), nil)
+	check("a purged", 3, 0)
+	del("c", "bin-c")
+	if n, err := st.PurgeExpired(ctx, t0.Add(retention), 10); err != nil || n != 1 {
+		t.Fatalf("PurgeExpired = %d, %v; want 1", n, err)
+	}
+	wantTotals(t, st, "c purged", totalCase{"ws", "", 2})
+	wantFilteredTotal(t, st, "c purged", "ws", all, 2)
+}
+
+// testSecretTotalBinConcurrent moves secrets to the bin, back and to the
+// bin again from 20 goroutines while 10 others create secrets: the kept
+// total still matches the rows.
+func testSecretTotalBinConcurrent(t *testing.T, st secrets.Store) {
+	mustCreateWorkspace(t, st, "ws", t0)
+	for i := range 20 {
+		mustCreateSecret(t, st, "ws", fmt.Sprint("old", i), t0)
+	}
+	var ops []func() error
+	for i := range 20 {
+		ops = append(ops, func() error {
+			name := fmt.Sprint("old", i)
+			if err := st.DeleteSecret(ctx, "ws", name, binDelete(fmt.Sprint("bin-", i), t0, t0.Add(retention))); err != nil {
+				return err
+			}
+			if _, err := st.RestoreDeleted(ctx, "ws", fmt.Sprint("bin-", i), secrets.BinRestore{UpdatedAt: t0, Now: t0}); err != nil {
+				return err
+			}
+			return st.DeleteSecret(ctx, "ws", name, binDelete(fmt.Sprint("bin-", i, "-again"), t0, t0.Add(retention)))
+		})
+	}
+	for i := range 10 {
+		ops = append(ops, func() error { _, err := st.CreateSecret(ctx, newRecord("ws", fmt.Sprint("new", i), t0)); return err })
+	}
+	runAtOnce(t, ops)
+	wantTotals(t, st, "after concurrent bin moves", totalCase{"ws", "", 10}, totalCase{"ws", "new0", 9})
+	wantFilteredTotal(t, st, "after concurrent bin moves", "ws", secrets.Filter{NameLike: ptr("old%")}, 0)
+	binTotal(t, st, "after concurrent bin moves", "ws", 20)
 }
 
 // runAtOnce starts every op in its own goroutine, releases them together
