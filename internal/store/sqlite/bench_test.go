@@ -61,7 +61,7 @@ func BenchmarkConcurrentUpdates(b *testing.B) {
 	var next atomic.Int64
 	runParallel(b, st, func(worker int64) {
 		s := benchSealed(next.Add(1))
-		u := secrets.SecretUpdate{Sealed: &s, UpdatedAt: secrets.Now()}
+		u := secrets.SecretUpdate{Sealed: &s, UpdatedAt: secrets.Now(), Keep: secrets.DefaultMaxVersions}
 		if _, err := st.UpdateSecret(ctx, "bench", fmt.Sprintf("s%09d", worker%secretCount), u); err != nil {
 			b.Error(err)
 		}
@@ -172,7 +172,7 @@ func benchList(b *testing.B, rows, offset int) {
 	st := openBench(b)
 	fillSecrets(b, st, "bench", rows)
 	for b.Loop() {
-		items, total, err := st.listSecrets(ctx, pageKey{ws: "bench", limit: 10, offset: offset})
+		items, total, err := st.listSecrets(ctx, pageKey{ws: "bench", sort: defaultSecretSort, limit: 10, offset: offset})
 		if err != nil || len(items) != 10 || total != rows {
 			b.Fatalf("ListSecrets: %d items, total %d, %v; want 10 of %d", len(items), total, err, rows)
 		}
@@ -180,14 +180,21 @@ func benchList(b *testing.B, rows, offset int) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lists/s")
 }
 
-// fillSecrets inserts n secrets named f000000000… into ws with one
-// statement on the writer (outside the committer, which is idle here).
+// fillSecrets inserts n secrets named f000000000…, each with its version
+// 1, into ws with two statements on the writer (outside the committer,
+// which is idle here).
 func fillSecrets(b *testing.B, st *Store, ws string, n int) {
 	b.Helper()
 	_, err := st.writer.ExecContext(ctx, `WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2)
-		INSERT INTO secrets (workspace, name, ciphertext, wrapped_dek, provider, format_version,
-			created_at, updated_at, revision)
-		SELECT ?1, printf('f%09d', i), randomblob(100), randomblob(60), 'k1', 2, i, i, 1 FROM seq`, ws, n)
+		INSERT INTO secrets (workspace, name, created_at, updated_at, revision, current_version)
+		SELECT ?1, printf('f%09d', i), i, i, 1, 1 FROM seq`, ws, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = st.writer.ExecContext(ctx, `INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek,
+			provider, format_version, created_at)
+		SELECT id, 1, randomblob(100), randomblob(60), 'k1', 2, created_at FROM secrets
+		WHERE workspace = ?1 AND NOT EXISTS (SELECT 1 FROM secret_versions WHERE secret_id = id)`, ws)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,9 +52,11 @@ type recordKey struct{ ws, name string }
 // takes.
 type rolesKey struct{ ws, principals string }
 
+// pageKey is an unfiltered ListSecrets page (filtered pages are not
+// cached: their shapes are many and each is read rarely).
 type pageKey struct {
-	ws, exclude   string
-	limit, offset int
+	ws, exclude, sort string
+	limit, offset     int
 }
 
 // cachedPage is one ListSecrets answer. items has its capacity clipped, so

@@ -85,7 +85,7 @@ func TestCacheChild(t *testing.T) {
 	if _, err := st.UpdateSecret(ctx, "bench", "updated", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.DeleteSecret(ctx, "bench", "deleted"); err != nil {
+	if err := st.DeleteSecret(ctx, "bench", "deleted", secrets.SecretDelete{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreateSecret(ctx, benchRecord("created", 2)); err != nil {
@@ -105,7 +105,7 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
 		t.Fatal(err)
 	}
-	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", limit: 10}
+	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", sort: defaultSecretSort, limit: 10}
 	_, read, _ := lookup(st.cache, &st.cache.records, key)
 	staleRecord, err := st.getSecret(ctx, "bench", "s")
 	if err != nil {

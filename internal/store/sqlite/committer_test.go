@@ -404,7 +404,7 @@ func TestGroupCommitCancel(t *testing.T) {
 		t.Errorf("write cancelled while running: %v, want it committed", err)
 	}
 
-	if err := st.DeleteSecret(cctx, "ws", "later"); !errors.Is(err, context.Canceled) {
+	if err := st.DeleteSecret(cctx, "ws", "later", secrets.SecretDelete{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("write with a done context: %v, want context.Canceled", err)
 	}
 }

@@ -210,7 +210,9 @@ func readCrashDB(t *testing.T, path string, readOnly bool) map[string][]byte {
 	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
 		t.Fatalf("integrity_check: %q, %v", check, err)
 	}
-	rows, err := db.Query(`SELECT name, ciphertext FROM secrets WHERE workspace = ?1`, crashWS)
+	rows, err := db.Query(`SELECT s.name, v.ciphertext FROM secrets AS s
+		JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
+		WHERE s.workspace = ?1 AND s.deleted_id IS NULL`, crashWS)
 	if err != nil {
 		t.Fatal(err)
 	}

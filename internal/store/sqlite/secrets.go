@@ -4,21 +4,31 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"slices"
+	"time"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// CreateSecret inserts r with revision 1 and returns the stored record.
+// Secrets and their versions (migration 4): a secrets row holds the
+// metadata and current_version, each value is a row of secret_versions.
+// Every write below is one write of the committer, so what it reads inside
+// its transaction (a live secret's revision for a Cond, its current
+// version) cannot change before it commits.
+
+// CreateSecret inserts r as a live secret with its version 1 and returns
+// the stored record (revision 1, Version 1).
 func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
-	var rec secrets.Record
+	rec := secrets.Record{Secret: r.Secret, Sealed: stored(r.Sealed), Revision: 1}
+	rec.CreatedAt, rec.UpdatedAt = fromMicros(micros(r.CreatedAt)), fromMicros(micros(r.UpdatedAt))
+	rec.Version, rec.ETag = 1, ""
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		row := tx.StmtContext(ctx, s.w.createSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
-			blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
-		var err error
-		rec, err = scanRecord(row)
-		return mapErr(err)
+		err := tx.StmtContext(ctx, s.w.createSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy).Scan(&rec.ID)
+		if err != nil {
+			return mapErr(err)
+		}
+		return s.addVersion(ctx, tx, rec.ID, 1, r.Sealed, r.CreatedAt, r.CreatedBy, 1)
 	})
 	if err != nil {
 		return secrets.Record{}, err
@@ -26,27 +36,35 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 	return rec, nil
 }
 
-// ImportSecret inserts r with revision 1, or when (workspace, name) exists
-// and replace is set overwrites it and increments its revision, in one
-// upsert statement. stored is false when an existing secret was kept.
-func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool) (bool, error) {
+// ImportSecret inserts r as version 1 with revision 1, or when a live
+// secret has the name and replace is set overwrites its metadata and adds
+// r.Sealed as its next version, pruned to keep. stored is false when an
+// existing secret was kept.
+func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool, keep int) (bool, error) {
 	stored := false
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.w.importSecret).ExecContext(ctx, r.Workspace, r.Name, r.Description,
-			blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
-		if err != nil {
+		var id, version int64
+		err := tx.StmtContext(ctx, s.w.importSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace).Scan(&id, &version)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // a live secret has the name and replace is off
+		case err != nil:
 			return mapErr(err)
 		}
-		n, err := res.RowsAffected()
-		stored = n > 0
-		return err
+		stored = true
+		at, by := r.UpdatedAt, r.UpdatedBy // a replace: the next version
+		if version == 1 {
+			at, by = r.CreatedAt, r.CreatedBy
+		}
+		return s.addVersion(ctx, tx, id, version, r.Sealed, at, by, keep)
 	})
 	return stored && err == nil, err
 }
 
-// GetSecret returns a record or ErrNotFound, from the read cache when no
-// transaction has committed since it was last read (cache.go).
+// GetSecret returns a live secret with its current version's sealed value,
+// or ErrNotFound, from the read cache when no transaction has committed
+// since it was last read (cache.go).
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
 	return cached(s.cache, &s.cache.records, recordKey{ws, name}, func() (secrets.Record, error) {
 		return s.getSecret(ctx, ws, name)
@@ -56,7 +74,7 @@ func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record,
 // getSecret is GetSecret's query. It is the access and get path, so it runs
 // without the caller's cancellation: with a cancellable context (every HTTP
 // request has one) database/sql and the driver each start a goroutine per
-// query to watch it, which costs more than this unique-index lookup, which a
+// query to watch it, which costs more than these two index lookups, which a
 // cancellation could not usefully shorten. A reader never waits for the
 // writer in WAL mode; any other lock wait is still bounded by busy_timeout.
 //
@@ -68,212 +86,166 @@ func (s *Store) getSecret(ctx context.Context, ws, name string) (secrets.Record,
 	var created, updated int64
 	err := s.r.getSecret.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(&r.ID, &r.Description,
 		&r.Sealed.Ciphertext, &r.Sealed.WrappedDEK, &r.Sealed.Provider, &r.Sealed.Format, &created, &updated,
-		&r.CreatedBy, &r.UpdatedBy, &r.Revision)
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision, &r.Version)
 	if err != nil {
 		return secrets.Record{}, notFound(err)
 	}
 	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
-	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK)
+	r.Sealed = stored(r.Sealed)
 	return r, nil
 }
 
-// ListSecrets returns one page of a workspace's secrets and the total, both
-// without q.Exclude; ErrNoWorkspace if the workspace is missing. Pages come
-// from the read cache like GetSecret's records.
-func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
-	key := pageKey{ws: ws, exclude: q.Exclude, limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
-	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
-		items, total, err := s.listSecrets(ctx, key)
-		return cachedPage{items: slices.Clip(items), total: total}, err
-	})
-	return p.items, p.total, err
-}
-
-// listSecrets is ListSecrets' query.
-func (s *Store) listSecrets(ctx context.Context, q pageKey) ([]secrets.Secret, int, error) {
-	rows, err := s.r.listSecrets.QueryContext(ctx, q.ws, q.exclude, q.limit, q.offset)
+// GetVersion returns a live secret with version's sealed value;
+// ErrNotFound without a live secret, ErrVersionNotFound if the version
+// never existed or was erased.
+func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) (secrets.Record, error) {
+	r := secrets.Record{Secret: secrets.Secret{Workspace: ws, Name: name}}
+	var v nullSealed
+	var created, updated int64
+	err := s.r.getVersion.QueryRowContext(ctx, ws, name, version).Scan(&r.ID, &r.Description,
+		&v.ciphertext, &v.dek, &v.provider, &v.format, &created, &updated,
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision, &r.Version)
 	if err != nil {
-		return nil, 0, err
+		return secrets.Record{}, notFound(err)
 	}
-	defer rows.Close()
-	items := []secrets.Secret{}
-	total, found := 0, false
-	for rows.Next() {
-		sec, ok, err := scanListRow(rows, &total)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok {
-			items = append(items, sec)
-		}
-		found = true
+	var ok bool
+	if r.Sealed, ok = v.sealed(); !ok {
+		return secrets.Record{}, secrets.ErrVersionNotFound
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	if !found {
-		return nil, 0, secrets.ErrNoWorkspace
-	}
-	return items, total, nil
+	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return r, nil
 }
 
-// scanListRow reads the total and one page item; ok is false for the NULL
-// row that stands for an empty page.
-func scanListRow(rows *sql.Rows, total *int) (sec secrets.Secret, ok bool, err error) {
-	var name, ws sql.NullString
-	var created, updated sql.NullInt64
-	err = rows.Scan(total, &name, &ws, &sec.Description, &created, &updated, &sec.CreatedBy, &sec.UpdatedBy)
-	if err != nil || !name.Valid {
-		return sec, false, err
-	}
-	sec.Name, sec.Workspace = name.String, ws.String
-	sec.CreatedAt, sec.UpdatedAt = fromMicros(created.Int64), fromMicros(updated.Int64)
-	return sec, true, nil
-}
-
-// UpdateSecret applies u, increments the revision and returns the metadata.
-func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Secret, error) {
-	var ct, dek []byte
-	var provider *string
-	var format *int
-	if u.Sealed != nil {
-		ct, dek, provider, format = blob(u.Sealed.Ciphertext), blob(u.Sealed.WrappedDEK), &u.Sealed.Provider, &u.Sealed.Format
-	}
-	var sec secrets.Secret
+// UpdateSecret applies u to a live secret, increments its revision and,
+// with u.Sealed, adds the next version and prunes to u.Keep. It returns the
+// record without Sealed.
+func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+	var rec secrets.Record
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		row := tx.StmtContext(ctx, s.w.updateSecret).QueryRowContext(ctx, ws, name, u.Description,
-			ct, dek, provider, format, micros(u.UpdatedAt), u.UpdatedBy)
-		var err error
-		sec, err = scanMeta(row)
-		return notFound(err)
-	})
-	if err != nil {
-		return secrets.Secret{}, err
-	}
-	return sec, nil
-}
-
-// DeleteSecret removes a secret or returns ErrNotFound.
-func (s *Store) DeleteSecret(ctx context.Context, ws, name string) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return affected(tx.StmtContext(ctx, s.w.deleteSecret).ExecContext(ctx, ws, name))
-	})
-}
-
-// ScanSecrets returns up to limit records with ID > afterID by ascending ID.
-func (s *Store) ScanSecrets(ctx context.Context, afterID int64, limit int) ([]secrets.Record, error) {
-	rows, err := s.r.scan.QueryContext(ctx, afterID, max(limit, 0))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	recs := []secrets.Record{}
-	for rows.Next() {
-		rec, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, rec)
-	}
-	return recs, rows.Err()
-}
-
-// GetSecretByID returns a record by internal ID or ErrNotFound.
-func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, error) {
-	rec, err := scanRecord(s.r.getByID.QueryRowContext(ctx, id))
-	return rec, notFound(err)
-}
-
-// ResealSecrets re-seals the batch as one write of the committer, so one
-// savepoint and one commit (one fsync) for all of it. A record the guarded
-// UPDATE misses is told changed from deleted by a second read in the same
-// transaction. A statement error returns from the write, whose savepoint is
-// then rolled back: nothing of the batch stays.
-func (s *Store) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
-	if err := secrets.CheckReseals(rs); err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(rs))
-	if len(rs) == 0 {
-		return errs, nil
-	}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		reseal, exists := tx.StmtContext(ctx, s.w.reseal), tx.StmtContext(ctx, s.w.secretExists)
-		for i, r := range rs {
-			var err error
-			if errs[i], err = resealOne(ctx, reseal, exists, r); err != nil {
+		// Without a condition the UPDATE finds the secret itself: the
+		// common write stays one statement plus the version's.
+		if u.Cond.Set {
+			if _, err := s.lookupLive(ctx, tx, ws, name, u.Cond); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return errs, nil
-}
-
-// resealOne runs one record of a batch: outcome is its own result (nil,
-// ErrRevisionChanged, ErrNotFound), err a failure of the whole batch.
-func resealOne(ctx context.Context, reseal, exists *sql.Stmt, r secrets.Reseal) (outcome, err error) {
-	res, err := reseal.ExecContext(ctx, r.ID, r.Revision, blob(r.Sealed.Ciphertext),
-		blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format)
-	if err := affected(res, err); !errors.Is(err, secrets.ErrNotFound) {
-		return nil, err
-	}
-	var n int
-	if err := exists.QueryRowContext(ctx, r.ID).Scan(&n); err != nil {
-		return nil, err
-	}
-	if n > 0 {
-		return secrets.ErrRevisionChanged, nil
-	}
-	return secrets.ErrNotFound, nil
-}
-
-// CountByProvider returns the number of stored secrets per provider name.
-func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.countByProvider.QueryContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var provider string
-		var n int
-		if err := rows.Scan(&provider, &n); err != nil {
-			return nil, err
+		var err error
+		if rec, err = s.updateMeta(ctx, tx, ws, name, u, u.Sealed != nil); err != nil || u.Sealed == nil {
+			return err
 		}
-		counts[provider] = n
-	}
-	return counts, rows.Err()
-}
-
-// scanRecord reads the secretCols columns.
-func scanRecord(row scanner) (secrets.Record, error) {
-	var r secrets.Record
-	var created, updated int64
-	err := row.Scan(&r.ID, &r.Workspace, &r.Name, &r.Description, &r.Sealed.Ciphertext,
-		&r.Sealed.WrappedDEK, &r.Sealed.Provider, &r.Sealed.Format, &created, &updated,
-		&r.CreatedBy, &r.UpdatedBy, &r.Revision)
+		return s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy, u.Keep)
+	})
 	if err != nil {
 		return secrets.Record{}, err
 	}
-	r.CreatedAt, r.UpdatedAt = fromMicros(created), fromMicros(updated)
-	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK)
+	return rec, nil
+}
+
+// DeleteSecret moves a live secret to the recycle bin under d.BinID, or
+// without one deletes it with its versions (the foreign key cascades).
+func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.SecretDelete) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if d.Cond.Set {
+			if _, err := s.lookupLive(ctx, tx, ws, name, d.Cond); err != nil {
+				return err
+			}
+		}
+		if d.BinID == "" {
+			return affected(tx.StmtContext(ctx, s.w.deleteSecret).ExecContext(ctx, ws, name))
+		}
+		res, err := tx.StmtContext(ctx, s.w.binSecret).ExecContext(ctx, ws, name, d.BinID,
+			micros(d.DeletedAt), d.DeletedBy, micros(d.PurgeAt))
+		return mapErr(affected(res, err))
+	})
+}
+
+// live is a live secret as a write reads it.
+type live struct{ id, revision, version int64 }
+
+// lookupLive reads ws/name's live secret in tx and checks cond against it:
+// ErrPreconditionFailed when cond is set and does not hold (also when there
+// is no such secret), else ErrNotFound when there is none.
+func (s *Store) lookupLive(ctx context.Context, tx *sql.Tx, ws, name string, cond secrets.Cond) (live, error) {
+	var l live
+	err := tx.StmtContext(ctx, s.w.liveKey).QueryRowContext(ctx, ws, name).Scan(&l.id, &l.revision, &l.version)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return live{}, err
+	}
+	found := err == nil
+	if !cond.Holds(found, l.id, l.revision) {
+		return live{}, secrets.ErrPreconditionFailed
+	}
+	if !found {
+		return live{}, secrets.ErrNotFound
+	}
+	return l, nil
+}
+
+// updateMeta runs the UPDATE of a live secret's row for u: description,
+// updated_at/by and revision, and current_version too when newVersion. It
+// returns the record without Sealed, or ErrNotFound.
+func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, ws, name string, u secrets.SecretUpdate, newVersion bool) (secrets.Record, error) {
+	step := 0
+	if newVersion {
+		step = 1
+	}
+	r := secrets.Record{Secret: secrets.Secret{Workspace: ws, Name: name,
+		UpdatedAt: fromMicros(micros(u.UpdatedAt)), UpdatedBy: u.UpdatedBy}}
+	var created int64
+	err := tx.StmtContext(ctx, s.w.updateSecret).QueryRowContext(ctx, ws, name, u.Description,
+		micros(u.UpdatedAt), u.UpdatedBy, step).Scan(&r.ID, &r.Description, &created, &r.CreatedBy,
+		&r.Revision, &r.Version)
+	if err != nil {
+		return secrets.Record{}, notFound(err)
+	}
+	r.CreatedAt = fromMicros(created)
 	return r, nil
 }
 
-// scanMeta reads the metaCols columns.
-func scanMeta(row scanner) (secrets.Secret, error) {
-	var sec secrets.Secret
-	var created, updated int64
-	err := row.Scan(&sec.Name, &sec.Workspace, &sec.Description, &created, &updated,
-		&sec.CreatedBy, &sec.UpdatedBy)
+// addVersion inserts version n of secret id holding sealed, created at at
+// by by, then erases what keep pushes out.
+func (s *Store) addVersion(ctx context.Context, tx *sql.Tx, id, n int64, sealed envelope.Sealed, at time.Time, by *string, keep int) error {
+	_, err := tx.StmtContext(ctx, s.w.addVersion).ExecContext(ctx, id, n, blob(sealed.Ciphertext),
+		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format, micros(at), by)
 	if err != nil {
-		return secrets.Secret{}, err
+		return err
 	}
-	sec.CreatedAt, sec.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return sec, nil
+	return s.prune(ctx, tx, id, n, keep)
+}
+
+// prune erases every version of secret id at or below current - keep that
+// still holds a value. keep is at least 1: the current version always
+// stays.
+func (s *Store) prune(ctx context.Context, tx *sql.Tx, id, current int64, keep int) error {
+	upTo := current - int64(max(keep, 1))
+	if upTo < 1 {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, s.w.prune).ExecContext(ctx, id, upTo)
+	return err
+}
+
+// nullSealed receives a version's value columns, NULL once it is erased
+// (and in an outer join that found no version).
+type nullSealed struct {
+	ciphertext, dek []byte
+	provider        sql.NullString
+	format          sql.NullInt64
+}
+
+// sealed returns the value, or false when there is none. The provider
+// tells: it is NULL exactly when the value is (migration 4's CHECK), while
+// a zero-length ciphertext may scan as nil.
+func (v nullSealed) sealed() (envelope.Sealed, bool) {
+	if !v.provider.Valid {
+		return envelope.Sealed{}, false
+	}
+	return stored(envelope.Sealed{Ciphertext: v.ciphertext, WrappedDEK: v.dek,
+		Provider: v.provider.String, Format: int(v.format.Int64)}), true
+}
+
+// stored returns s as the store returns it: empty blobs are never nil.
+func stored(s envelope.Sealed) envelope.Sealed {
+	s.Ciphertext, s.WrappedDEK = blob(s.Ciphertext), blob(s.WrappedDEK)
+	return s
 }

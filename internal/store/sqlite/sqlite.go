@@ -135,6 +135,11 @@ func writerParams() url.Values {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"synchronous(FULL)", // an acknowledged write survives power loss
+			// Erasing a value (a destroyed or pruned version, a deleted
+			// secret) must remove its bytes from the file, not only unlink
+			// them: freed cells and pages are overwritten with zeros.
+			// Checkpoint clears the copies left in the WAL.
+			"secure_delete(1)",
 		},
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
 // Prepared statements: parsing and planning cost about as much as a simple
@@ -12,11 +14,6 @@ import (
 // re-prepares itself on each pool connection that first uses it.
 
 const wsCols = `id, name, description, created_at, created_by, updated_at, updated_by`
-
-const secretCols = `id, workspace, name, description, ciphertext, wrapped_dek, provider,
-	format_version, created_at, updated_at, created_by, updated_by, revision`
-
-const metaCols = `name, workspace, description, created_at, updated_at, created_by, updated_by`
 
 // workspaceOrder is the ORDER BY of each accepted sort, ties by name.
 var workspaceOrder = map[string]string{
@@ -34,13 +31,26 @@ func listWorkspacesSQL(order string) string {
 		ORDER BY ` + order
 }
 
+// The live secret named by workspace ?1 and name ?2: the partial unique
+// index secrets_live_name (migration 4) finds it, and the planner picks a
+// partial index only for a query that repeats its WHERE.
+const liveByName = `workspace = ?1 AND name = ?2 AND deleted_id IS NULL`
+
+// eraseCols is the SET list that erases a version's value (destroyed,
+// pruned): the row stays, so the numbering keeps no holes.
+const eraseCols = `ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL`
+
 // writeStmts run on the writer connection, inside the committer's
 // transactions (tx.StmtContext). The reads among them must see the changes of
 // the earlier writes of the same transaction, which only the writer can.
 type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
-	createSecret, updateSecret, deleteSecret, reseal  *sql.Stmt
-	importSecret, secretExists                        *sql.Stmt
+
+	createSecret, importSecret, updateSecret, liveKey *sql.Stmt
+	deleteSecret, binSecret                           *sql.Stmt
+	addVersion, copyVersion, prune, destroy, touch    *sql.Stmt
+	reseal, versionHeld, storedCount                  *sql.Stmt
+	binEntry, unbin, purgeDeleted, purgeExpired       *sql.Stmt
 
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
@@ -53,31 +63,64 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&w.updateWorkspace: `UPDATE workspaces SET description = coalesce(?2, description),
 			updated_at = ?3, updated_by = ?4 WHERE name = ?1 RETURNING ` + wsCols,
 		&w.deleteWorkspace: `DELETE FROM workspaces WHERE name = ?1`,
-		&w.createSecret: `INSERT INTO secrets (workspace, name, description, ciphertext, wrapped_dek,
-			provider, format_version, created_at, updated_at, created_by, updated_by, revision)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1) RETURNING ` + secretCols,
-		// A NULL parameter keeps the column: ?4 to ?7 are all NULL or all set.
+
+		&w.createSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
+			created_by, updated_by, revision, current_version)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1) RETURNING id`,
+		// ?8 is replace: when false the existing row is left alone and
+		// RETURNING yields no row, which tells "skipped" from "stored".
+		&w.importSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
+				created_by, updated_by, revision, current_version)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)
+			ON CONFLICT (workspace, name) WHERE deleted_id IS NULL DO UPDATE SET
+				description = excluded.description, created_at = excluded.created_at,
+				updated_at = excluded.updated_at, created_by = excluded.created_by,
+				updated_by = excluded.updated_by, revision = revision + 1,
+				current_version = current_version + 1
+			WHERE ?8
+			RETURNING id, current_version`,
+		// ?6 is 1 when the update adds a version, else 0. A NULL ?3 keeps
+		// the description.
 		&w.updateSecret: `UPDATE secrets SET description = coalesce(?3, description),
-			ciphertext = coalesce(?4, ciphertext), wrapped_dek = coalesce(?5, wrapped_dek),
-			provider = coalesce(?6, provider), format_version = coalesce(?7, format_version),
-			updated_at = ?8, updated_by = ?9, revision = revision + 1
-			WHERE workspace = ?1 AND name = ?2 RETURNING ` + metaCols,
-		&w.deleteSecret: `DELETE FROM secrets WHERE workspace = ?1 AND name = ?2`,
-		&w.reseal: `UPDATE secrets SET ciphertext = ?3, wrapped_dek = ?4, provider = ?5,
-			format_version = ?6, revision = revision + 1 WHERE id = ?1 AND revision = ?2`,
-		// ?12 is replace: when false the existing row is left alone and no
-		// row counts as changed, which tells "skipped" from "stored".
-		&w.importSecret: `INSERT INTO secrets (workspace, name, description, ciphertext, wrapped_dek,
-			provider, format_version, created_at, updated_at, created_by, updated_by, revision)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)
-			ON CONFLICT (workspace, name) DO UPDATE SET description = excluded.description,
-				ciphertext = excluded.ciphertext, wrapped_dek = excluded.wrapped_dek,
-				provider = excluded.provider, format_version = excluded.format_version,
-				created_at = excluded.created_at, updated_at = excluded.updated_at,
-				created_by = excluded.created_by, updated_by = excluded.updated_by,
-				revision = revision + 1
-			WHERE ?12`,
-		&w.secretExists: `SELECT count(*) FROM secrets WHERE id = ?1`,
+			updated_at = ?4, updated_by = ?5, revision = revision + 1,
+			current_version = current_version + ?6
+			WHERE ` + liveByName + `
+			RETURNING id, description, created_at, created_by, revision, current_version`,
+		&w.liveKey:      `SELECT id, revision, current_version FROM secrets WHERE ` + liveByName,
+		&w.deleteSecret: `DELETE FROM secrets WHERE ` + liveByName,
+		&w.binSecret: `UPDATE secrets SET deleted_id = ?3, deleted_at = ?4, deleted_by = ?5, purge_at = ?6,
+			revision = revision + 1 WHERE ` + liveByName,
+
+		&w.addVersion: `INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek,
+			provider, format_version, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+		// The value is copied inside SQLite, as it is: same AAD, no re-seal.
+		&w.copyVersion: `INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek,
+				provider, format_version, created_at, created_by)
+			SELECT secret_id, ?3, ciphertext, wrapped_dek, provider, format_version, ?4, ?5
+			FROM secret_versions WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
+		// The ciphertext term picks the partial index of stored versions, so
+		// a prune visits the few versions it erases, not the whole history.
+		&w.prune: `UPDATE secret_versions SET ` + eraseCols + `
+			WHERE secret_id = ?1 AND version <= ?2 AND ciphertext IS NOT NULL`,
+		&w.destroy: `UPDATE secret_versions SET ` + eraseCols + `
+			WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
+		&w.touch: `UPDATE secrets SET revision = revision + 1 WHERE id = ?1`,
+
+		// = ?3 is false for an erased (NULL) ciphertext too.
+		&w.reseal: `UPDATE secret_versions SET ciphertext = ?4, wrapped_dek = ?5, provider = ?6,
+			format_version = ?7 WHERE secret_id = ?1 AND version = ?2 AND ciphertext = ?3`,
+		&w.versionHeld: `SELECT ciphertext IS NOT NULL FROM secret_versions WHERE secret_id = ?1 AND version = ?2`,
+		&w.storedCount: `SELECT count(*) FROM secret_versions WHERE secret_id = ?1 AND ciphertext IS NOT NULL`,
+
+		&w.binEntry: `SELECT id FROM secrets WHERE workspace = ?1 AND deleted_id = ?2 AND purge_at > ?3`,
+		// A NULL ?2 keeps the name. The unique index refuses a live clash.
+		&w.unbin: `UPDATE secrets SET name = coalesce(?2, name), deleted_id = NULL, deleted_at = NULL,
+			deleted_by = NULL, purge_at = NULL, updated_at = ?3, updated_by = ?4, revision = revision + 1
+			WHERE id = ?1
+			RETURNING name, description, created_at, created_by, revision, current_version`,
+		&w.purgeDeleted: `DELETE FROM secrets WHERE workspace = ?1 AND deleted_id = ?2 AND purge_at > ?3`,
+		&w.purgeExpired: `DELETE FROM secrets WHERE id IN (SELECT id FROM secrets
+			WHERE deleted_id IS NOT NULL AND purge_at <= ?1 ORDER BY purge_at LIMIT ?2)`,
 
 		&w.workspaceExists: `SELECT count(*) FROM workspaces WHERE name = ?1`,
 		&w.principalRoles:  `SELECT role FROM role_bindings WHERE workspace = ?1 AND principal = ?2 ORDER BY id`,
@@ -93,42 +136,65 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.updateSecret, w.deleteSecret, w.reseal, w.importSecret, w.secretExists,
+		w.createSecret, w.importSecret, w.updateSecret, w.liveKey, w.deleteSecret, w.binSecret,
+		w.addVersion, w.copyVersion, w.prune, w.destroy, w.touch,
+		w.reseal, w.versionHeld, w.storedCount,
+		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
 		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed)
 }
 
+// storedCols are a StoredVersion's columns, of secret_versions v joined to
+// secrets s.
+const storedCols = `v.secret_id, v.version, s.workspace, s.name, v.ciphertext, v.wrapped_dek,
+	v.provider, v.format_version, s.deleted_id IS NOT NULL`
+
 // readStmts run on the reader pool.
 type readStmts struct {
-	getWorkspace, getSecret, listSecrets, scan, getByID *sql.Stmt
-	countByProvider, ping, seeded                       *sql.Stmt
-	rolesOf, workspacesOf, listBindings                 *sql.Stmt
-	listWorkspaces                                      map[string]*sql.Stmt // by sort
+	getWorkspace, getSecret, getVersion            *sql.Stmt
+	listVersionsDesc, listVersionsAsc, getDeleted  *sql.Stmt
+	scanVersions, getStored, countByProvider, ping *sql.Stmt
+	seeded, rolesOf, workspacesOf, listBindings    *sql.Stmt
+	listWorkspaces                                 map[string]*sql.Stmt // by sort
+	listSecrets                                    map[string]*sql.Stmt // by sort, for the zero Filter
+	lists                                          *stmtCache           // filtered lists and the bin, by SQL
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	queries := map[**sql.Stmt]string{
 		&r.getWorkspace: `SELECT ` + wsCols + ` FROM workspaces WHERE name = ?1`,
-		// GetSecret: secretCols without the keys workspace and name.
-		&r.getSecret: `SELECT id, description, ciphertext, wrapped_dek, provider, format_version,
-			created_at, updated_at, created_by, updated_by, revision
-			FROM secrets WHERE workspace = ?1 AND name = ?2`,
-		// One statement for existence, total and page; no row means no
-		// workspace. ?2 is the excluded name ("" matches no secret). The
-		// total is the workspace's trigger-kept secret_count (migration 3),
-		// less the excluded secret if it exists: a unique-index probe, where
-		// count(*) would visit every secret of the workspace per page.
-		&r.listSecrets: `WITH page AS (SELECT ` + metaCols + ` FROM secrets
-				WHERE workspace = ?1 AND name <> ?2
-				ORDER BY created_at DESC, name ASC LIMIT ?3 OFFSET ?4)
-			SELECT workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE workspace = ?1 AND name = ?2),
-				page.*
-			FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
-			ORDER BY page.created_at DESC, page.name ASC`,
-		&r.scan:            `SELECT ` + secretCols + ` FROM secrets WHERE id > ?1 ORDER BY id LIMIT ?2`,
-		&r.getByID:         `SELECT ` + secretCols + ` FROM secrets WHERE id = ?1`,
-		&r.countByProvider: `SELECT provider, count(*) FROM secrets GROUP BY provider`,
-		&r.ping:            `SELECT count(*) FROM schema_migrations`,
+		// GetSecret, the access and get path: one statement, two index
+		// searches (the live name, then the version's key). It does not
+		// select workspace and name: they are the lookup keys.
+		&r.getSecret: `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
+				s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
+			FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
+			WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`,
+		// The outer join tells a missing secret (no row) from a missing or
+		// erased version (NULL ciphertext).
+		&r.getVersion: `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
+				s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
+			FROM secrets AS s LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ?3
+			WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`,
+		&r.listVersionsDesc: listVersionsSQL("DESC"),
+		&r.listVersionsAsc:  listVersionsSQL("ASC"),
+		// One row per stored version (a bin entry always has one: its
+		// current version cannot be erased); a single statement is one
+		// snapshot.
+		&r.getDeleted: `SELECT s.id, ` + deletedCols("s.") + `, v.version, v.ciphertext, v.wrapped_dek, v.provider, v.format_version
+			FROM secrets AS s LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.ciphertext IS NOT NULL
+			WHERE s.workspace = ?1 AND s.deleted_id = ?2 AND s.purge_at > ?3
+			ORDER BY v.version`,
+		&r.scanVersions: `SELECT ` + storedCols + `
+			FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
+			WHERE (v.secret_id, v.version) > (?1, ?2) AND v.ciphertext IS NOT NULL
+			ORDER BY v.secret_id, v.version LIMIT ?3`,
+		&r.getStored: `SELECT ` + storedCols + `
+			FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
+			WHERE v.secret_id = ?1 AND v.version = ?2 AND v.ciphertext IS NOT NULL`,
+		&r.countByProvider: `SELECT provider, count(*) FROM secret_versions
+			WHERE ciphertext IS NOT NULL GROUP BY provider`,
+		&r.ping: `SELECT count(*) FROM schema_migrations`,
 		&r.seeded: `SELECT EXISTS (SELECT 1 FROM workspaces WHERE name = ?1),
 			EXISTS (SELECT 1 FROM seeds WHERE key = ?2)`,
 		// The principals arrive as one JSON array so that a single prepared
@@ -147,24 +213,50 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 			WHERE workspaces.name = ?1
 			ORDER BY b.first, b.principal, b.id`,
 	}
-	r.listWorkspaces = make(map[string]*sql.Stmt, len(workspaceOrder))
+	wsLists := make(map[string]string, len(workspaceOrder))
 	for sort, order := range workspaceOrder {
-		var st *sql.Stmt
-		if err := prepareAll(ctx, db, map[**sql.Stmt]string{&st: listWorkspacesSQL(order)}); err != nil {
-			return err
-		}
-		r.listWorkspaces[sort] = st
+		wsLists[sort] = listWorkspacesSQL(order)
+	}
+	secretLists := make(map[string]string, len(secretOrder))
+	for sort := range secretOrder {
+		secretLists[sort], _, _ = secretListQuery("", secrets.SecretQuery{Sort: sort})
+	}
+	r.lists = newStmtCache(db)
+	var err error
+	if r.listWorkspaces, err = prepareEach(ctx, db, wsLists); err != nil {
+		return err
+	}
+	if r.listSecrets, err = prepareEach(ctx, db, secretLists); err != nil {
+		return err
 	}
 	return prepareAll(ctx, db, queries)
 }
 
+// listVersionsSQL returns a page of a live secret's versions and, as the
+// total, its current version: versions are never removed, so a secret has
+// exactly the versions 1 to current. No row means no live secret.
+func listVersionsSQL(dir string) string {
+	return `WITH s AS (SELECT id, current_version FROM secrets WHERE ` + liveByName + `),
+			page AS (SELECT version, created_at, created_by, ciphertext IS NULL AS erased
+				FROM secret_versions WHERE secret_id = (SELECT id FROM s)
+				ORDER BY version ` + dir + ` LIMIT ?3 OFFSET ?4)
+		SELECT s.current_version, page.* FROM s LEFT JOIN page ON true ORDER BY page.version ` + dir
+}
+
 func (r *readStmts) close() error {
-	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.listSecrets, r.scan, r.getByID,
-		r.countByProvider, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
-	for _, st := range r.listWorkspaces {
-		all = append(all, st)
+	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.listVersionsDesc, r.listVersionsAsc,
+		r.getDeleted, r.scanVersions, r.getStored, r.countByProvider, r.ping, r.seeded,
+		r.rolesOf, r.workspacesOf, r.listBindings}
+	for _, m := range []map[string]*sql.Stmt{r.listWorkspaces, r.listSecrets} {
+		for _, st := range m {
+			all = append(all, st)
+		}
 	}
-	return closeAll(all...)
+	err := closeAll(all...)
+	if r.lists != nil {
+		err = errors.Join(err, r.lists.close())
+	}
+	return err
 }
 
 // prepareAll prepares each query into its destination.
@@ -177,6 +269,19 @@ func prepareAll(ctx context.Context, db *sql.DB, queries map[**sql.Stmt]string) 
 		*dst = st
 	}
 	return nil
+}
+
+// prepareEach prepares each query into the map under its key.
+func prepareEach(ctx context.Context, db *sql.DB, queries map[string]string) (map[string]*sql.Stmt, error) {
+	m := make(map[string]*sql.Stmt, len(queries))
+	for key, q := range queries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			return m, fmt.Errorf("prepare %q: %w", q, err)
+		}
+		m[key] = st
+	}
+	return m, nil
 }
 
 // closeAll closes the statements that were prepared.
