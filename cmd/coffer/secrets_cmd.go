@@ -23,6 +23,7 @@ func newSecretsCmd() *cobra.Command {
 	cmd.AddCommand(
 		secretsCreateCmd(s), secretsGetCmd(s), secretsListCmd(s), secretsUpdateCmd(s),
 		secretsDeleteCmd(s), secretsAccessCmd(s), secretsAdminCmd(s),
+		secretsVersionsCmd(s), secretsRestoreCmd(s), secretsDestroyVersionCmd(s), secretsDeletedCmd(s),
 	)
 	return cmd
 }
@@ -42,7 +43,7 @@ func secretsCreateCmd(s *clientSettings) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+			return renderSecret(cmd, s, secret)
 		},
 	}
 	addValueFlags(cmd)
@@ -59,21 +60,22 @@ func secretsGetCmd(s *clientSettings) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
-			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+			return renderSecret(cmd, s, secret)
 		},
 	}
 }
 
 func secretsListCmd(s *clientSettings) *cobra.Command {
 	var p pageFlags
+	var q listQuery
 	cmd := &cobra.Command{
 		Use:   "list",
-		Short: "List the secrets of a workspace, newest first",
+		Short: "List the secrets of a workspace, newest first unless --sort says otherwise",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := s.client()
 			fetch := func(page, size int) ([]client.Secret, client.Pagination, []byte, error) {
-				res, err := c.ListSecrets(cmd.Context(), s.workspace, page, size)
+				res, err := c.ListSecretsWith(cmd.Context(), s.workspace, q.options(page, size))
 				if err != nil {
 					return nil, client.Pagination{}, nil, err
 				}
@@ -83,12 +85,13 @@ func secretsListCmd(s *clientSettings) *cobra.Command {
 		},
 	}
 	p.register(cmd)
+	q.register(cmd, "name, created_at or updated_at", "-created_at")
 	return cmd
 }
 
 func secretsUpdateCmd(s *clientSettings) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "update NAME [--value V | --from-file PATH|-] [--description D]",
+		Use:   "update NAME [--value V | --from-file PATH|-] [--description D] [--if-match ETAG]",
 		Short: "Change a secret's value or description",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -97,39 +100,50 @@ func secretsUpdateCmd(s *clientSettings) *cobra.Command {
 				return err
 			}
 			upd := client.SecretUpdate{Value: value, Description: optionalString(cmd, "description")}
-			secret, err := s.client().UpdateSecret(cmd.Context(), s.workspace, args[0], upd)
+			secret, err := s.client().UpdateSecretWith(cmd.Context(), s.workspace, args[0], upd, ifMatch(cmd)...)
 			if err != nil {
 				return failed(err)
 			}
-			return render(cmd.OutOrStdout(), s.format, secret.Raw, secretTable(secret))
+			return renderSecret(cmd, s, secret)
 		},
 	}
 	addValueFlags(cmd)
+	addIfMatchFlag(cmd)
 	return cmd
 }
 
 func secretsDeleteCmd(s *clientSettings) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a secret",
+	cmd := &cobra.Command{
+		Use:   "delete NAME [--if-match ETAG]",
+		Short: "Delete a secret (a Coffer server keeps it in the recycle bin for a while)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := s.client().DeleteSecret(cmd.Context(), s.workspace, args[0]); err != nil {
+			if err := s.client().DeleteSecretWith(cmd.Context(), s.workspace, args[0], ifMatch(cmd)...); err != nil {
 				return failed(err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "✓ Deleted successfully")
 			return nil
 		},
 	}
+	addIfMatchFlag(cmd)
+	return cmd
 }
 
 func secretsAccessCmd(s *clientSettings) *cobra.Command {
-	return &cobra.Command{
-		Use:   "access NAME",
-		Short: "Print a secret's value",
+	var version string
+	cmd := &cobra.Command{
+		Use:   "access NAME [--version N]",
+		Short: "Print a secret's value (of the current version unless --version)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v, err := s.client().AccessSecret(cmd.Context(), s.workspace, args[0])
+			var n int64
+			if cmd.Flags().Changed("version") {
+				var err error
+				if n, err = versionArg(version, "--version"); err != nil {
+					return err
+				}
+			}
+			v, err := s.client().AccessSecretVersion(cmd.Context(), s.workspace, args[0], n)
 			if err != nil {
 				return failed(err)
 			}
@@ -137,6 +151,8 @@ func secretsAccessCmd(s *clientSettings) *cobra.Command {
 			return render(cmd.OutOrStdout(), s.format, v.Raw, tbl)
 		},
 	}
+	cmd.Flags().StringVar(&version, "version", "", "read version `N` instead of the current one (see secrets versions)")
+	return cmd
 }
 
 func secretsAdminCmd(s *clientSettings) *cobra.Command {
@@ -180,10 +196,13 @@ func optionalString(cmd *cobra.Command, name string) *string {
 
 func secretRaw(s client.Secret) json.RawMessage { return s.Raw }
 
+// secretTable is one secret's metadata; current_version and etag are empty
+// when a server without versions sends none.
 func secretTable(s *client.Secret) table {
 	return table{
-		header: []string{"name", "workspace", "description", "created_at", "updated_at"},
-		rows:   [][]string{{s.Name, s.Workspace, strCell(s.Description), timeCell(s.CreatedAt), timeCell(s.UpdatedAt)}},
+		header: []string{"name", "workspace", "description", "created_at", "updated_at", "current_version", "etag"},
+		rows: [][]string{{s.Name, s.Workspace, strCell(s.Description), timeCell(s.CreatedAt), timeCell(s.UpdatedAt),
+			int64Cell(s.CurrentVersion), s.ETag}},
 	}
 }
 
@@ -196,17 +215,23 @@ func secretListTable(items []client.Secret) table {
 }
 
 // rotationTables is the summary and, when some secrets failed, the failures.
+// A failure's version is empty from servers without versions.
 func rotationTables(r *client.RotationResult) []table {
 	summary := table{
-		header: []string{"rotated_secrets", "skipped_secrets", "failed_count", "success"},
-		rows:   [][]string{{fmt.Sprint(r.RotatedSecrets), fmt.Sprint(r.SkippedSecrets), fmt.Sprint(r.FailedCount), fmt.Sprint(r.Success)}},
+		header: []string{"rotated_secrets", "skipped_secrets", "failed_count", "success", "rotated_versions", "deleted_secrets_rotated"},
+		rows: [][]string{{fmt.Sprint(r.RotatedSecrets), fmt.Sprint(r.SkippedSecrets), fmt.Sprint(r.FailedCount), fmt.Sprint(r.Success),
+			fmt.Sprint(r.RotatedVersions), fmt.Sprint(r.DeletedSecretsRotated)}},
 	}
 	if len(r.FailedSecrets) == 0 {
 		return []table{summary}
 	}
-	failures := table{header: []string{"workspace", "name", "error"}}
+	failures := table{header: []string{"workspace", "name", "version", "error"}}
 	for _, f := range r.FailedSecrets {
-		failures.rows = append(failures.rows, []string{f.Workspace, f.Name, f.Error})
+		version := ""
+		if f.Version != 0 {
+			version = fmt.Sprint(f.Version)
+		}
+		failures.rows = append(failures.rows, []string{f.Workspace, f.Name, version, f.Error})
 	}
 	return []table{summary, failures}
 }
