@@ -89,7 +89,7 @@ func binQueryFixture(t *testing.T, st secrets.Store) time.Time {
 			r := newRecord(ws, row.name, minutes(row.created))
 			r.Description, r.UpdatedAt = row.description, minutes(row.updated)
 			mustCreateRecord(t, st, r)
-			if err := st.DeleteSecret(ctx, ws, row.name, binDelete("bin-"+row.name, minutes(row.deleted), minutes(row.deleted).Add(retention))); err != nil {
+			if err := st.DeleteSecret(ctx, ws, row.name, binDelete("bin-"+ws+"-"+row.name, minutes(row.deleted), minutes(row.deleted).Add(retention))); err != nil {
 				t.Fatalf("DeleteSecret(%s/%s) to the bin: %v", ws, row.name, err)
 			}
 		}

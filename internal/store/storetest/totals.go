@@ -263,7 +263,7 @@ func testSecretTotalBin(t *testing.T, st secrets.Store) {
 	del("b", "bin-b1")
 	check("b in the bin", 2, 1)
 	wantFilteredTotal(t, st, "b in the bin", "ws", secrets.Filter{Name: ptr("b")}, 0)
-	wantFilteredTotal(t, st, "b in the bin", "ws", secrets.Filter{Search: "b"}, 0)
+	wantFilteredTotal(t, st, "b in the bin", "ws", secrets.Filter{Search: "about b"}, 0)
 	mustCreateSecret(t, st, "ws", "b", t0)
 	check("b again", 3, 1)
 	del("b", "bin-b2")
