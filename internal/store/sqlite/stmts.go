@@ -40,6 +40,29 @@ const liveByName = `workspace = ?1 AND name = ?2 AND deleted_id IS NULL`
 // pruned): the row stays, so the numbering keeps no holes.
 const eraseCols = `ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL`
 
+// GetSecret, the access and get path: one statement, two index searches
+// (the live name, then the version's key; TestQueryPlans). It does not
+// select workspace and name: they are the lookup keys.
+const getSecretSQL = `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
+		s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
+	FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
+	WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`
+
+// pruneSQL erases the versions of a secret up to a number. The partial
+// index of stored versions makes it visit the few versions it erases, not
+// the whole history before them. INDEXED BY: without statistics the
+// planner prefers the primary key, which has the same columns and every
+// erased version too.
+const pruneSQL = `UPDATE secret_versions INDEXED BY secret_versions_stored SET ` + eraseCols + `
+	WHERE secret_id = ?1 AND version <= ?2 AND ciphertext IS NOT NULL`
+
+// scanVersionsSQL pages through the stored versions in key order, the
+// order of their partial index.
+const scanVersionsSQL = `SELECT ` + storedCols + `
+	FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
+	WHERE (v.secret_id, v.version) > (?1, ?2) AND v.ciphertext IS NOT NULL
+	ORDER BY v.secret_id, v.version LIMIT ?3`
+
 // writeStmts run on the writer connection, inside the committer's
 // transactions (tx.StmtContext). The reads among them must see the changes of
 // the earlier writes of the same transaction, which only the writer can.
@@ -98,10 +121,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 				provider, format_version, created_at, created_by)
 			SELECT secret_id, ?3, ciphertext, wrapped_dek, provider, format_version, ?4, ?5
 			FROM secret_versions WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
-		// The ciphertext term picks the partial index of stored versions, so
-		// a prune visits the few versions it erases, not the whole history.
-		&w.prune: `UPDATE secret_versions SET ` + eraseCols + `
-			WHERE secret_id = ?1 AND version <= ?2 AND ciphertext IS NOT NULL`,
+		&w.prune: pruneSQL,
 		&w.destroy: `UPDATE secret_versions SET ` + eraseCols + `
 			WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
 		&w.touch: `UPDATE secrets SET revision = revision + 1 WHERE id = ?1`,
@@ -163,13 +183,7 @@ type readStmts struct {
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	queries := map[**sql.Stmt]string{
 		&r.getWorkspace: `SELECT ` + wsCols + ` FROM workspaces WHERE name = ?1`,
-		// GetSecret, the access and get path: one statement, two index
-		// searches (the live name, then the version's key). It does not
-		// select workspace and name: they are the lookup keys.
-		&r.getSecret: `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
-				s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
-			FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
-			WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`,
+		&r.getSecret:    getSecretSQL,
 		// The outer join tells a missing secret (no row) from a missing or
 		// erased version (NULL ciphertext).
 		&r.getVersion: `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
@@ -185,10 +199,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 			FROM secrets AS s LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.ciphertext IS NOT NULL
 			WHERE s.workspace = ?1 AND s.deleted_id = ?2 AND s.purge_at > ?3
 			ORDER BY v.version`,
-		&r.scanVersions: `SELECT ` + storedCols + `
-			FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
-			WHERE (v.secret_id, v.version) > (?1, ?2) AND v.ciphertext IS NOT NULL
-			ORDER BY v.secret_id, v.version LIMIT ?3`,
+		&r.scanVersions: scanVersionsSQL,
 		&r.getStored: `SELECT ` + storedCols + `
 			FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
 			WHERE v.secret_id = ?1 AND v.version = ?2 AND v.ciphertext IS NOT NULL`,

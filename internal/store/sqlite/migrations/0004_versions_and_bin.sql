@@ -38,7 +38,7 @@ CREATE TABLE secrets (
     revision        INTEGER NOT NULL,
     current_version INTEGER NOT NULL,
     -- The bin: all four NULL for a live secret, all set for a bin entry.
-    deleted_id      TEXT    UNIQUE,
+    deleted_id      TEXT,
     deleted_at      INTEGER,
     deleted_by      TEXT,
     purge_at        INTEGER,
@@ -99,6 +99,11 @@ CREATE UNIQUE INDEX secrets_live_name ON secrets (workspace, name) WHERE deleted
 -- The other list orders (ties by name).
 CREATE INDEX secrets_live_created ON secrets (workspace, created_at DESC, name) WHERE deleted_id IS NULL;
 CREATE INDEX secrets_live_updated ON secrets (workspace, updated_at DESC, name) WHERE deleted_id IS NULL;
+-- A bin id is unique. Partial, like every index here, so that no index of
+-- the bin matches the live rows' deleted_id IS NULL: a UNIQUE column would
+-- make the planner take "deleted_id = NULL" for a one-row lookup and sort
+-- the whole workspace for each page.
+CREATE UNIQUE INDEX secrets_bin_id ON secrets (deleted_id) WHERE deleted_id IS NOT NULL;
 -- The bin of a workspace, newest deletion first, and the background purge.
 CREATE INDEX secrets_bin ON secrets (workspace, deleted_at DESC) WHERE deleted_id IS NOT NULL;
 CREATE INDEX secrets_bin_purge ON secrets (purge_at) WHERE deleted_id IS NOT NULL;

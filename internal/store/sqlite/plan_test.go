@@ -1,0 +1,91 @@
+package sqlite
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// TestQueryPlans pins the plans of the queries whose cost must not grow
+// with the data: SQLite plans without statistics here, and a partial index
+// is used only when a query repeats its WHERE, so a changed statement or
+// index can silently fall back to scanning a workspace or a history.
+func TestQueryPlans(t *testing.T) {
+	st := openTemp(t)
+	list := func(q secrets.SecretQuery) string {
+		s, _, err := secretListQuery("ws", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	bin, _, err := deletedListQuery("ws", secrets.DeletedQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, sql string
+		want      []string // each in the plan
+	}{
+		{"GetSecret", getSecretSQL, []string{
+			"SEARCH s USING INDEX secrets_live_name (workspace=? AND name=?)",
+			"SEARCH v USING PRIMARY KEY (secret_id=? AND version=?)"}},
+		{"prune", pruneSQL, []string{"SEARCH secret_versions USING INDEX secret_versions_stored (secret_id=? AND version<?)"}},
+		{"ScanVersions", scanVersionsSQL, []string{"SEARCH v USING INDEX secret_versions_stored ((secret_id,version)>(?,?))"}},
+		{"list -created_at", list(secrets.SecretQuery{}), []string{"SEARCH secrets USING INDEX secrets_live_created (workspace=?)"}},
+		{"list -updated_at", list(secrets.SecretQuery{Sort: "-updated_at"}), []string{"SEARCH secrets USING INDEX secrets_live_updated (workspace=?)"}},
+		{"list name", list(secrets.SecretQuery{Sort: "name"}), []string{"SEARCH secrets USING INDEX secrets_live_name (workspace=?)"}},
+		{"list filter[name]", list(secrets.SecretQuery{Filter: secrets.Filter{Name: new("x")}}),
+			[]string{"SEARCH secrets USING INDEX secrets_live_name (workspace=? AND name=?)"}},
+		{"ListDeleted", bin, []string{"SEARCH secrets USING INDEX secrets_bin (workspace=?)"}},
+		{"RestoreDeleted", `SELECT id FROM secrets WHERE workspace = ?1 AND deleted_id = ?2 AND purge_at > ?3`,
+			[]string{"SEARCH secrets USING INDEX secrets_bin_id (deleted_id=?)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := explain(t, st, tt.sql)
+			for _, w := range tt.want {
+				if !strings.Contains(plan, w) {
+					t.Errorf("plan lacks %q:\n%s", w, plan)
+				}
+			}
+			// A sort of the rows found is fine when it orders only the ties
+			// of an index's order ("FOR LAST TERM OF ORDER BY").
+			for _, bad := range []string{"SCAN secrets", "SCAN s\n", "SCAN v\n", "SCAN secret_versions", "TEMP B-TREE FOR ORDER BY"} {
+				if strings.Contains(plan+"\n", bad) {
+					t.Errorf("plan has %q:\n%s", strings.TrimSpace(bad), plan)
+				}
+			}
+		})
+	}
+}
+
+// explain returns the plan of query, one step per line.
+func explain(t *testing.T, st *Store, query string) string {
+	t.Helper()
+	params := strings.Count(query, "?") // at least the highest ?N
+	args := make([]any, 0, params)
+	for i := range params {
+		args = append(args, i)
+	}
+	for ; len(args) > 0; args = args[:len(args)-1] {
+		rows, err := st.reader.Query("EXPLAIN QUERY PLAN "+query, args...)
+		if err != nil {
+			continue // fewer distinct parameters than ? marks
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(detail + "\n")
+		}
+		return b.String()
+	}
+	t.Fatalf("cannot explain %s", query)
+	return ""
+}
