@@ -58,8 +58,8 @@ type ListOptions struct {
 }
 
 // Filter narrows a list; every non-zero member must hold. The LIKE patterns
-// are SQL's: % stands for any run of characters, _ for one, and case is
-// ignored.
+// are SQL's: % stands for any run of characters, _ for one, \ makes the
+// next character literal, and case is ignored.
 type Filter struct {
 	Name            string // the exact name
 	NameLike        string // a LIKE pattern on the name

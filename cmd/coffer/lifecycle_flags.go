@@ -77,7 +77,7 @@ type listQuery struct {
 func (q *listQuery) register(cmd *cobra.Command, fields, def string) {
 	cmd.Flags().StringVar(&q.sort, "sort", "", "sort by `ORDER`: "+fields+"; prefix '-' for descending (default "+def+")")
 	cmd.Flags().StringVar(&q.filterName, "filter-name", "",
-		"only names matching this SQL LIKE `PATTERN`: % matches any run of characters, _ one character, case ignored (e.g. 'prod-%')")
+		"only names matching this SQL LIKE `PATTERN`: % matches any run of characters, _ one character, \\ escapes; case ignored (e.g. 'prod-%')")
 	cmd.Flags().StringVar(&q.search, "search", "", "only secrets whose name or description contains `TEXT`, case ignored")
 }
 
