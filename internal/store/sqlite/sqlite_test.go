@@ -109,6 +109,7 @@ func TestPragmas(t *testing.T) {
 		{st.writer, "foreign_keys", "1"},
 		{st.writer, "busy_timeout", "5000"},
 		{st.writer, "query_only", "0"},
+		{st.writer, "secure_delete", "1"},
 		{st.reader, "query_only", "1"},
 		{st.reader, "busy_timeout", "5000"},
 	} {
