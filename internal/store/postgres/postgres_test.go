@@ -103,7 +103,8 @@ func TestByteOrderCollation(t *testing.T) {
 	rows, err := st.pool.Query(ctx, `SELECT table_name || '.' || column_name, coalesce(collation_name, '')
 		FROM information_schema.columns
 		WHERE table_schema = current_schema() AND (table_name, column_name) IN (
-			('workspaces', 'name'), ('secrets', 'workspace'), ('secrets', 'name'), ('secrets', 'provider'),
+			('workspaces', 'name'), ('secrets', 'workspace'), ('secrets', 'name'), ('secrets', 'description'),
+			('secrets', 'deleted_id'), ('secret_versions', 'provider'),
 			('role_bindings', 'workspace'), ('role_bindings', 'principal'), ('role_bindings', 'role'), ('seeds', 'key'))`)
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +121,8 @@ func TestByteOrderCollation(t *testing.T) {
 			t.Errorf("%s has collation %q, want C", col, coll)
 		}
 	}
-	if seen != 8 {
-		t.Errorf("found %d of the 8 columns", seen)
+	if seen != 10 {
+		t.Errorf("found %d of the 10 columns", seen)
 	}
 }
 

@@ -2,250 +2,196 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// CreateSecret inserts r with revision 1 and returns the stored record.
+// Secrets and their versions (migration 4): a secrets row holds the
+// metadata and current_version, each value is a row of secret_versions.
+// The hot paths (create, get, update, delete without a Cond) are one round
+// trip; a write that must read the secret first (a Cond, a version check)
+// is a transaction that locks the secret's row first (withLive).
+
+// CreateSecret inserts r as a live secret with its version 1 and returns
+// the stored record (revision 1, Version 1).
 func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
-	row := s.pool.QueryRow(ctx, qCreateSecret, r.Workspace, r.Name, r.Description,
-		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-		ts(r.CreatedAt), ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
-	rec, err := scanRecord(row)
-	return rec, mapErr(err)
+	rec := secrets.Record{Secret: r.Secret, Sealed: r.Sealed, Revision: 1}
+	rec.CreatedAt, rec.UpdatedAt = utc(ts(r.CreatedAt)), utc(ts(r.UpdatedAt))
+	rec.Version, rec.ETag = 1, ""
+	err := s.pool.QueryRow(ctx, qCreateSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt),
+		ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK),
+		r.Sealed.Provider, r.Sealed.Format).Scan(&rec.ID)
+	if err != nil {
+		return secrets.Record{}, mapErr(err)
+	}
+	return rec, nil
 }
 
-// ImportSecret inserts r with revision 1, or when (workspace, name) exists
-// and replace is set overwrites it and increments its revision, in one
-// upsert statement. stored is false when an existing secret was kept.
-func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool) (bool, error) {
-	tag, err := s.pool.Exec(ctx, qImportSecret, r.Workspace, r.Name, r.Description,
-		blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format,
-		ts(r.CreatedAt), ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace)
+// GetSecret returns a live secret with its current version's sealed value,
+// or ErrNotFound.
+func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
+	rec, err := scanSealedRecord(s.pool.QueryRow(ctx, qGetSecret, ws, name))
+	return rec, notFound(err)
+}
+
+// GetVersion returns a live secret with version's sealed value in place of
+// the current one; ErrNotFound without a live secret, ErrVersionNotFound
+// when the version never existed or was erased.
+func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) (secrets.Record, error) {
+	rec, err := scanSealedRecord(s.pool.QueryRow(ctx, qGetVersion, ws, name, version))
+	if errors.Is(err, errErased) {
+		return secrets.Record{}, secrets.ErrVersionNotFound
+	}
+	return rec, notFound(err)
+}
+
+// UpdateSecret applies u to a live secret, increments its revision and,
+// with u.Sealed, adds the next version and prunes to u.Keep. It returns the
+// record without its sealed value. Without a Cond it is one round trip: the
+// update, and with a value qPrune, pipelined in one implicit transaction.
+func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+	var rec secrets.Record
+	b := &pgx.Batch{}
+	scan := func(row pgx.Row) (err error) {
+		rec, err = scanRecord(row)
+		return notFound(err)
+	}
+	if u.Sealed == nil {
+		b.Queue(qUpdateMeta, ws, name, ts(u.UpdatedAt), u.UpdatedBy, u.Description).QueryRow(scan)
+	} else {
+		v := u.Sealed
+		b.Queue(qUpdateValue, ws, name, ts(u.UpdatedAt), u.UpdatedBy, u.Description,
+			blob(v.Ciphertext), blob(v.WrappedDEK), v.Provider, v.Format).QueryRow(scan)
+		b.Queue(qPrune, ws, name, keep(u.Keep))
+	}
+	var err error
+	if !u.Cond.Set {
+		err = s.pool.SendBatch(ctx, b).Close()
+	} else {
+		err = s.withLive(ctx, qLockLive, ws, name, u.Cond, func(tx pgx.Tx, _ live) error {
+			return tx.SendBatch(ctx, b).Close()
+		})
+	}
 	if err != nil {
+		return secrets.Record{}, err
+	}
+	return rec, nil
+}
+
+// DeleteSecret moves a live secret to the recycle bin (d.BinID) or erases
+// it; ErrNotFound without a live secret, ErrPreconditionFailed if d.Cond
+// does not hold.
+func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.SecretDelete) error {
+	query, args, lock := qEraseSecret, []any{ws, name}, qLockLiveForDelete
+	if d.BinID != "" {
+		query, lock = qBinSecret, qLockLive
+		args = append(args, d.BinID, ts(d.DeletedAt), d.DeletedBy, ts(d.PurgeAt))
+	}
+	if !d.Cond.Set {
+		return mapErr(affected(s.pool.Exec(ctx, query, args...)))
+	}
+	return s.withLive(ctx, lock, ws, name, d.Cond, func(tx pgx.Tx, _ live) error {
+		return mapErr(affected(tx.Exec(ctx, query, args...)))
+	})
+}
+
+// ImportSecret inserts r as version 1 with revision 1, or when a live
+// secret has the name and replace is set overwrites its metadata and adds
+// r.Sealed as its next version, pruned to keep; stored is false when an
+// existing secret was kept. One round trip: the upsert and qPrune
+// pipelined in one implicit transaction.
+func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool, keepN int) (bool, error) {
+	var stored int64
+	b := &pgx.Batch{}
+	b.Queue(qImportSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt), ts(r.UpdatedAt),
+		r.CreatedBy, r.UpdatedBy, blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider,
+		r.Sealed.Format, replace).QueryRow(func(row pgx.Row) error { return row.Scan(&stored) })
+	b.Queue(qPrune, r.Workspace, r.Name, keep(keepN))
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return false, mapErr(err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return stored > 0, nil
 }
 
-// GetSecret returns a record or ErrNotFound.
-func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	rec, err := scanRecord(s.pool.QueryRow(ctx, qGetSecret, ws, name))
-	return rec, notFound(err)
+// live is a live secret as qLockLive read it, with its row locked.
+type live struct {
+	id, revision, version int64
 }
 
-// ListSecrets returns one page of a workspace's secrets and the total, both
-// without q.Exclude; ErrNoWorkspace if the workspace is missing.
-func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
-	rows, err := s.pool.Query(ctx, qListSecrets, ws, q.Exclude, int64(max(q.Limit, 0)), int64(max(q.Offset, 0)))
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
-	items := []secrets.Secret{}
-	total, found := 0, false
-	for rows.Next() {
-		sec, ok, err := scanListRow(rows, &total)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok {
-			items = append(items, sec)
-		}
-		found = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	if !found {
-		return nil, 0, secrets.ErrNoWorkspace
-	}
-	return items, total, nil
-}
-
-// scanListRow reads the total and one page item; ok is false for the NULL
-// row that stands for an empty page.
-func scanListRow(rows pgx.Rows, total *int) (sec secrets.Secret, ok bool, err error) {
-	var name, ws *string
-	var created, updated *time.Time
-	err = rows.Scan(total, &name, &ws, &sec.Description, &created, &updated, &sec.CreatedBy, &sec.UpdatedBy)
-	if err != nil || name == nil {
-		return sec, false, err
-	}
-	sec.Name, sec.Workspace, sec.CreatedAt, sec.UpdatedAt = *name, *ws, utc(*created), utc(*updated)
-	return sec, true, nil
-}
-
-// UpdateSecret applies u, increments the revision and returns the metadata.
-func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Secret, error) {
-	var ct, dek []byte
-	var provider *string
-	var format *int
-	if u.Sealed != nil {
-		ct, dek, provider, format = blob(u.Sealed.Ciphertext), blob(u.Sealed.WrappedDEK), &u.Sealed.Provider, &u.Sealed.Format
-	}
-	row := s.pool.QueryRow(ctx, qUpdateSecret, ws, name, u.Description, ct, dek, provider, format,
-		ts(u.UpdatedAt), u.UpdatedBy)
-	sec, err := scanMeta(row)
-	return sec, notFound(err)
-}
-
-// DeleteSecret removes a secret or returns ErrNotFound.
-func (s *Store) DeleteSecret(ctx context.Context, ws, name string) error {
-	return affected(s.pool.Exec(ctx, qDeleteSecret, ws, name))
-}
-
-// ScanSecrets returns up to limit records with ID > afterID by ascending ID.
-func (s *Store) ScanSecrets(ctx context.Context, afterID int64, limit int) ([]secrets.Record, error) {
-	rows, err := s.pool.Query(ctx, qScan, afterID, int64(max(limit, 0)))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	recs := []secrets.Record{}
-	for rows.Next() {
-		rec, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, rec)
-	}
-	return recs, rows.Err()
-}
-
-// GetSecretByID returns a record by internal ID or ErrNotFound.
-func (s *Store) GetSecretByID(ctx context.Context, id int64) (secrets.Record, error) {
-	rec, err := scanRecord(s.pool.QueryRow(ctx, qGetByID, id))
-	return rec, notFound(err)
-}
-
-// ResealSecrets re-seals the batch in one transaction and one round trip:
-// qLockReseal and qReseal pipelined in one pgx.Batch, which runs as one
-// implicit transaction. qReseal is a single statement, so a failure leaves
-// nothing of the batch.
-func (s *Store) ResealSecrets(ctx context.Context, rs []secrets.Reseal) ([]error, error) {
-	if err := secrets.CheckReseals(rs); err != nil {
-		return nil, err
-	}
-	errs := make([]error, len(rs))
-	if len(rs) == 0 {
-		return errs, nil
-	}
-	b := &pgx.Batch{}
-	cols := resealColumns(rs)
-	b.Queue(qLockReseal, cols.ids)
-	b.Queue(qReseal, cols.ids, cols.revisions, cols.ciphertexts, cols.deks, cols.providers, cols.formats)
-	br := s.pool.SendBatch(ctx, b)
-	_, err := br.Exec()
-	if err == nil {
-		err = scanResealed(br, errs)
-	}
-	// Close reads the rest, including the implicit commit's outcome.
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	return errs, nil
-}
-
-// resealArrays is a batch of reseals as one array per column, the
-// parameters of qReseal.
-type resealArrays struct {
-	ids, revisions    []int64
-	ciphertexts, deks [][]byte
-	providers         []string
-	formats           []int32
-}
-
-func resealColumns(rs []secrets.Reseal) resealArrays {
-	var a resealArrays
-	for _, r := range rs {
-		a.ids, a.revisions = append(a.ids, r.ID), append(a.revisions, r.Revision)
-		a.ciphertexts, a.deks = append(a.ciphertexts, blob(r.Sealed.Ciphertext)), append(a.deks, blob(r.Sealed.WrappedDEK))
-		a.providers, a.formats = append(a.providers, r.Sealed.Provider), append(a.formats, int32(r.Sealed.Format))
-	}
-	return a
-}
-
-// scanResealed reads qReseal's rows, one per record in batch order, into
-// errs.
-func scanResealed(br pgx.BatchResults, errs []error) error {
-	rows, err := br.Query()
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	i := 0
-	for ; rows.Next(); i++ {
-		var updated, exists bool
-		if err := rows.Scan(&updated, &exists); err != nil {
-			return err
-		}
+// withLive runs fn in a transaction, after locking the live secret ws/name
+// with lock (qLockLive or qLockLiveForDelete) and checking cond against it:
+// ErrPreconditionFailed when cond does not hold (also when there is no
+// live secret), else ErrNotFound without a live secret.
+func (s *Store) withLive(ctx context.Context, lock, ws, name string, cond secrets.Cond,
+	fn func(tx pgx.Tx, l live) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var l live
+		err := tx.QueryRow(ctx, lock, ws, name).Scan(&l.id, &l.revision, &l.version)
+		exists := err == nil
 		switch {
-		case i >= len(errs):
-			return fmt.Errorf("postgres: reseal returned more than %d rows", len(errs))
+		case err != nil && !errors.Is(err, pgx.ErrNoRows):
+			return err
+		case !cond.Holds(exists, l.id, l.revision):
+			return secrets.ErrPreconditionFailed
 		case !exists:
-			errs[i] = secrets.ErrNotFound
-		case !updated:
-			errs[i] = secrets.ErrRevisionChanged
+			return secrets.ErrNotFound
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if i != len(errs) {
-		return fmt.Errorf("postgres: reseal returned %d rows for %d records", i, len(errs))
-	}
-	return nil
+		return fn(tx, l)
+	})
 }
 
-// CountByProvider returns the number of stored secrets per provider name.
-func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, qCountByProvider)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var provider string
-		var n int
-		if err := rows.Scan(&provider, &n); err != nil {
-			return nil, err
-		}
-		counts[provider] = n
-	}
-	return counts, rows.Err()
-}
+// keep is the number of versions a write keeps their values: at least
+// the new one.
+func keep(n int) int64 { return int64(max(n, 1)) }
 
-// scanRecord reads the secretCols columns.
+// errErased is scanSealedRecord's "the version's value is erased".
+var errErased = errors.New("postgres: version erased")
+
+// scanRecord reads the recordCols columns.
 func scanRecord(row pgx.Row) (secrets.Record, error) {
 	var r secrets.Record
-	err := row.Scan(&r.ID, &r.Workspace, &r.Name, &r.Description, &r.Sealed.Ciphertext,
-		&r.Sealed.WrappedDEK, &r.Sealed.Provider, &r.Sealed.Format, &r.CreatedAt, &r.UpdatedAt,
-		&r.CreatedBy, &r.UpdatedBy, &r.Revision)
+	err := row.Scan(&r.ID, &r.Workspace, &r.Name, &r.Description, &r.CreatedAt, &r.UpdatedAt,
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision, &r.Version)
 	if err != nil {
 		return secrets.Record{}, err
 	}
 	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
-	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK)
 	return r, nil
 }
 
-// scanMeta reads the metaCols columns.
-func scanMeta(row pgx.Row) (secrets.Secret, error) {
-	var sec secrets.Secret
-	err := row.Scan(&sec.Name, &sec.Workspace, &sec.Description, &sec.CreatedAt, &sec.UpdatedAt,
-		&sec.CreatedBy, &sec.UpdatedBy)
+// scanSealedRecord reads the recordCols and valueCols columns; errErased
+// when the value columns are NULL.
+func scanSealedRecord(row pgx.Row) (secrets.Record, error) {
+	var r secrets.Record
+	var v nullableValue
+	err := row.Scan(&r.ID, &r.Workspace, &r.Name, &r.Description, &r.CreatedAt, &r.UpdatedAt,
+		&r.CreatedBy, &r.UpdatedBy, &r.Revision, &r.Version, &v.ciphertext, &v.dek, &v.provider, &v.format)
 	if err != nil {
-		return secrets.Secret{}, err
+		return secrets.Record{}, err
 	}
-	sec.CreatedAt, sec.UpdatedAt = utc(sec.CreatedAt), utc(sec.UpdatedAt)
-	return sec, nil
+	if r.Sealed, err = v.sealed(); err != nil {
+		return secrets.Record{}, err
+	}
+	r.CreatedAt, r.UpdatedAt = utc(r.CreatedAt), utc(r.UpdatedAt)
+	return r, nil
+}
+
+// nullableValue receives the valueCols columns.
+type nullableValue struct {
+	ciphertext, dek []byte
+	provider        *string
+	format          *int
+}
+
+// sealed returns the value, or errErased when the version has none.
+func (v nullableValue) sealed() (envelope.Sealed, error) {
+	if v.provider == nil || v.format == nil {
+		return envelope.Sealed{}, errErased
+	}
+	return envelope.Sealed{Ciphertext: blob(v.ciphertext), WrappedDEK: blob(v.dek), Provider: *v.provider,
+		Format: *v.format}, nil
 }

@@ -1,0 +1,74 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+// ListVersions returns one page of a live secret's versions, erased ones
+// included, newest first unless q.Ascending, and how many there are;
+// ErrNotFound without a live secret.
+func (s *Store) ListVersions(ctx context.Context, ws, name string, q secrets.VersionQuery) ([]secrets.Version, int, error) {
+	query := qListVersionsDesc
+	if q.Ascending {
+		query = qListVersionsAsc
+	}
+	args := []any{ws, name, int64(max(q.Limit, 0)), int64(max(q.Offset, 0))}
+	items, total, err := listPage(ctx, s, query, args, func(rows pgx.Rows, total *int) (secrets.Version, bool, error) {
+		var v secrets.Version
+		var number *int64
+		var created *time.Time
+		var erased *bool
+		if err := rows.Scan(total, &number, &created, &v.CreatedBy, &erased); err != nil || number == nil {
+			return v, false, err
+		}
+		v.Number, v.CreatedAt, v.Destroyed = *number, utc(*created), *erased
+		return v, true, nil
+	})
+	if errors.Is(err, secrets.ErrNoWorkspace) { // listPage's "no row": here no live secret
+		err = secrets.ErrNotFound
+	}
+	return items, total, err
+}
+
+// RestoreVersion copies version's sealed value, as stored, into a new
+// current version, as UpdateSecret does with a new value (u.Description is
+// ignored), and returns the record without its sealed value.
+func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int64, u secrets.SecretUpdate) (secrets.Record, error) {
+	var rec secrets.Record
+	err := s.withLive(ctx, qLockLive, ws, name, u.Cond, func(tx pgx.Tx, l live) error {
+		var err error
+		rec, err = scanRecord(tx.QueryRow(ctx, qRestoreVersion, l.id, version, ts(u.UpdatedAt), u.UpdatedBy))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return secrets.ErrVersionNotFound
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, qPrune, ws, name, keep(u.Keep))
+		return err
+	})
+	if err != nil {
+		return secrets.Record{}, err
+	}
+	return rec, nil
+}
+
+// DestroyVersion erases one version's value and increments the secret's
+// revision; a version already erased is left alone, revision included.
+func (s *Store) DestroyVersion(ctx context.Context, ws, name string, version int64, cond secrets.Cond) error {
+	return s.withLive(ctx, qLockLive, ws, name, cond, func(tx pgx.Tx, l live) error {
+		switch {
+		case version < 1 || version > l.version:
+			return secrets.ErrVersionNotFound
+		case version == l.version:
+			return secrets.ErrCurrentVersion
+		}
+		_, err := tx.Exec(ctx, qDestroyVersion, l.id, version)
+		return err
+	})
+}
