@@ -96,7 +96,7 @@ func TestLiveSecretCommands(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	if strings.Join(keys, ",") != "created_at,description,name,updated_at,workspace" || created["description"] != "d1" {
+	if strings.Join(keys, ",") != "created_at,current_version,description,etag,name,updated_at,workspace" || created["description"] != "d1" {
 		t.Errorf("create -f json = %s", res.stdout)
 	}
 	if !strings.HasPrefix(res.stdout, "{\n  \"name\": \"api-key\",\n  \"workspace\": \"cli-secrets\",\n") {
@@ -248,7 +248,7 @@ func TestLiveRotateEncryptionKeys(t *testing.T) {
 	}
 	res = cli(t, url, nil, "secrets", "admin", "rotate-encryption-keys")
 	res.expect(t, 0, "")
-	if !strings.HasPrefix(res.stdout, "rotated_secrets  skipped_secrets  failed_count  success\n0 ") {
+	if !strings.HasPrefix(res.stdout, "rotated_secrets  skipped_secrets  failed_count  success  rotated_versions  deleted_secrets_rotated\n0 ") {
 		t.Errorf("rotation table = %q", res.stdout)
 	}
 }
