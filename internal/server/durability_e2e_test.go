@@ -138,13 +138,21 @@ func TestTamperedRecordsNeverDecrypt(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	// The value columns live in secret_versions (docs/storage.md); of names
+	// the live secret's current version.
+	of := func(ws, name string) string {
+		return `secret_id = (SELECT id FROM secrets WHERE workspace='` + ws + `' AND name='` + name +
+			`' AND deleted_id IS NULL) AND version = (SELECT current_version FROM secrets WHERE workspace='` +
+			ws + `' AND name='` + name + `' AND deleted_id IS NULL)`
+	}
 	// Flip the last byte of a ciphertext and of a wrapped DEK.
-	exec(`UPDATE secrets SET ciphertext = substr(ciphertext,1,length(ciphertext)-1) || x'00' WHERE workspace='default' AND name='a1' AND substr(ciphertext,-1) <> x'00'`)
-	exec(`UPDATE secrets SET ciphertext = substr(ciphertext,1,length(ciphertext)-1) || x'01' WHERE workspace='default' AND name='a1' AND substr(ciphertext,-1) = x'00'`)
-	exec(`UPDATE secrets SET wrapped_dek = substr(wrapped_dek,1,40) || x'ff' || substr(wrapped_dek,42) WHERE workspace='default' AND name='b1' AND substr(wrapped_dek,41,1) <> x'ff'`)
-	exec(`UPDATE secrets SET wrapped_dek = substr(wrapped_dek,1,40) || x'00' || substr(wrapped_dek,42) WHERE workspace='default' AND name='b1' AND substr(wrapped_dek,41,1) = x'ff'`)
+	exec(`UPDATE secret_versions SET ciphertext = substr(ciphertext,1,length(ciphertext)-1) || x'00' WHERE ` + of("default", "a1") + ` AND substr(ciphertext,-1) <> x'00'`)
+	exec(`UPDATE secret_versions SET ciphertext = substr(ciphertext,1,length(ciphertext)-1) || x'01' WHERE ` + of("default", "a1") + ` AND substr(ciphertext,-1) = x'00'`)
+	exec(`UPDATE secret_versions SET wrapped_dek = substr(wrapped_dek,1,40) || x'ff' || substr(wrapped_dek,42) WHERE ` + of("default", "b1") + ` AND substr(wrapped_dek,41,1) <> x'ff'`)
+	exec(`UPDATE secret_versions SET wrapped_dek = substr(wrapped_dek,1,40) || x'00' || substr(wrapped_dek,42) WHERE ` + of("default", "b1") + ` AND substr(wrapped_dek,41,1) = x'ff'`)
 	// Copy default/d1's blobs onto default/c1 and onto other/d1.
-	exec(`UPDATE secrets SET (ciphertext, wrapped_dek) = (SELECT ciphertext, wrapped_dek FROM secrets WHERE workspace='default' AND name='d1') WHERE (workspace='default' AND name='c1') OR (workspace='other' AND name='d1')`)
+	exec(`UPDATE secret_versions SET (ciphertext, wrapped_dek) = (SELECT ciphertext, wrapped_dek FROM secret_versions WHERE ` +
+		of("default", "d1") + `) WHERE (` + of("default", "c1") + `) OR (` + of("other", "d1") + `)`)
 	db.Close()
 
 	ts = start(t, map[string]string{}, ts.DataDir)

@@ -47,9 +47,10 @@ func TestRotationAcrossProviders(t *testing.T) {
 	expect(t, ts.do(t, "GET", base+"/default/secrets/imported/access", ""), 200,
 		`{"name":"imported","workspace":"default","value":"hf_example_token"}`)
 	expect(t, rotate(t, ts), 202, `{"rotated_secrets":1,"success":false,"skipped_secrets":0,"failed_secrets":[`+
-		`{"workspace":"default","name":"s0","error":"provider '' is not configured"},`+
-		`{"workspace":"default","name":"s1","error":"provider '' is not configured"},`+
-		`{"workspace":"default","name":"s2","error":"provider '' is not configured"}],"failed_count":3}`)
+		`{"workspace":"default","name":"s0","version":1,"error":"provider '' is not configured"},`+
+		`{"workspace":"default","name":"s1","version":1,"error":"provider '' is not configured"},`+
+		`{"workspace":"default","name":"s2","version":1,"error":"provider '' is not configured"}],"failed_count":3,`+
+		`"rotated_versions":1,"deleted_secrets_rotated":0}`)
 	expect(t, ts.do(t, "GET", base+"/default/secrets/s0/access", ""), 500, `{"detail":"Unexpected error retrieving secret"}`)
 	ts.stop()
 
@@ -58,8 +59,8 @@ func TestRotationAcrossProviders(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts = start(t, env, dir)
-	expect(t, rotate(t, ts), 202, `{"rotated_secrets":3,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0}`)
-	expect(t, rotate(t, ts), 202, `{"rotated_secrets":0,"success":true,"skipped_secrets":4,"failed_secrets":[],"failed_count":0}`)
+	expect(t, rotate(t, ts), 202, `{"rotated_secrets":3,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0,"rotated_versions":3,"deleted_secrets_rotated":0}`)
+	expect(t, rotate(t, ts), 202, `{"rotated_secrets":0,"success":true,"skipped_secrets":4,"failed_secrets":[],"failed_count":0,"rotated_versions":0,"deleted_secrets_rotated":0}`)
 	ts.stop()
 
 	// Only k2 is needed now: the old keys can go.

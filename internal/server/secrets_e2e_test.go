@@ -20,7 +20,7 @@ func TestSecretsCreate(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		ts := start(t, env(t), "")
 		r := ts.do(t, "POST", base+"/default/secrets", `{"name":"hf-token","value":"hf_abc","extra":1}`)
-		expect(t, r, 201, `{"name":"hf-token","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>"}`)
+		expect(t, r, 201, `{"name":"hf-token","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		var s map[string]any
 		decode(t, r, &s)
 		if s["created_at"] != s["updated_at"] {
@@ -38,7 +38,7 @@ func TestSecretsCreate(t *testing.T) {
 		expect(t, ts.do(t, "POST", base+"/nope/secrets", `{"name":"abc","value":"x"}`), 422,
 			`{"detail":"Workspace 'nope' does not exist. Please create the workspace first."}`)
 		expect(t, ts.do(t, "POST", base+"/default/secrets", `{"name":"spaces","value":" ","description":"d"}`), 201,
-			`{"name":"spaces","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>"}`)
+			`{"name":"spaces","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 	})
 }
 
@@ -87,15 +87,15 @@ func TestSecretsList(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			ts.do(t, "POST", base+"/ml/secrets", fmt.Sprintf(`{"name":"s%d","value":"v","description":"d%d"}`, i, i))
 		}
-		r := ts.do(t, "GET", base+"/ml/secrets?page=1&page_size=2&sort=name", "")
-		expect(t, r, 200, `{"data":[{"name":"s4","workspace":"ml","description":"d4","created_at":"<ts>","updated_at":"<ts>"},{"name":"s3","workspace":"ml","description":"d3","created_at":"<ts>","updated_at":"<ts>"}],"pagination":{"page":1,"page_size":2,"current_page_size":2,"total_pages":3,"total_results":5}}`)
+		r := ts.do(t, "GET", base+"/ml/secrets?page=1&page_size=2&other=ignored", "")
+		expect(t, r, 200, `{"data":[{"name":"s4","workspace":"ml","description":"d4","created_at":"<ts>","updated_at":"<ts>","current_version":1},{"name":"s3","workspace":"ml","description":"d3","created_at":"<ts>","updated_at":"<ts>","current_version":1}],"pagination":{"page":1,"page_size":2,"current_page_size":2,"total_pages":3,"total_results":5}}`)
 		r = ts.do(t, "GET", base+"/ml/secrets?page=3&page_size=2", "")
-		expect(t, r, 200, `{"data":[{"name":"s0","workspace":"ml","description":"d0","created_at":"<ts>","updated_at":"<ts>"}],"pagination":{"page":3,"page_size":2,"current_page_size":1,"total_pages":3,"total_results":5}}`)
+		expect(t, r, 200, `{"data":[{"name":"s0","workspace":"ml","description":"d0","created_at":"<ts>","updated_at":"<ts>","current_version":1}],"pagination":{"page":3,"page_size":2,"current_page_size":1,"total_pages":3,"total_results":5}}`)
 		expect(t, ts.do(t, "GET", base+"/ml/secrets?page=9&page_size=2", ""), 200,
 			`{"data":[],"pagination":{"page":9,"page_size":2,"current_page_size":0,"total_pages":3,"total_results":5}}`)
 		ts.do(t, "POST", base+"/ml/secrets", `{"name":"nodesc","value":"v"}`)
 		expect(t, ts.do(t, "GET", base+"/ml/secrets?page_size=1", ""), 200,
-			`{"data":[{"name":"nodesc","workspace":"ml","created_at":"<ts>","updated_at":"<ts>"}],"pagination":{"page":1,"page_size":1,"current_page_size":1,"total_pages":6,"total_results":6}}`)
+			`{"data":[{"name":"nodesc","workspace":"ml","created_at":"<ts>","updated_at":"<ts>","current_version":1}],"pagination":{"page":1,"page_size":1,"current_page_size":1,"total_pages":6,"total_results":6}}`)
 		expect(t, ts.do(t, "GET", base+"/nope/secrets", ""), 404, `{"detail":"Workspace 'nope' not found"}`)
 	})
 }
@@ -140,7 +140,7 @@ func TestSecretsGetUpdateDeleteAccess(t *testing.T) {
 			t.Errorf("description null changed it: %v", after["description"])
 		}
 		expect(t, ts.do(t, "PATCH", p, `{"description":"","value":"second"}`), 200,
-			`{"name":"k1","workspace":"default","description":"","created_at":"<ts>","updated_at":"<ts>"}`)
+			`{"name":"k1","workspace":"default","description":"","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
 		expect(t, ts.do(t, "GET", p+"/access", ""), 200, `{"name":"k1","workspace":"default","value":"second"}`)
 		expect(t, ts.do(t, "PATCH", p, `{"value":""}`), 422, emptyItem)
 		expect(t, ts.do(t, "PATCH", p, `{"value":7}`), 422, `{"detail":[{"type":"string_type","loc":["body","value"],"msg":"Input should be a valid string"}]}`)
@@ -162,7 +162,7 @@ func TestSecretsGetUpdateDeleteAccess(t *testing.T) {
 		expect(t, ts.do(t, "GET", base+"/x%FFy/secrets", ""), 404, `{"detail":"Workspace 'x\ufffdy' not found"}`)
 		expect(t, ts.do(t, "GET", "/apis/entities/v2/workspaces/a%00b", ""), 404, `{"detail":"Workspace 'a\u0000b' not found"}`)
 		expect(t, ts.do(t, "POST", base+"/default/secrets", `{"name":"k1","value":"third"}`), 201,
-			`{"name":"k1","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>"}`)
+			`{"name":"k1","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		expect(t, ts.do(t, "GET", p+"/access", ""), 200, `{"name":"k1","workspace":"default","value":"third"}`)
 	})
 }
@@ -172,7 +172,7 @@ func TestNGCVirtualSecret(t *testing.T) {
 	t.Run("present", func(t *testing.T) {
 		ts := start(t, map[string]string{"NGC_API_KEY": "nvapi-xyz"}, "")
 		p := base + "/system/secrets/ngc-api-key"
-		expect(t, ts.do(t, "GET", p, ""), 200, ngc+`,"created_at":null,"updated_at":null}`)
+		expect(t, ts.do(t, "GET", p, ""), 200, ngc+`,"created_at":null,"updated_at":null,"current_version":null}`)
 		expect(t, ts.do(t, "GET", p+"/access", ""), 200, `{"name":"ngc-api-key","workspace":"system","value":"nvapi-xyz"}`)
 		expect(t, ts.do(t, "POST", base+"/system/secrets", `{"name":"ngc-api-key","value":"x"}`), 403, `{"detail":"Cannot overwrite the default NGC API key secret"}`)
 		expect(t, ts.do(t, "PATCH", p, `{"value":""}`), 422, emptyItem)
@@ -189,7 +189,7 @@ func TestNGCVirtualSecret(t *testing.T) {
 			`{"data":[],"pagination":{"page":3,"page_size":10,"current_page_size":0,"total_pages":2,"total_results":11}}`)
 		// default/ngc-api-key is an ordinary name.
 		expect(t, ts.do(t, "POST", base+"/default/secrets", `{"name":"ngc-api-key","value":"x"}`), 201,
-			`{"name":"ngc-api-key","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>"}`)
+			`{"name":"ngc-api-key","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 	})
 	t.Run("absent", func(t *testing.T) {
 		ts := start(t, map[string]string{}, "")
@@ -203,7 +203,7 @@ func TestNGCVirtualSecret(t *testing.T) {
 	t.Run("disabled", func(t *testing.T) {
 		ts := start(t, map[string]string{"NMP_NGC_API_KEY_SECRET": "", "NGC_API_KEY": "nvapi-xyz"}, "")
 		expect(t, ts.do(t, "POST", base+"/system/secrets", `{"name":"ngc-api-key","value":"stored"}`), 201,
-			`{"name":"ngc-api-key","workspace":"system","description":null,"created_at":"<ts>","updated_at":"<ts>"}`)
+			`{"name":"ngc-api-key","workspace":"system","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		expect(t, ts.do(t, "GET", base+"/system/secrets/ngc-api-key/access", ""), 200, `{"name":"ngc-api-key","workspace":"system","value":"stored"}`)
 	})
 }
@@ -262,5 +262,5 @@ func TestRotationEndpoint(t *testing.T) {
 	ts := start(t, map[string]string{}, "")
 	ts.do(t, "POST", base+"/default/secrets", `{"name":"a1","value":"v"}`)
 	r := ts.do(t, "POST", "/apis/secrets/v2/rotate-encryption-keys", `{"ignored":true}`)
-	expect(t, r, http.StatusAccepted, `{"rotated_secrets":0,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0}`)
+	expect(t, r, http.StatusAccepted, `{"rotated_secrets":0,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0,"rotated_versions":0,"deleted_secrets_rotated":0}`)
 }
