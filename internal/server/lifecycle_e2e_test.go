@@ -25,8 +25,8 @@ import (
 
 const (
 	deletedBase = base + "/default/deleted-secrets"
-	// changed412 is the 412 body for default/k.
-	changed412 = `{"detail":"Precondition failed: secret default/k has changed"}`
+	// changed412 is the 412 body for default/kk.
+	changed412 = `{"detail":"Precondition failed: secret default/kk has changed"}`
 )
 
 // lcServer is a testServer that remembers every value sent in a request
@@ -300,27 +300,27 @@ func storedVersions(t *testing.T, s *lcServer, ws, name string) []int64 {
 func TestLifecycleVersions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
-		created := s.do(t, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ver-1","description":"d"}`, "X-NMP-Principal-Id: alice")
-		expect(t, created, 201, `{"name":"k","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+		p := base + "/default/secrets/kk"
+		created := s.do(t, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ver-1","description":"d"}`, "X-NMP-Principal-Id: alice")
+		expect(t, created, 201, `{"name":"kk","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		etag(t, created)
-		expect(t, s.do(t, "GET", p, ""), 200, `{"name":"k","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-ver-1", 1)
+		expect(t, s.do(t, "GET", p, ""), 200, `{"name":"kk","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-ver-1", 1)
 
 		// A PATCH with a value makes version 2; without one, no version.
 		patched := s.do(t, "PATCH", p, `{"value":"VALUE-ver-2"}`, "X-NMP-Principal-Id: bob")
-		expect(t, patched, 200, `{"name":"k","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
+		expect(t, patched, 200, `{"name":"kk","workspace":"default","description":"d","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
 		etag(t, patched)
-		expect(t, s.do(t, "PATCH", p, `{"description":"d2"}`), 200, `{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
-		expect(t, s.do(t, "PATCH", p, `{}`), 200, `{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
-		expect(t, s.do(t, "GET", p, ""), 200, `{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
+		expect(t, s.do(t, "PATCH", p, `{"description":"d2"}`), 200, `{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
+		expect(t, s.do(t, "PATCH", p, `{}`), 200, `{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
+		expect(t, s.do(t, "GET", p, ""), 200, `{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}`)
 		expect(t, s.do(t, "GET", base+"/default/secrets", ""), 200,
-			`{"data":[{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}],"pagination":{"page":1,"page_size":10,"current_page_size":1,"total_pages":1,"total_results":1}}`)
+			`{"data":[{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":2}],"pagination":{"page":1,"page_size":10,"current_page_size":1,"total_pages":1,"total_results":1}}`)
 
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-ver-2", 2)
-		expectAccess(t, s.do(t, "GET", p+"/access?version=1", ""), "default", "k", "VALUE-ver-1", 1)
-		expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "k", "VALUE-ver-2", 2)
-		expect(t, s.do(t, "GET", p+"/access?version=3", ""), 404, `{"detail":"Secret default/k version 3 not found"}`)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-ver-2", 2)
+		expectAccess(t, s.do(t, "GET", p+"/access?version=1", ""), "default", "kk", "VALUE-ver-1", 1)
+		expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "kk", "VALUE-ver-2", 2)
+		expect(t, s.do(t, "GET", p+"/access?version=3", ""), 404, `{"detail":"Secret default/kk version 3 not found"}`)
 
 		// Versions: newest first, created_by is the writer, created_at the
 		// time of the write that made the version.
@@ -343,39 +343,39 @@ func TestLifecycleVersions(t *testing.T) {
 
 		// Restore copies version 1 into a new version 3.
 		restored := s.do(t, "POST", p+"/versions/1/restore", "")
-		expect(t, restored, 200, `{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":3}`)
+		expect(t, restored, 200, `{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":3}`)
 		etag(t, restored)
 		if jsonField(t, restored, "created_at") != jsonField(t, created, "created_at") {
 			t.Error("restore changed created_at")
 		}
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-ver-1", 3)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-ver-1", 3)
 		expect(t, s.do(t, "GET", p+"/versions", ""), 200, `{"data":[{"version":3,"created_at":"<ts>","state":"enabled"},{"version":2,"created_at":"<ts>","created_by":"bob","state":"enabled"},{"version":1,"created_at":"<ts>","created_by":"alice","state":"enabled"}],"pagination":{"page":1,"page_size":10,"current_page_size":3,"total_pages":1,"total_results":3}}`)
 
 		// Destroy version 1: gone for good, still listed, its copy (3) stays.
 		expect204(t, s.do(t, "DELETE", p+"/versions/1", ""))
-		expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/k version 1 not found"}`)
-		expectAccess(t, s.do(t, "GET", p+"/access?version=3", ""), "default", "k", "VALUE-ver-1", 3)
+		expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/kk version 1 not found"}`)
+		expectAccess(t, s.do(t, "GET", p+"/access?version=3", ""), "default", "kk", "VALUE-ver-1", 3)
 		if got := getPage(t, s, p+"/versions").versions(); got != "[3:enabled 2:enabled 1:destroyed]/3" {
 			t.Errorf("versions after destroy = %s", got)
 		}
-		if got := storedVersions(t, s, "default", "k"); !reflect.DeepEqual(got, []int64{2, 3}) {
+		if got := storedVersions(t, s, "default", "kk"); !reflect.DeepEqual(got, []int64{2, 3}) {
 			t.Errorf("stored versions after destroying 1 = %v, want [2 3] (the ciphertext must be gone)", got)
 		}
 		expect204(t, s.do(t, "DELETE", p+"/versions/1", "")) // already destroyed: no change
-		expect(t, s.do(t, "POST", p+"/versions/1/restore", ""), 404, `{"detail":"Secret default/k version 1 not found"}`)
-		expect(t, s.do(t, "POST", p+"/versions/99/restore", ""), 404, `{"detail":"Secret default/k version 99 not found"}`)
-		expect(t, s.do(t, "DELETE", p+"/versions/99", ""), 404, `{"detail":"Secret default/k version 99 not found"}`)
+		expect(t, s.do(t, "POST", p+"/versions/1/restore", ""), 404, `{"detail":"Secret default/kk version 1 not found"}`)
+		expect(t, s.do(t, "POST", p+"/versions/99/restore", ""), 404, `{"detail":"Secret default/kk version 99 not found"}`)
+		expect(t, s.do(t, "DELETE", p+"/versions/99", ""), 404, `{"detail":"Secret default/kk version 99 not found"}`)
 
 		cur := s.do(t, "DELETE", p+"/versions/3", "")
-		expect(t, cur, 409, `{"detail":"Cannot destroy the current version 3 of secret default/k; update or delete the secret instead"}`)
+		expect(t, cur, 409, `{"detail":"Cannot destroy the current version 3 of secret default/kk; update or delete the secret instead"}`)
 		if cur.Header.Get("x-should-retry") != "false" {
 			t.Error("409 without x-should-retry: false")
 		}
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-ver-1", 3)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-ver-1", 3)
 
 		// Numbers are never reused: destroy 2, the next write is 4.
 		expect204(t, s.do(t, "DELETE", p+"/versions/2", ""))
-		expect(t, s.do(t, "PATCH", p, `{"value":"VALUE-ver-4"}`), 200, `{"name":"k","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":4}`)
+		expect(t, s.do(t, "PATCH", p, `{"value":"VALUE-ver-4"}`), 200, `{"name":"kk","workspace":"default","description":"d2","created_at":"<ts>","updated_at":"<ts>","current_version":4}`)
 		if got := getPage(t, s, p+"/versions").versions(); got != "[4:enabled 3:enabled 2:destroyed 1:destroyed]/4" {
 			t.Errorf("versions = %s", got)
 		}
@@ -385,44 +385,44 @@ func TestLifecycleVersions(t *testing.T) {
 			{"GET", "/versions"}, {"POST", "/versions/1/restore"}, {"DELETE", "/versions/1"}, {"GET", "/access?version=1"},
 		} {
 			expect(t, s.do(t, m.method, base+"/default/secrets/missing"+m.path, ""), 404, `{"detail":"Secret default/missing not found"}`)
-			expect(t, s.do(t, m.method, base+"/nows/secrets/k"+m.path, ""), 404, `{"detail":"Secret nows/k not found"}`)
+			expect(t, s.do(t, m.method, base+"/nows/secrets/kk"+m.path, ""), 404, `{"detail":"Secret nows/kk not found"}`)
 		}
 
 		// Delete and re-create: a new secret, starting at version 1.
 		expect204(t, s.do(t, "DELETE", p, ""))
 		for _, path := range []string{"/versions", "/access?version=4"} {
-			expect(t, s.do(t, "GET", p+path, ""), 404, `{"detail":"Secret default/k not found"}`)
+			expect(t, s.do(t, "GET", p+path, ""), 404, `{"detail":"Secret default/kk not found"}`)
 		}
-		expect(t, s.do(t, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ver-new"}`), 201,
-			`{"name":"k","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+		expect(t, s.do(t, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ver-new"}`), 201,
+			`{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		if got := getPage(t, s, p+"/versions").versions(); got != "[1:enabled]/1" {
 			t.Errorf("versions of the new secret = %s", got)
 		}
-		expectAccess(t, s.do(t, "GET", p+"/access?version=1", ""), "default", "k", "VALUE-ver-new", 1)
+		expectAccess(t, s.do(t, "GET", p+"/access?version=1", ""), "default", "kk", "VALUE-ver-new", 1)
 	})
 }
 
 func TestLifecycleVersionNumberValidation(t *testing.T) {
 	s := startLC(t, map[string]string{}, "")
-	mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-val-1"}`)
+	mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-val-1"}`)
 	intItem := `{"detail":[{"type":"int_parsing","loc":[%q,"version"],"msg":"Input should be a valid integer, unable to parse string as an integer","input":%q}]}`
 	geItem := `{"detail":[{"type":"greater_than_equal","loc":[%q,"version"],"msg":"Input should be greater than or equal to 1","input":%q,"ctx":{"ge":1}}]}`
 	tests := []struct {
 		method, path, want string
 	}{
-		{"GET", "/k/access?version=0", fmt.Sprintf(geItem, "query", "0")},
-		{"GET", "/k/access?version=-1", fmt.Sprintf(geItem, "query", "-1")},
-		{"GET", "/k/access?version=abc", fmt.Sprintf(intItem, "query", "abc")},
-		{"GET", "/k/access?version=1.5", fmt.Sprintf(intItem, "query", "1.5")},
-		{"GET", "/k/access?version=", fmt.Sprintf(intItem, "query", "")},
-		{"GET", "/k/access?version=99999999999999999999", fmt.Sprintf(intItem, "query", "99999999999999999999")},
+		{"GET", "/kk/access?version=0", fmt.Sprintf(geItem, "query", "0")},
+		{"GET", "/kk/access?version=-1", fmt.Sprintf(geItem, "query", "-1")},
+		{"GET", "/kk/access?version=abc", fmt.Sprintf(intItem, "query", "abc")},
+		{"GET", "/kk/access?version=1.5", fmt.Sprintf(intItem, "query", "1.5")},
+		{"GET", "/kk/access?version=", fmt.Sprintf(intItem, "query", "")},
+		{"GET", "/kk/access?version=99999999999999999999", fmt.Sprintf(intItem, "query", "99999999999999999999")},
 		// Validation comes before the lookup, as in the reference (FastAPI).
 		{"GET", "/missing/access?version=0", fmt.Sprintf(geItem, "query", "0")},
-		{"POST", "/k/versions/abc/restore", fmt.Sprintf(intItem, "path", "abc")},
-		{"POST", "/k/versions/0/restore", fmt.Sprintf(geItem, "path", "0")},
-		{"POST", "/k/versions/-1/restore", fmt.Sprintf(geItem, "path", "-1")},
-		{"DELETE", "/k/versions/abc", fmt.Sprintf(intItem, "path", "abc")},
-		{"DELETE", "/k/versions/0", fmt.Sprintf(geItem, "path", "0")},
+		{"POST", "/kk/versions/abc/restore", fmt.Sprintf(intItem, "path", "abc")},
+		{"POST", "/kk/versions/0/restore", fmt.Sprintf(geItem, "path", "0")},
+		{"POST", "/kk/versions/-1/restore", fmt.Sprintf(geItem, "path", "-1")},
+		{"DELETE", "/kk/versions/abc", fmt.Sprintf(intItem, "path", "abc")},
+		{"DELETE", "/kk/versions/0", fmt.Sprintf(geItem, "path", "0")},
 		{"DELETE", "/missing/versions/x1", fmt.Sprintf(intItem, "path", "x1")},
 	}
 	for _, tt := range tests {
@@ -431,7 +431,7 @@ func TestLifecycleVersionNumberValidation(t *testing.T) {
 		})
 	}
 	// None of them changed anything.
-	if got := getPage(t, s, base+"/default/secrets/k/versions").versions(); got != "[1:enabled]/1" {
+	if got := getPage(t, s, base+"/default/secrets/kk/versions").versions(); got != "[1:enabled]/1" {
 		t.Errorf("versions = %s", got)
 	}
 }
@@ -440,8 +440,8 @@ func TestLifecycleVersionHistoryLimit(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		t.Run("max 3", func(t *testing.T) {
 			s := startLC(t, withEnv(env(t), map[string]string{"COFFER_MAX_VERSIONS": "3"}), "")
-			p := base + "/default/secrets/k"
-			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-lim-1"}`)
+			p := base + "/default/secrets/kk"
+			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-lim-1"}`)
 			for i := 2; i <= 4; i++ {
 				mustDo(t, s, 200, "PATCH", p, fmt.Sprintf(`{"value":"VALUE-lim-%d"}`, i))
 			}
@@ -449,37 +449,37 @@ func TestLifecycleVersionHistoryLimit(t *testing.T) {
 			if got := getPage(t, s, p+"/versions").versions(); got != "[4:enabled 3:enabled 2:enabled 1:destroyed]/4" {
 				t.Errorf("versions = %s", got)
 			}
-			expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/k version 1 not found"}`)
-			expect(t, s.do(t, "POST", p+"/versions/1/restore", ""), 404, `{"detail":"Secret default/k version 1 not found"}`)
-			expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "k", "VALUE-lim-2", 2)
-			if got := storedVersions(t, s, "default", "k"); !reflect.DeepEqual(got, []int64{2, 3, 4}) {
+			expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/kk version 1 not found"}`)
+			expect(t, s.do(t, "POST", p+"/versions/1/restore", ""), 404, `{"detail":"Secret default/kk version 1 not found"}`)
+			expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "kk", "VALUE-lim-2", 2)
+			if got := storedVersions(t, s, "default", "kk"); !reflect.DeepEqual(got, []int64{2, 3, 4}) {
 				t.Errorf("stored versions = %v, want [2 3 4] (a pruned ciphertext must be gone)", got)
 			}
 			// A description-only PATCH makes no version and prunes nothing.
 			mustDo(t, s, 200, "PATCH", p, `{"description":"x"}`)
-			expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "k", "VALUE-lim-2", 2)
+			expectAccess(t, s.do(t, "GET", p+"/access?version=2", ""), "default", "kk", "VALUE-lim-2", 2)
 			// Restoring version 3 makes version 5 and prunes version 2.
 			r := s.do(t, "POST", p+"/versions/3/restore", "")
-			expect(t, r, 200, `{"name":"k","workspace":"default","description":"x","created_at":"<ts>","updated_at":"<ts>","current_version":5}`)
+			expect(t, r, 200, `{"name":"kk","workspace":"default","description":"x","created_at":"<ts>","updated_at":"<ts>","current_version":5}`)
 			if got := getPage(t, s, p+"/versions").versions(); got != "[5:enabled 4:enabled 3:enabled 2:destroyed 1:destroyed]/5" {
 				t.Errorf("versions after restore = %s", got)
 			}
-			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-lim-3", 5)
-			if got := storedVersions(t, s, "default", "k"); !reflect.DeepEqual(got, []int64{3, 4, 5}) {
+			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-lim-3", 5)
+			if got := storedVersions(t, s, "default", "kk"); !reflect.DeepEqual(got, []int64{3, 4, 5}) {
 				t.Errorf("stored versions = %v, want [3 4 5]", got)
 			}
 		})
 		t.Run("max 1", func(t *testing.T) {
 			s := startLC(t, withEnv(env(t), map[string]string{"COFFER_MAX_VERSIONS": "1"}), "")
-			p := base + "/default/secrets/k"
-			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-one-1"}`)
+			p := base + "/default/secrets/kk"
+			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-one-1"}`)
 			mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-one-2"}`)
 			if got := getPage(t, s, p+"/versions").versions(); got != "[2:enabled 1:destroyed]/2" {
 				t.Errorf("versions = %s", got)
 			}
-			expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/k version 1 not found"}`)
-			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-one-2", 2)
-			if got := storedVersions(t, s, "default", "k"); !reflect.DeepEqual(got, []int64{2}) {
+			expect(t, s.do(t, "GET", p+"/access?version=1", ""), 404, `{"detail":"Secret default/kk version 1 not found"}`)
+			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-one-2", 2)
+			if got := storedVersions(t, s, "default", "kk"); !reflect.DeepEqual(got, []int64{2}) {
 				t.Errorf("stored versions = %v, want [2]", got)
 			}
 		})
@@ -489,8 +489,8 @@ func TestLifecycleVersionHistoryLimit(t *testing.T) {
 func TestLifecycleVersionPaging(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-page-1"}`)
+		p := base + "/default/secrets/kk"
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-page-1"}`)
 		for i := 2; i <= 5; i++ {
 			mustDo(t, s, 200, "PATCH", p, fmt.Sprintf(`{"value":"VALUE-page-%d"}`, i))
 		}
@@ -541,26 +541,26 @@ func TestLifecycleVersionsNGC(t *testing.T) {
 func TestDeletedRecycleBin(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
+		p := base + "/default/secrets/kk"
 		expect(t, s.do(t, "GET", deletedBase, ""), 200,
 			`{"data":[],"pagination":{"page":1,"page_size":10,"current_page_size":0,"total_pages":0,"total_results":0}}`)
 
-		first := mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-bin-1","description":"first"}`, "X-NMP-Principal-Id: alice")
+		first := mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-bin-1","description":"first"}`, "X-NMP-Principal-Id: alice")
 		before := time.Now()
 		expect204(t, s.do(t, "DELETE", p, ""))
 		// The name is free at once.
-		second := s.do(t, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-bin-2a"}`)
-		expect(t, second, 201, `{"name":"k","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+		second := s.do(t, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-bin-2a"}`)
+		expect(t, second, 201, `{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-bin-2b"}`)
 		expect204(t, s.do(t, "DELETE", p, "", "X-NMP-Principal-Id: carol"))
 		after := time.Now()
-		expect(t, s.do(t, "GET", p, ""), 404, `{"detail":"Secret default/k not found"}`)
+		expect(t, s.do(t, "GET", p, ""), 404, `{"detail":"Secret default/kk not found"}`)
 
 		// Both deletions are listed, newest first, with their own ids.
 		bin := s.do(t, "GET", deletedBase, "")
 		lcExpect(t, bin, 200, `{"data":[`+
-			`{"id":"<bin>","name":"k","workspace":"default","current_version":2,"created_at":"<ts>","updated_at":"<ts>","deleted_at":"<ts>","deleted_by":"carol","purge_at":"<ts>"},`+
-			`{"id":"<bin>","name":"k","workspace":"default","description":"first","current_version":1,"created_at":"<ts>","updated_at":"<ts>","deleted_at":"<ts>","purge_at":"<ts>"}],`+
+			`{"id":"<bin>","name":"kk","workspace":"default","current_version":2,"created_at":"<ts>","updated_at":"<ts>","deleted_at":"<ts>","deleted_by":"carol","purge_at":"<ts>"},`+
+			`{"id":"<bin>","name":"kk","workspace":"default","description":"first","current_version":1,"created_at":"<ts>","updated_at":"<ts>","deleted_at":"<ts>","purge_at":"<ts>"}],`+
 			`"pagination":{"page":1,"page_size":10,"current_page_size":2,"total_pages":1,"total_results":2}}`)
 		var entries struct {
 			Data []map[string]any `json:"data"`
@@ -587,14 +587,14 @@ func TestDeletedRecycleBin(t *testing.T) {
 		}
 
 		// Restore under the old name while the name is live: the create's 409.
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-bin-3"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-bin-3"}`)
 		conflict := s.do(t, "POST", deletedBase+"/"+id1+"/restore", "")
-		expect(t, conflict, 409, `{"detail":"Secret 'default/k' already exists"}`)
+		expect(t, conflict, 409, `{"detail":"Secret 'default/kk' already exists"}`)
 		if conflict.Header.Get("x-should-retry") != "false" {
 			t.Error("409 without x-should-retry: false")
 		}
-		expect(t, s.do(t, "POST", deletedBase+"/"+id1+"/restore", `{"name":"k"}`), 409, `{"detail":"Secret 'default/k' already exists"}`)
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-bin-3", 1)
+		expect(t, s.do(t, "POST", deletedBase+"/"+id1+"/restore", `{"name":"kk"}`), 409, `{"detail":"Secret 'default/kk' already exists"}`)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-bin-3", 1)
 
 		// Under a new name: re-sealed for it, every version readable,
 		// versions, created_at and created_by kept, updated_at new.
@@ -630,12 +630,12 @@ func TestDeletedRecycleBin(t *testing.T) {
 
 		// Under the old name: no body, an empty object, a null name or the
 		// same name all keep it.
-		for i, body := range []string{"", `{}`, `{"name":null}`, `{"name":"k"}`} {
+		for i, body := range []string{"", `{}`, `{"name":null}`, `{"name":"kk"}`} {
 			expect204(t, s.do(t, "DELETE", p, ""))
-			id := binID(t, s, "default", "k")
+			id := binID(t, s, "default", "kk")
 			r := s.do(t, "POST", deletedBase+"/"+id+"/restore", body)
-			expect(t, r, 200, `{"name":"k","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
-			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-bin-3", 1)
+			expect(t, r, 200, `{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-bin-3", 1)
 			if t.Failed() {
 				t.Fatalf("restore body %d (%q) failed", i, body)
 			}
@@ -643,7 +643,7 @@ func TestDeletedRecycleBin(t *testing.T) {
 
 		// Purge: gone for good.
 		expect204(t, s.do(t, "DELETE", p, ""))
-		id := binID(t, s, "default", "k")
+		id := binID(t, s, "default", "kk")
 		expect204(t, s.do(t, "DELETE", deletedBase+"/"+id, ""))
 		msg := fmt.Sprintf(`{"detail":"Deleted secret %s not found"}`, id)
 		expect(t, s.do(t, "DELETE", deletedBase+"/"+id, ""), 404, msg)
@@ -651,7 +651,7 @@ func TestDeletedRecycleBin(t *testing.T) {
 		if got := getPage(t, s, deletedBase).names(); got != "[]/0" {
 			t.Errorf("bin after purge = %s", got)
 		}
-		if got := storedVersions(t, s, "default", "k"); got != nil {
+		if got := storedVersions(t, s, "default", "kk"); got != nil {
 			t.Errorf("purged secret still has stored versions %v", got)
 		}
 
@@ -659,16 +659,16 @@ func TestDeletedRecycleBin(t *testing.T) {
 		expect(t, s.do(t, "POST", deletedBase+"/nope/restore", ""), 404, `{"detail":"Deleted secret nope not found"}`)
 		expect(t, s.do(t, "DELETE", deletedBase+"/nope", ""), 404, `{"detail":"Deleted secret nope not found"}`)
 		mustDo(t, s, 201, "POST", wsBase, `{"name":"ml"}`)
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"x","value":"VALUE-bin-x"}`)
-		mustDo(t, s, 204, "DELETE", base+"/default/secrets/x", "")
-		idx := binID(t, s, "default", "x")
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"xx","value":"VALUE-bin-x"}`)
+		mustDo(t, s, 204, "DELETE", base+"/default/secrets/xx", "")
+		idx := binID(t, s, "default", "xx")
 		msg = fmt.Sprintf(`{"detail":"Deleted secret %s not found"}`, idx)
 		expect(t, s.do(t, "POST", base+"/ml/deleted-secrets/"+idx+"/restore", ""), 404, msg)
 		expect(t, s.do(t, "DELETE", base+"/ml/deleted-secrets/"+idx, ""), 404, msg)
 		expect(t, s.do(t, "GET", base+"/ml/deleted-secrets", ""), 200,
 			`{"data":[],"pagination":{"page":1,"page_size":10,"current_page_size":0,"total_pages":0,"total_results":0}}`)
-		expect(t, s.do(t, "GET", base+"/ml/secrets/x", ""), 404, `{"detail":"Secret ml/x not found"}`)
-		if got := getPage(t, s, deletedBase).names(); got != "[x]/1" {
+		expect(t, s.do(t, "GET", base+"/ml/secrets/xx", ""), 404, `{"detail":"Secret ml/xx not found"}`)
+		if got := getPage(t, s, deletedBase).names(); got != "[xx]/1" {
 			t.Errorf("default bin = %s", got)
 		}
 		expect(t, s.do(t, "GET", base+"/nope/deleted-secrets", ""), 404, `{"detail":"Workspace 'nope' not found"}`)
@@ -677,9 +677,9 @@ func TestDeletedRecycleBin(t *testing.T) {
 
 func TestDeletedRestoreValidation(t *testing.T) {
 	s := startLC(t, map[string]string{}, "")
-	mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-rv-1"}`)
-	mustDo(t, s, 204, "DELETE", base+"/default/secrets/k", "")
-	id := binID(t, s, "default", "k")
+	mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-rv-1"}`)
+	mustDo(t, s, 204, "DELETE", base+"/default/secrets/kk", "")
+	id := binID(t, s, "default", "kk")
 	tests := []struct{ name, body, want string }{
 		{"upper case", `{"name":"Bad"}`, `{"detail":[` + fmt.Sprintf(patternItem, "Bad") + `]}`},
 		{"one char", `{"name":"a"}`, `{"detail":[` + fmt.Sprintf(patternItem, "a") + `]}`},
@@ -692,7 +692,7 @@ func TestDeletedRestoreValidation(t *testing.T) {
 			expect(t, s.do(t, "POST", deletedBase+"/"+id+"/restore", tt.body), 422, tt.want)
 		})
 	}
-	expectLocs(t, s.do(t, "POST", deletedBase+"/"+id+"/restore", `["k"]`), `model_attributes_type ["body"]`)
+	expectLocs(t, s.do(t, "POST", deletedBase+"/"+id+"/restore", `["kk"]`), `model_attributes_type ["body"]`)
 	expectLocs(t, s.do(t, "POST", deletedBase+"/"+id+"/restore", `{"name":`), `json_invalid ["body",8]`)
 	// The entry is still there and restores.
 	expect(t, s.do(t, "POST", deletedBase+"/"+id+"/restore", `{"name":"k-ok"}`), 200,
@@ -704,21 +704,21 @@ func TestDeletedRetention(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		t.Run("0 erases at once", func(t *testing.T) {
 			s := startLC(t, withEnv(env(t), map[string]string{"COFFER_DELETED_RETENTION": "0"}), "")
-			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ret0-1"}`)
-			mustDo(t, s, 200, "PATCH", base+"/default/secrets/k", `{"value":"VALUE-ret0-2"}`)
-			expect204(t, s.do(t, "DELETE", base+"/default/secrets/k", ""))
+			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ret0-1"}`)
+			mustDo(t, s, 200, "PATCH", base+"/default/secrets/kk", `{"value":"VALUE-ret0-2"}`)
+			expect204(t, s.do(t, "DELETE", base+"/default/secrets/kk", ""))
 			expect(t, s.do(t, "GET", deletedBase, ""), 200,
 				`{"data":[],"pagination":{"page":1,"page_size":10,"current_page_size":0,"total_pages":0,"total_results":0}}`)
-			if got := storedVersions(t, s, "default", "k"); got != nil {
+			if got := storedVersions(t, s, "default", "kk"); got != nil {
 				t.Errorf("erased secret still has stored versions %v", got)
 			}
-			expect(t, s.do(t, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ret0-3"}`), 201,
-				`{"name":"k","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+			expect(t, s.do(t, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ret0-3"}`), 201,
+				`{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 		})
 		t.Run("1h", func(t *testing.T) {
 			s := startLC(t, withEnv(env(t), map[string]string{"COFFER_DELETED_RETENTION": "1h"}), "")
-			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ret1h-1"}`)
-			expect204(t, s.do(t, "DELETE", base+"/default/secrets/k", ""))
+			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ret1h-1"}`)
+			expect204(t, s.do(t, "DELETE", base+"/default/secrets/kk", ""))
 			var bin struct{ Data []map[string]any }
 			decode(t, s.do(t, "GET", deletedBase, ""), &bin)
 			if len(bin.Data) != 1 {
@@ -730,9 +730,9 @@ func TestDeletedRetention(t *testing.T) {
 		})
 		t.Run("expired entries are invisible at once", func(t *testing.T) {
 			s := startLC(t, withEnv(env(t), map[string]string{"COFFER_DELETED_RETENTION": "1s"}), "")
-			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-ret1s-1"}`)
-			expect204(t, s.do(t, "DELETE", base+"/default/secrets/k", ""))
-			id := binID(t, s, "default", "k")
+			mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-ret1s-1"}`)
+			expect204(t, s.do(t, "DELETE", base+"/default/secrets/kk", ""))
+			id := binID(t, s, "default", "kk")
 			time.Sleep(1500 * time.Millisecond)
 			expect(t, s.do(t, "GET", deletedBase, ""), 200,
 				`{"data":[],"pagination":{"page":1,"page_size":10,"current_page_size":0,"total_pages":0,"total_results":0}}`)
@@ -741,7 +741,7 @@ func TestDeletedRetention(t *testing.T) {
 			expect(t, s.do(t, "DELETE", deletedBase+"/"+id, ""), 404, msg)
 			// The background pass erases it.
 			s.srv.purgeOnce(context.Background())
-			if got := storedVersions(t, s, "default", "k"); got != nil {
+			if got := storedVersions(t, s, "default", "kk"); got != nil {
 				t.Errorf("expired entry still has stored versions %v after a purge pass", got)
 			}
 		})
@@ -752,17 +752,17 @@ func TestDeletedWorkspaceDeletionEmptiesBin(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
 		mustDo(t, s, 201, "POST", wsBase, `{"name":"tmp"}`)
-		mustDo(t, s, 201, "POST", base+"/tmp/secrets", `{"name":"k","value":"VALUE-ws-1"}`)
+		mustDo(t, s, 201, "POST", base+"/tmp/secrets", `{"name":"kk","value":"VALUE-ws-1"}`)
 		mustDo(t, s, 201, "POST", base+"/tmp/secrets", `{"name":"live","value":"VALUE-ws-2"}`)
-		mustDo(t, s, 204, "DELETE", base+"/tmp/secrets/k", "")
-		id := binID(t, s, "tmp", "k")
+		mustDo(t, s, 204, "DELETE", base+"/tmp/secrets/kk", "")
+		id := binID(t, s, "tmp", "kk")
 		mustDo(t, s, 200, "DELETE", wsBase+"/tmp", "")
 		expect(t, s.do(t, "GET", base+"/tmp/deleted-secrets", ""), 404, `{"detail":"Workspace 'tmp' not found"}`)
 		mustDo(t, s, 201, "POST", wsBase, `{"name":"tmp"}`)
 		expect(t, s.do(t, "GET", base+"/tmp/deleted-secrets", ""), 200,
 			`{"data":[],"pagination":{"page":1,"page_size":10,"current_page_size":0,"total_pages":0,"total_results":0}}`)
 		expect(t, s.do(t, "POST", base+"/tmp/deleted-secrets/"+id+"/restore", ""), 404, fmt.Sprintf(`{"detail":"Deleted secret %s not found"}`, id))
-		for _, name := range []string{"k", "live"} {
+		for _, name := range []string{"kk", "live"} {
 			if got := storedVersions(t, s, "tmp", name); got != nil {
 				t.Errorf("tmp/%s still has stored versions %v after its workspace was deleted", name, got)
 			}
@@ -776,7 +776,7 @@ func TestETagLifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		e := env(t)
 		s := startLC(t, e, "")
-		p := base + "/default/secrets/k"
+		p := base + "/default/secrets/kk"
 		seen := map[string]string{}
 		fresh := func(what, tag string) {
 			t.Helper()
@@ -790,7 +790,7 @@ func TestETagLifecycle(t *testing.T) {
 			return etag(t, mustDo(t, s, 200, "GET", p, ""))
 		}
 
-		e1 := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-et-1"}`))
+		e1 := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-et-1"}`))
 		fresh("create", e1)
 		for range 3 {
 			if g := get(); g != e1 {
@@ -829,10 +829,10 @@ func TestETagLifecycle(t *testing.T) {
 			switch st.what {
 			case "delete and re-create":
 				mustDo(t, s, 204, "DELETE", p, "")
-				tag = etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-et-1"}`))
+				tag = etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-et-1"}`))
 			case "restore from the bin":
 				mustDo(t, s, 204, "DELETE", p, "")
-				tag = etag(t, mustDo(t, s, 200, "POST", deletedBase+"/"+binID(t, s, "default", "k")+"/restore", ""))
+				tag = etag(t, mustDo(t, s, 200, "POST", deletedBase+"/"+binID(t, s, "default", "kk")+"/restore", ""))
 			default:
 				r := mustDo(t, s, st.status, st.method, st.path, st.body)
 				if st.tagged {
@@ -855,8 +855,8 @@ func TestETagLifecycle(t *testing.T) {
 func TestETagIfNoneMatch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
-		tag := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-inm-1"}`))
+		p := base + "/default/secrets/kk"
+		tag := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-inm-1"}`))
 		tests := []struct {
 			header string
 			status int
@@ -880,7 +880,7 @@ func TestETagIfNoneMatch(t *testing.T) {
 				t.Errorf("If-None-Match %s: ETag %q, want %s", tt.header, g, tag)
 			}
 			if tt.status == 200 {
-				expect(t, r, 200, `{"name":"k","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
+				expect(t, r, 200, `{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 			}
 		}
 		mustDo(t, s, 200, "PATCH", p, `{"description":"new"}`)
@@ -901,8 +901,8 @@ func TestETagIfNoneMatch(t *testing.T) {
 func TestIfMatch(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-im-1","description":"d"}`)
+		p := base + "/default/secrets/kk"
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-im-1","description":"d"}`)
 		mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-im-2"}`)
 		mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-im-3"}`)
 
@@ -936,7 +936,7 @@ func TestIfMatch(t *testing.T) {
 		}
 		// On a missing secret any If-Match fails, * included.
 		for _, w := range writes {
-			path := strings.Replace(w.path, "/secrets/k", "/secrets/missing", 1)
+			path := strings.Replace(w.path, "/secrets/kk", "/secrets/missing", 1)
 			for _, h := range []string{"*", current} {
 				expect(t, s.do(t, w.method, path, w.body, "If-Match: "+h), 412,
 					`{"detail":"Precondition failed: secret default/missing has changed"}`)
@@ -958,15 +958,15 @@ func TestIfMatch(t *testing.T) {
 		do("DELETE", p+"/versions/1", "", tag, 204)
 		tag = etag(t, mustDo(t, s, 200, "GET", p, ""))
 		tag = etag(t, do("POST", p+"/versions/2/restore", "", tag, 200))
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", "VALUE-im-2", 5)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-im-2", 5)
 		etag(t, do("PATCH", p, `{"value":"VALUE-im-6"}`, "*", 200))
 		do("DELETE", p+"/versions/2", "", "*", 204)
 		etag(t, do("POST", p+"/versions/3/restore", "", "*", 200))
 		tag = etag(t, mustDo(t, s, 200, "GET", p, ""))
 		do("DELETE", p, "", tag, 204)
-		expect(t, s.do(t, "GET", p, ""), 404, `{"detail":"Secret default/k not found"}`)
+		expect(t, s.do(t, "GET", p, ""), 404, `{"detail":"Secret default/kk not found"}`)
 		// The old tag does not match a re-created secret of the same name.
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-im-new"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-im-new"}`)
 		expect(t, s.do(t, "PATCH", p, `{"value":"VALUE-im-y"}`, "If-Match: "+tag), 412, changed412)
 		mustDo(t, s, 204, "DELETE", p, "", "If-Match: *")
 	})
@@ -975,8 +975,8 @@ func TestIfMatch(t *testing.T) {
 func TestIfMatchConcurrentPatches(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
-		p := base + "/default/secrets/k"
-		tag := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"k","value":"VALUE-cc-0"}`))
+		p := base + "/default/secrets/kk"
+		tag := etag(t, mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-cc-0"}`))
 		const n = 16
 		statuses := make([]int, n)
 		bodies := make([]string, n)
@@ -1012,7 +1012,7 @@ func TestIfMatchConcurrentPatches(t *testing.T) {
 		if winner < 0 {
 			t.Fatalf("no PATCH succeeded: %v", statuses)
 		}
-		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "k", fmt.Sprintf("VALUE-cc-%02d", winner+1), 2)
+		expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", fmt.Sprintf("VALUE-cc-%02d", winner+1), 2)
 		if got := getPage(t, s, p+"/versions").versions(); got != "[2:enabled 1:enabled]/2" {
 			t.Errorf("versions = %s", got)
 		}
@@ -1267,46 +1267,52 @@ func TestListQueryValidation(t *testing.T) {
 
 // ---------------------------------------------------------------- rotation
 
+// rotationKeys is env with secret_key providers (k1 = testKEK, k2 =
+// newKEK) and current the one that seals new values.
+func rotationKeys(env map[string]string, current string, providers ...string) map[string]string {
+	var ps []string
+	for _, p := range providers {
+		v := testKEK
+		if p == "k2" {
+			v = newKEK
+		}
+		ps = append(ps, fmt.Sprintf(`"%s":{"value":"%s"}`, p, v))
+	}
+	return withEnv(env, map[string]string{
+		"NMP_SECRETS_ENCRYPTION":                  `{"current_provider":"` + current + `","providers":{"secret_key":{` + strings.Join(ps, ",") + `}}}`,
+		"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": current,
+	})
+}
+
 func TestLifecycleRotation(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		e := env(t)
 		keys := func(current string, providers ...string) map[string]string {
-			var ps []string
-			for _, p := range providers {
-				v := testKEK
-				if p == "k2" {
-					v = newKEK
-				}
-				ps = append(ps, fmt.Sprintf(`"%s":{"value":"%s"}`, p, v))
-			}
-			return withEnv(e, map[string]string{
-				"NMP_SECRETS_ENCRYPTION":                  `{"current_provider":"` + current + `","providers":{"secret_key":{` + strings.Join(ps, ",") + `}}}`,
-				"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": current,
-			})
+			return rotationKeys(e, current, providers...)
 		}
 		s := startLC(t, keys("k1", "k1"), "")
 		sec := func(n string) string { return base + "/default/secrets/" + n }
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"a","value":"VALUE-rot-a1"}`)
-		mustDo(t, s, 200, "PATCH", sec("a"), `{"value":"VALUE-rot-a2"}`)
-		mustDo(t, s, 200, "PATCH", sec("a"), `{"value":"VALUE-rot-a3"}`)
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"b","value":"VALUE-rot-b1"}`)
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"d","value":"VALUE-rot-d1"}`)
-		mustDo(t, s, 200, "PATCH", sec("d"), `{"value":"VALUE-rot-d2"}`)
-		mustDo(t, s, 204, "DELETE", sec("d")+"/versions/1", "")
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"c","value":"VALUE-rot-c1"}`)
-		mustDo(t, s, 200, "PATCH", sec("c"), `{"value":"VALUE-rot-c2"}`)
-		mustDo(t, s, 204, "DELETE", sec("c"), "")
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"ra","value":"VALUE-rot-a1"}`)
+		mustDo(t, s, 200, "PATCH", sec("ra"), `{"value":"VALUE-rot-a2"}`)
+		mustDo(t, s, 200, "PATCH", sec("ra"), `{"value":"VALUE-rot-a3"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"rb","value":"VALUE-rot-b1"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"rd","value":"VALUE-rot-d1"}`)
+		mustDo(t, s, 200, "PATCH", sec("rd"), `{"value":"VALUE-rot-d2"}`)
+		mustDo(t, s, 204, "DELETE", sec("rd")+"/versions/1", "")
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"rc","value":"VALUE-rot-c1"}`)
+		mustDo(t, s, 200, "PATCH", sec("rc"), `{"value":"VALUE-rot-c2"}`)
+		mustDo(t, s, 204, "DELETE", sec("rc"), "")
 		expect(t, rotate(t, s.testServer), 202,
 			`{"rotated_secrets":0,"success":true,"skipped_secrets":3,"failed_secrets":[],"failed_count":0,"rotated_versions":0,"deleted_secrets_rotated":0}`)
 		tags := map[string]string{}
-		for _, n := range []string{"a", "b", "d"} {
+		for _, n := range []string{"ra", "rb", "rd"} {
 			tags[n] = etag(t, mustDo(t, s, 200, "GET", sec(n), ""))
 		}
 
 		// k2 becomes current: every stored version, live or in the bin, is
 		// re-wrapped; e (already on k2) is skipped.
 		s = s.restart(t, keys("k2", "k1", "k2"))
-		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"e","value":"VALUE-rot-e1"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"re","value":"VALUE-rot-e1"}`)
 		expect(t, rotate(t, s.testServer), 202,
 			`{"rotated_secrets":3,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0,"rotated_versions":7,"deleted_secrets_rotated":1}`)
 		expect(t, rotate(t, s.testServer), 202,
@@ -1320,14 +1326,53 @@ func TestLifecycleRotation(t *testing.T) {
 		// Only k2 is left: everything kept is readable, the bin entry too.
 		s = s.restart(t, keys("k2", "k2"))
 		for v := 1; v <= 3; v++ {
-			expectAccess(t, s.do(t, "GET", fmt.Sprintf("%s/access?version=%d", sec("a"), v), ""), "default", "a", fmt.Sprintf("VALUE-rot-a%d", v), v)
+			expectAccess(t, s.do(t, "GET", fmt.Sprintf("%s/access?version=%d", sec("ra"), v), ""), "default", "ra", fmt.Sprintf("VALUE-rot-a%d", v), v)
 		}
-		expectAccess(t, s.do(t, "GET", sec("b")+"/access", ""), "default", "b", "VALUE-rot-b1", 1)
-		expectAccess(t, s.do(t, "GET", sec("d")+"/access", ""), "default", "d", "VALUE-rot-d2", 2)
-		expect(t, s.do(t, "GET", sec("d")+"/access?version=1", ""), 404, `{"detail":"Secret default/d version 1 not found"}`)
-		id := binID(t, s, "default", "c")
-		mustDo(t, s, 200, "POST", deletedBase+"/"+id+"/restore", `{"name":"c-back"}`)
-		expectAccess(t, s.do(t, "GET", sec("c-back")+"/access?version=1", ""), "default", "c-back", "VALUE-rot-c1", 1)
-		expectAccess(t, s.do(t, "GET", sec("c-back")+"/access", ""), "default", "c-back", "VALUE-rot-c2", 2)
+		expectAccess(t, s.do(t, "GET", sec("rb")+"/access", ""), "default", "rb", "VALUE-rot-b1", 1)
+		expectAccess(t, s.do(t, "GET", sec("rd")+"/access", ""), "default", "rd", "VALUE-rot-d2", 2)
+		expect(t, s.do(t, "GET", sec("rd")+"/access?version=1", ""), 404, `{"detail":"Secret default/rd version 1 not found"}`)
+		id := binID(t, s, "default", "rc")
+		mustDo(t, s, 200, "POST", deletedBase+"/"+id+"/restore", `{"name":"rc-back"}`)
+		expectAccess(t, s.do(t, "GET", sec("rc-back")+"/access?version=1", ""), "default", "rc-back", "VALUE-rot-c1", 1)
+		expectAccess(t, s.do(t, "GET", sec("rc-back")+"/access", ""), "default", "rc-back", "VALUE-rot-c2", 2)
+	})
+}
+
+// TestLifecycleRotationFailures: counts stay per secret; a secret fails when
+// any of its versions fails, and each failure names its version.
+func TestLifecycleRotationFailures(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
+		e := env(t)
+		sec := func(n string) string { return base + "/default/secrets/" + n }
+		// Version 1 of fa and fm and the binned fc on k1; version 2 of fa
+		// and fm and all of fb on k2.
+		s := startLC(t, rotationKeys(e, "k1", "k1"), "")
+		for _, n := range []string{"fa", "fm", "fc"} {
+			mustDo(t, s, 201, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":%q,"value":"VALUE-fail-%s-1"}`, n, n))
+		}
+		mustDo(t, s, 204, "DELETE", sec("fc"), "")
+		s = s.restart(t, rotationKeys(e, "k2", "k1", "k2"))
+		mustDo(t, s, 200, "PATCH", sec("fa"), `{"value":"VALUE-fail-fa-2"}`)
+		mustDo(t, s, 200, "PATCH", sec("fm"), `{"value":"VALUE-fail-fm-2"}`)
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"fb","value":"VALUE-fail-fb-1"}`)
+
+		// Without k1: every k1 version fails and is named.
+		s = s.restart(t, rotationKeys(e, "k2", "k2"))
+		fail := `"error":"provider 'k1' is not configured"`
+		expect(t, rotate(t, s.testServer), 202, `{"rotated_secrets":0,"success":false,"skipped_secrets":1,"failed_secrets":[`+
+			`{"workspace":"default","name":"fa","version":1,`+fail+`},`+
+			`{"workspace":"default","name":"fm","version":1,`+fail+`},`+
+			`{"workspace":"default","name":"fc","version":1,`+fail+`}],"failed_count":3,"rotated_versions":0,"deleted_secrets_rotated":0}`)
+		expectAccess(t, s.do(t, "GET", sec("fa")+"/access", ""), "default", "fa", "VALUE-fail-fa-2", 2)
+
+		// With k1 back: fa and fm are rotated (one version each), fc in the
+		// bin, fb skipped.
+		s = s.restart(t, rotationKeys(e, "k2", "k1", "k2"))
+		expect(t, rotate(t, s.testServer), 202,
+			`{"rotated_secrets":2,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0,"rotated_versions":3,"deleted_secrets_rotated":1}`)
+		s = s.restart(t, rotationKeys(e, "k2", "k2"))
+		expectAccess(t, s.do(t, "GET", sec("fm")+"/access?version=1", ""), "default", "fm", "VALUE-fail-fm-1", 1)
+		mustDo(t, s, 200, "POST", deletedBase+"/"+binID(t, s, "default", "fc")+"/restore", "")
+		expectAccess(t, s.do(t, "GET", sec("fc")+"/access", ""), "default", "fc", "VALUE-fail-fc-1", 1)
 	})
 }
