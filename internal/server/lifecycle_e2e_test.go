@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"reflect"
 	"regexp"
@@ -289,6 +290,28 @@ func storedVersions(t *testing.T, s *lcServer, ws, name string) []int64 {
 		for _, v := range batch {
 			if v.Workspace == ws && v.Name == name {
 				out = append(out, v.Version)
+			}
+		}
+		after = batch[len(batch)-1].VersionKey
+	}
+}
+
+// storedCiphertexts returns the ciphertext of each stored version of ws/name.
+func storedCiphertexts(t *testing.T, s *lcServer, ws, name string) map[int64]string {
+	t.Helper()
+	out := map[int64]string{}
+	var after secrets.VersionKey
+	for {
+		batch, err := s.srv.store.ScanVersions(context.Background(), after, 500)
+		if err != nil {
+			t.Fatalf("ScanVersions: %v", err)
+		}
+		if len(batch) == 0 {
+			return out
+		}
+		for _, v := range batch {
+			if v.Workspace == ws && v.Name == name {
+				out[v.Version] = string(v.Sealed.Ciphertext)
 			}
 		}
 		after = batch[len(batch)-1].VersionKey
@@ -629,17 +652,42 @@ func TestDeletedRecycleBin(t *testing.T) {
 		}
 
 		// Under the old name: no body, an empty object, a null name or the
-		// same name all keep it.
+		// same name all keep it, and reuse the ciphertexts.
+		sealed := storedCiphertexts(t, s, "default", "kk")
 		for i, body := range []string{"", `{}`, `{"name":null}`, `{"name":"kk"}`} {
 			expect204(t, s.do(t, "DELETE", p, ""))
 			id := binID(t, s, "default", "kk")
 			r := s.do(t, "POST", deletedBase+"/"+id+"/restore", body)
 			expect(t, r, 200, `{"name":"kk","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":1}`)
 			expectAccess(t, s.do(t, "GET", p+"/access", ""), "default", "kk", "VALUE-bin-3", 1)
+			if got := storedCiphertexts(t, s, "default", "kk"); !reflect.DeepEqual(got, sealed) || len(got) != 1 {
+				t.Errorf("restore under the old name changed the stored ciphertexts (%d before, %d after)", len(sealed), len(got))
+			}
 			if t.Failed() {
 				t.Fatalf("restore body %d (%q) failed", i, body)
 			}
 		}
+
+		// An entry with a destroyed version comes back with it destroyed;
+		// numbering goes on where it stopped.
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"part","value":"VALUE-part-1"}`)
+		mustDo(t, s, 200, "PATCH", base+"/default/secrets/part", `{"value":"VALUE-part-2"}`)
+		mustDo(t, s, 200, "PATCH", base+"/default/secrets/part", `{"value":"VALUE-part-3"}`)
+		mustDo(t, s, 204, "DELETE", base+"/default/secrets/part/versions/2", "")
+		old := storedCiphertexts(t, s, "default", "part")
+		mustDo(t, s, 204, "DELETE", base+"/default/secrets/part", "")
+		mustDo(t, s, 200, "POST", deletedBase+"/"+binID(t, s, "default", "part")+"/restore", `{"name":"part-new"}`)
+		if got := getPage(t, s, base+"/default/secrets/part-new/versions").versions(); got != "[3:enabled 2:destroyed 1:enabled]/3" {
+			t.Errorf("restored versions = %s", got)
+		}
+		expect(t, s.do(t, "GET", base+"/default/secrets/part-new/access?version=2", ""), 404, `{"detail":"Secret default/part-new version 2 not found"}`)
+		expectAccess(t, s.do(t, "GET", base+"/default/secrets/part-new/access?version=1", ""), "default", "part-new", "VALUE-part-1", 1)
+		resealed := storedCiphertexts(t, s, "default", "part-new")
+		if len(resealed) != 2 || resealed[1] == old[1] || resealed[3] == old[3] {
+			t.Errorf("restore under a new name must re-seal each kept version (versions %v)", slices.Sorted(maps.Keys(resealed)))
+		}
+		expect(t, s.do(t, "PATCH", base+"/default/secrets/part-new", `{"value":"VALUE-part-4"}`), 200,
+			`{"name":"part-new","workspace":"default","description":null,"created_at":"<ts>","updated_at":"<ts>","current_version":4}`)
 
 		// Purge: gone for good.
 		expect204(t, s.do(t, "DELETE", p, ""))
@@ -1059,6 +1107,41 @@ func TestDeletedRestoreRacesCreate(t *testing.T) {
 	})
 }
 
+func TestDeletedRestoreRacesRestore(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
+		s := startLC(t, env(t), "")
+		for i := range 10 {
+			name := fmt.Sprintf("dr-%d", i)
+			mustDo(t, s, 201, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":%q,"value":"VALUE-dr-%02d"}`, name, i))
+			mustDo(t, s, 204, "DELETE", base+"/default/secrets/"+name, "")
+			id := binID(t, s, "default", name)
+			var rs [2]response
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for j := range rs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					rs[j] = s.do(t, "POST", deletedBase+"/"+id+"/restore", fmt.Sprintf(`{"name":"%s-%d"}`, name, j))
+				}()
+			}
+			close(start)
+			wg.Wait()
+			if rs[0].Status == rs[1].Status || rs[0].Status+rs[1].Status != 200+404 {
+				t.Fatalf("two restores of one entry: %d %s and %d %s; want one 200 and one 404", rs[0].Status, rs[0].Body, rs[1].Status, rs[1].Body)
+			}
+			winner := 0
+			if rs[1].Status == 200 {
+				winner = 1
+			}
+			expect(t, rs[1-winner], 404, fmt.Sprintf(`{"detail":"Deleted secret %s not found"}`, id))
+			expectAccess(t, s.do(t, "GET", fmt.Sprintf("%s/default/secrets/%s-%d/access", base, name, winner), ""), "default", fmt.Sprintf("%s-%d", name, winner), fmt.Sprintf("VALUE-dr-%02d", i), 1)
+			expect(t, s.do(t, "GET", fmt.Sprintf("%s/default/secrets/%s-%d", base, name, 1-winner), ""), 404, fmt.Sprintf(`{"detail":"Secret default/%s-%d not found"}`, name, 1-winner))
+		}
+	})
+}
+
 // ------------------------------------------------------- §4 list queries
 
 // lqSetup creates workspace lq with five secrets in this order, then
@@ -1374,5 +1457,35 @@ func TestLifecycleRotationFailures(t *testing.T) {
 		expectAccess(t, s.do(t, "GET", sec("fm")+"/access?version=1", ""), "default", "fm", "VALUE-fail-fm-1", 1)
 		mustDo(t, s, 200, "POST", deletedBase+"/"+binID(t, s, "default", "fc")+"/restore", "")
 		expectAccess(t, s.do(t, "GET", sec("fc")+"/access", ""), "default", "fc", "VALUE-fail-fc-1", 1)
+	})
+}
+
+// TestListQueryVersions: the version list takes the list queries too
+// (lifecycle.md §4: "secrets, versions and recycle-bin lists take them
+// too"); a version has a created_at to filter on.
+func TestListQueryVersions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
+		s := startLC(t, env(t), "")
+		p := base + "/default/secrets/kk"
+		mustDo(t, s, 201, "POST", base+"/default/secrets", `{"name":"kk","value":"VALUE-lv-1"}`)
+		v2 := mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-lv-2"}`)
+		mustDo(t, s, 200, "PATCH", p, `{"value":"VALUE-lv-3"}`)
+		at2 := jsonField(t, v2, "updated_at").(string)
+		tests := []struct {
+			query url.Values
+			want  string
+		}{
+			{url.Values{"filter[created_at][gte]": {at2}}, "[3:enabled 2:enabled]/2"},
+			{url.Values{"filter[created_at][lte]": {at2}}, "[2:enabled 1:enabled]/2"},
+			{url.Values{"filter[created_at][gte]": {at2}, "filter[created_at][lte]": {at2}}, "[2:enabled]/1"},
+			{url.Values{"filter[created_at][gte]": {at2}, "sort": {"created_at"}}, "[2:enabled 3:enabled]/2"},
+		}
+		for _, tt := range tests {
+			if got := getPage(t, s, p+"/versions?"+tt.query.Encode()).versions(); got != tt.want {
+				t.Errorf("versions?%s = %s, want %s", tt.query.Encode(), got, tt.want)
+			}
+		}
+		expectLocs(t, s.do(t, "GET", p+"/versions?"+url.Values{"filter[created_at][gte]": {"yesterday"}}.Encode(), ""),
+			`datetime_parsing ["query","filter","created_at","gte"]`)
 	})
 }
