@@ -14,6 +14,7 @@ import (
 var valueTests = []test{
 	{"Timestamps", testTimestamps},
 	{"TimestampsOnUpdate", testTimestampsOnUpdate},
+	{"TimestampsInBin", testTimestampsInBin},
 	{"Blobs", testBlobs},
 	{"Text", testText},
 }
@@ -66,10 +67,40 @@ func testTimestampsOnUpdate(t *testing.T, st secrets.Store) {
 			w, err := st.UpdateWorkspace(ctx, "ws", secrets.WorkspaceUpdate{UpdatedAt: in})
 			wantErr(t, "UpdateWorkspace", err, nil)
 			same(t, "UpdateWorkspace updated_at", showTime, w.UpdatedAt, want)
-			s, err := st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{UpdatedAt: in, Keep: 10})
+			v := sealed("k1", name)
+			s, err := st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{Sealed: &v, UpdatedAt: in, Keep: 10})
 			wantErr(t, "UpdateSecret", err, nil)
 			same(t, "UpdateSecret updated_at", showTime, s.UpdatedAt, want)
 			same(t, "GetSecret updated_at", showTime, mustGetSecret(t, st, "ws", "s").UpdatedAt, want)
+			vs, _, err := st.ListVersions(ctx, "ws", "s", secrets.VersionQuery{Limit: 1})
+			wantErr(t, "ListVersions", err, nil)
+			same(t, "the new version's created_at", showTime, vs[0].CreatedAt, want)
+		})
+	}
+}
+
+// testTimestampsInBin deletes secrets to the bin at each time case: the
+// entry's deleted_at and purge_at come back as every other time does, and
+// visibility compares instants, not zones.
+func testTimestampsInBin(t *testing.T, st secrets.Store) {
+	mustCreateWorkspace(t, st, "ws", secrets.Now())
+	for name, c := range timeCases() {
+		t.Run(name, func(t *testing.T) {
+			in, want := c[0], c[1]
+			purge := in.Add(time.Hour + 999*time.Nanosecond)
+			mustCreateSecret(t, st, "ws", "s", secrets.Now())
+			d := secrets.SecretDelete{BinID: "bin-" + name, DeletedAt: in, PurgeAt: purge}
+			wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s", d), nil)
+			got, _, err := st.GetDeleted(ctx, "ws", d.BinID, in)
+			wantErr(t, "GetDeleted", err, nil)
+			same(t, "deleted_at", showTime, got.DeletedAt, want)
+			same(t, "purge_at", showTime, got.PurgeAt, utcMicros(purge))
+			if got.DeletedBy != nil {
+				t.Fatalf("deleted_by %s, want <nil>", showStr(got.DeletedBy))
+			}
+			_, _, err = st.GetDeleted(ctx, "ws", d.BinID, utcMicros(purge).In(time.FixedZone("Y", -3*3600)))
+			wantErr(t, "GetDeleted at purge_at in another zone", err, secrets.ErrNotFound)
+			wantErr(t, "PurgeDeleted", st.PurgeDeleted(ctx, "ws", d.BinID, in), nil)
 		})
 	}
 }
