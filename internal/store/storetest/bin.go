@@ -33,6 +33,9 @@ var binTests = []test{
 	{"BinRestoreResealRace", testBinRestoreResealRace},
 }
 
+// errAny stands for any error where the contract names none.
+var errAny = errors.New("any error")
+
 // binStored is what GetDeleted returns of a secret's versions once it is in
 // the bin: the stored ones, ascending, marked Deleted.
 func binStored(t *testing.T, st secrets.Store, r secrets.Record) []secrets.StoredVersion {
@@ -305,6 +308,13 @@ func testBinRestoreErrors(t *testing.T, st secrets.Store) {
 		{"first guard stale", "ws", "bin-1", secrets.BinRestore{Name: "new", Reseals: staleAt(0), UpdatedAt: at, Now: at}, false, secrets.ErrRevisionChanged},
 		{"last guard stale", "ws", "bin-1", secrets.BinRestore{Name: "new", Reseals: staleAt(len(stored) - 1), UpdatedAt: at, Now: at}, false, secrets.ErrRevisionChanged},
 		{"last guard stale, old name live", "ws", "bin-1", secrets.BinRestore{Name: "new", Reseals: staleAt(len(stored) - 1), UpdatedAt: at, Now: at}, true, secrets.ErrRevisionChanged},
+		// A version left out would stay sealed under the old name, which
+		// no read under the new one could open: the store refuses the
+		// restore (the contract names no error for it).
+		{"a version not re-sealed", "ws", "bin-1", secrets.BinRestore{Name: "new", Reseals: resealsFor(stored, "new")[1:], UpdatedAt: at, Now: at}, false, errAny},
+		{"no re-seals", "ws", "bin-1", secrets.BinRestore{Name: "new", UpdatedAt: at, Now: at}, false, errAny},
+		{"another secret's version re-sealed", "ws", "bin-1", secrets.BinRestore{Name: "new",
+			Reseals: append(resealsFor(stored, "new"), reseal(storedVersion(taken, false), sealed("k9", "taken"))), UpdatedAt: at, Now: at}, false, errAny},
 	} {
 		t.Run(c.what, func(t *testing.T) {
 			var live secrets.Record
@@ -312,7 +322,13 @@ func testBinRestoreErrors(t *testing.T, st secrets.Store) {
 				live = mustCreateSecret(t, st, "ws", "s", at)
 			}
 			_, err := st.RestoreDeleted(ctx, c.ws, c.id, c.r)
-			wantErr(t, "RestoreDeleted", err, c.want)
+			if c.want == errAny {
+				if err == nil {
+					t.Fatal("RestoreDeleted succeeded, want an error")
+				}
+			} else {
+				wantErr(t, "RestoreDeleted", err, c.want)
+			}
 			wantDeleted(t, st, "ws", "bin-1", at, entry, stored)
 			_, err = st.GetSecret(ctx, "ws", "new")
 			wantErr(t, "GetSecret of the new name", err, secrets.ErrNotFound)
