@@ -484,8 +484,21 @@ func TestApplicableSets(t *testing.T) {
 }
 
 func TestRoutesAndRoles(t *testing.T) {
-	if len(Routes()) != 16 {
+	if len(Routes()) != 22 {
 		t.Errorf("%d routes", len(Routes()))
+	}
+	// The lifecycle routes and the permission each needs (docs/lifecycle.md).
+	for _, c := range []struct{ method, pattern, perm string }{
+		{"GET", PatternVersions, PermSecretsRead},
+		{"POST", PatternRestoreVer, PermSecretsUpdate},
+		{"DELETE", PatternVersion, PermSecretsDelete},
+		{"GET", PatternDeleted, PermSecretsList},
+		{"POST", PatternRestoreDel, PermSecretsCreate},
+		{"DELETE", PatternDeletedOne, PermSecretsDelete},
+	} {
+		if r, ok := LookupRoute(c.method, c.pattern); !ok || r.Permission != c.perm || r.WorkspaceParam != "workspace" {
+			t.Errorf("%s %s: %+v %v, want permission %s in the path's workspace", c.method, c.pattern, r, ok, c.perm)
+		}
 	}
 	if r, ok := LookupRoute("HEAD", PatternSecrets); !ok || r.Permission != PermSecretsList {
 		t.Errorf("HEAD row: %+v %v", r, ok)

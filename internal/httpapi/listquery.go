@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -70,13 +71,15 @@ var filterKeys = []filterKey{
 }
 
 // queryFilter reads every filter[...] parameter. The operators gte and lte
-// are also accepted as $gte and $lte.
+// are also accepted as $gte and $lte. Keys are read in sorted order, so the
+// same request always lists its 422 items in the same order.
 func queryFilter(q url.Values, is *items) secrets.Filter {
 	var f secrets.Filter
-	for key, vs := range q {
+	for _, key := range slices.Sorted(maps.Keys(q)) {
 		if !strings.HasPrefix(key, "filter[") {
 			continue
 		}
+		vs := q[key]
 		field, op, ok := parseFilterKey(key)
 		loc := []any{"query", "filter"}
 		if ok {
