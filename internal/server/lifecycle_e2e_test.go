@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -1488,4 +1489,61 @@ func TestListQueryVersions(t *testing.T) {
 		expectLocs(t, s.do(t, "GET", p+"/versions?"+url.Values{"filter[created_at][gte]": {"yesterday"}}.Encode(), ""),
 			`datetime_parsing ["query","filter","created_at","gte"]`)
 	})
+}
+
+// TestLifecycleConfigErrors: the two settings refuse bad values by name.
+func TestLifecycleConfigErrors(t *testing.T) {
+	tests := []struct{ key, value, want string }{
+		{"COFFER_MAX_VERSIONS", "0", "secrets.max_versions must be at least 1, got 0"},
+		{"COFFER_MAX_VERSIONS", "-3", "secrets.max_versions must be at least 1, got -3"},
+		{"COFFER_DELETED_RETENTION", "7d", `secrets.deleted_retention must be a duration such as 168h or 0, got "7d"`},
+		{"COFFER_DELETED_RETENTION", "-1h", `secrets.deleted_retention must be a duration such as 168h or 0, got "-1h"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key+"="+tt.value, func(t *testing.T) {
+			env := map[string]string{tt.key: tt.value}
+			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+			_, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDeletedPurgeOnReplicas: purge passes of several replicas on one
+// PostgreSQL database, at once, erase every expired entry exactly once and
+// report no failure (lifecycle.md §2: "it must be safe to run concurrently").
+func TestDeletedPurgeOnReplicas(t *testing.T) {
+	env := backends()["postgres"](t)
+	env["COFFER_DELETED_RETENTION"] = "1s"
+	rs := []*lcServer{startLC(t, env, ""), startLC(t, env, ""), startLC(t, env, "")}
+	const n = 40
+	for i := range n {
+		name := fmt.Sprintf("pr-%02d", i)
+		mustDo(t, rs[i%3], 201, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":%q,"value":"VALUE-pr-%02d"}`, name, i))
+		mustDo(t, rs[i%3], 204, "DELETE", base+"/default/secrets/"+name, "")
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := storedVersions(t, rs[0], "default", "pr-00"); len(got) != 1 {
+		t.Fatalf("before the purge pass, pr-00 has stored versions %v; want [1] (nothing to test)", got)
+	}
+	var wg sync.WaitGroup
+	for range 2 {
+		for _, r := range rs {
+			wg.Add(1)
+			go func() { defer wg.Done(); r.srv.purgeOnce(context.Background()) }()
+		}
+	}
+	wg.Wait()
+	for i := range n {
+		if got := storedVersions(t, rs[0], "default", fmt.Sprintf("pr-%02d", i)); got != nil {
+			t.Errorf("pr-%02d still has stored versions %v", i, got)
+		}
+	}
+	for i, r := range rs {
+		if logs := r.Logs.String(); strings.Contains(logs, "purge failed") {
+			t.Errorf("replica %d logged a purge failure:\n%s", i, logs)
+		}
+	}
 }
