@@ -73,10 +73,16 @@ ALTER TABLE secrets DROP COLUMN ciphertext, DROP COLUMN wrapped_dek, DROP COLUMN
 
 -- The per-workspace count of migration 3 counts live secrets only: rows
 -- inserted or deleted live, and rows an UPDATE moves into or out of the
--- bin. The update trigger is per statement like the others, so shard rows
--- are still locked after the secret rows a statement changes (the deadlock
--- argument of migration 3), and a statement that moves nothing (every
--- UpdateSecret) adds nothing: HAVING leaves no row to upsert.
+-- bin. Moves are counted by a row trigger that fires only on them (the
+-- WHEN is checked without calling the function): a statement trigger with
+-- transition tables would run for every UPDATE of secrets, every value
+-- and description change, and add about 60 % to its server time (measured
+-- on a plain UPDATE by name: 0.11 ms, 0.18 ms with such a trigger).
+-- Every statement that moves a secret moves one, so a per-statement
+-- upsert would save nothing. An AFTER ROW trigger fires at the end of its
+-- statement like a statement trigger, so shard rows are still locked after
+-- the secret rows the statement changed (the deadlock argument of
+-- migration 3).
 
 CREATE OR REPLACE FUNCTION secret_counts_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -102,16 +108,11 @@ END $$;
 CREATE FUNCTION secret_counts_move() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO secret_counts AS c (workspace, shard, n)
-        SELECT workspace, pg_backend_pid() % 16, sum(delta) FROM (
-            SELECT workspace, 1 AS delta FROM new_rows WHERE deleted_id IS NULL
-            UNION ALL
-            SELECT workspace, -1 FROM old_rows WHERE deleted_id IS NULL) AS moves
-        GROUP BY workspace
-        HAVING sum(delta) <> 0
+        VALUES (NEW.workspace, pg_backend_pid() % 16, CASE WHEN NEW.deleted_id IS NULL THEN 1 ELSE -1 END)
         ON CONFLICT (workspace, shard) DO UPDATE SET n = c.n + excluded.n;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER secrets_count_move AFTER UPDATE ON secrets
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION secret_counts_move();
+CREATE TRIGGER secrets_count_move AFTER UPDATE OF deleted_id ON secrets
+    FOR EACH ROW WHEN ((OLD.deleted_id IS NULL) <> (NEW.deleted_id IS NULL))
+    EXECUTE FUNCTION secret_counts_move();
