@@ -58,15 +58,17 @@ type versionPageJSON struct {
 func (s *Server) listVersions(w http.ResponseWriter, r *http.Request, p params) {
 	var is items
 	q := r.URL.Query()
-	page := queryInt(q, "page", 1, 0, &is)
-	size := queryInt(q, "page_size", 10, 1000, &is)
-	sort := querySort(q, versionSorts, "-created_at", &is)
+	o := secrets.ListOptions{
+		Page:     queryInt(q, "page", 1, 0, &is),
+		PageSize: queryInt(q, "page_size", 10, 1000, &is),
+		Sort:     querySort(q, versionSorts, "-created_at", &is),
+		Filter:   queryFilter(q, versionFilterKeys, &is),
+	}
 	if len(is) > 0 {
 		writeItems(w, is)
 		return
 	}
-	ascending := !strings.HasPrefix(sort, "-")
-	vs, pg, err := s.svc.ListVersions(r.Context(), p.get("workspace"), p.get("name"), page, size, ascending)
+	vs, pg, err := s.svc.ListVersions(r.Context(), p.get("workspace"), p.get("name"), o)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

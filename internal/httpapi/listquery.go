@@ -24,7 +24,7 @@ func listOptions(q url.Values, sorts []string, def string, is *items) secrets.Li
 		Page:     queryInt(q, "page", 1, 0, is),
 		PageSize: queryInt(q, "page_size", 10, 1000, is),
 		Sort:     querySort(q, sorts, def, is),
-		Filter:   queryFilter(q, is),
+		Filter:   queryFilter(q, filterKeys, is),
 	}
 	if vs := q["search"]; len(vs) > 0 {
 		o.Filter.Search = vs[len(vs)-1]
@@ -60,6 +60,7 @@ type filterKey struct {
 	time      func(f *secrets.Filter) **time.Time
 }
 
+// filterKeys are the filters of secret and recycle-bin lists.
 var filterKeys = []filterKey{
 	{field: "name", text: func(f *secrets.Filter) **string { return &f.Name }},
 	{field: "name", op: "$like", text: func(f *secrets.Filter) **string { return &f.NameLike }},
@@ -70,10 +71,15 @@ var filterKeys = []filterKey{
 	{field: "updated_at", op: "lte", time: func(f *secrets.Filter) **time.Time { return &f.UpdatedTo }},
 }
 
-// queryFilter reads every filter[...] parameter. The operators gte and lte
-// are also accepted as $gte and $lte. Keys are read in sorted order, so the
-// same request always lists its 422 items in the same order.
-func queryFilter(q url.Values, is *items) secrets.Filter {
+// versionFilterKeys are the filters of a version list: a version has only
+// its creation time.
+var versionFilterKeys = filterKeys[3:5]
+
+// queryFilter reads every filter[...] parameter; keys are those accepted.
+// The operators gte and lte are also accepted as $gte and $lte. Keys are
+// read in sorted order, so the same request always lists its 422 items in
+// the same order.
+func queryFilter(q url.Values, keys []filterKey, is *items) secrets.Filter {
 	var f secrets.Filter
 	for _, key := range slices.Sorted(maps.Keys(q)) {
 		if !strings.HasPrefix(key, "filter[") {
@@ -88,11 +94,10 @@ func queryFilter(q url.Values, is *items) secrets.Filter {
 				loc = append(loc, op)
 			}
 		}
-		k, found := lookupFilterKey(field, strings.Replace(op, "$", "", 1), op)
+		k, found := lookupFilterKey(keys, field, strings.Replace(op, "$", "", 1), op)
 		if !ok || !found {
 			is.add(&item{Type: "extra_forbidden", Loc: loc, Input: rawString(vs[len(vs)-1]),
-				Msg: "Unknown filter " + strconv.Quote(key) + "; accepted: filter[name], filter[name][$like], " +
-					"filter[description][$like], filter[created_at][gte|lte], filter[updated_at][gte|lte]"})
+				Msg: "Unknown filter " + strconv.Quote(key) + "; accepted: " + acceptedFilters(keys)})
 			continue
 		}
 		setFilter(&f, k, vs[len(vs)-1], loc, is)
@@ -118,13 +123,30 @@ func parseFilterKey(key string) (field, op string, ok bool) {
 
 // lookupFilterKey finds the accepted key for field and op (also tried
 // without its '$', so [$gte] works like [gte]).
-func lookupFilterKey(field, bare, op string) (filterKey, bool) {
-	for _, k := range filterKeys {
+func lookupFilterKey(keys []filterKey, field, bare, op string) (filterKey, bool) {
+	for _, k := range keys {
 		if k.field == field && (k.op == op || k.op == bare) {
 			return k, true
 		}
 	}
 	return filterKey{}, false
+}
+
+// acceptedFilters names keys for an error message, e.g. "filter[name],
+// filter[created_at][gte|lte]".
+func acceptedFilters(keys []filterKey) string {
+	var names []string
+	for i, k := range keys {
+		switch {
+		case k.op == "":
+			names = append(names, "filter["+k.field+"]")
+		case k.op == "lte" && i > 0 && keys[i-1].field == k.field && keys[i-1].op == "gte":
+			names[len(names)-1] = "filter[" + k.field + "][gte|lte]"
+		default:
+			names = append(names, "filter["+k.field+"]["+k.op+"]")
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 func setFilter(f *secrets.Filter, k filterKey, raw string, loc []any, is *items) {

@@ -82,3 +82,19 @@ func show(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestVersionFilters(t *testing.T) {
+	q, _ := url.ParseQuery("filter[created_at][gte]=2026-11-01T00:00:00Z&filter[name]=x")
+	var is items
+	f := queryFilter(q, versionFilterKeys, &is)
+	if f.CreatedFrom == nil || f.Name != nil {
+		t.Errorf("filter %+v: want only the creation bound", f)
+	}
+	if len(is) != 1 || show(t, is[0].Loc) != `["query","filter","name"]` {
+		t.Fatalf("items %+v, want one at filter.name", is)
+	}
+	const want = `Unknown filter "filter[name]"; accepted: filter[created_at][gte|lte]`
+	if is[0].Msg != want {
+		t.Errorf("message %q, want %q", is[0].Msg, want)
+	}
+}

@@ -22,14 +22,16 @@ func newBinID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ListVersions returns one page of a secret's versions, newest first (or
-// oldest first with ascending).
-func (s *Service) ListVersions(ctx context.Context, ws, name string, page, pageSize int, ascending bool) ([]Version, Page, error) {
-	p := Page{Page: page, PageSize: pageSize}
+// ListVersions returns one page of a secret's versions: newest first unless
+// o.Sort is ascending (created_at or version, which order alike), within
+// o.Filter's creation-time bounds (its other fields are ignored).
+func (s *Service) ListVersions(ctx context.Context, ws, name string, o ListOptions) ([]Version, Page, error) {
+	p := Page{Page: o.Page, PageSize: o.PageSize}
 	if s.cfg.NGC.matches(ws, name) || !storable(ws, name) {
 		return nil, p, secretNotFound(ws, name)
 	}
-	vs, total, err := s.store.ListVersions(ctx, ws, name, VersionQuery{Offset: p.Offset(), Limit: pageSize, Ascending: ascending})
+	vs, total, err := s.store.ListVersions(ctx, ws, name, VersionQuery{Offset: p.Offset(), Limit: o.PageSize,
+		Ascending: o.Sort != "" && !strings.HasPrefix(o.Sort, "-"), CreatedFrom: o.Filter.CreatedFrom, CreatedTo: o.Filter.CreatedTo})
 	if err != nil {
 		return nil, p, secretWriteError(err, ws, name, 0)
 	}

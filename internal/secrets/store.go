@@ -82,8 +82,9 @@ type Store interface {
 	DeleteSecret(ctx context.Context, ws, name string, d SecretDelete) error
 
 	// ListVersions returns one page of a live secret's versions (destroyed
-	// ones included, as Destroyed), newest first unless q.Ascending, and
-	// how many there are. ErrNotFound if there is no live secret.
+	// ones included, as Destroyed) created within q's bounds, newest first
+	// unless q.Ascending, and how many match. ErrNotFound if there is no
+	// live secret.
 	ListVersions(ctx context.Context, ws, name string, q VersionQuery) ([]Version, int, error)
 	// RestoreVersion copies version's sealed value into a new version, as
 	// UpdateSecret does with a new value (same pruning, revision, and
@@ -281,9 +282,11 @@ var DeletedSorts = []string{"deleted_at", "-deleted_at"}
 
 // VersionQuery selects a page of one secret's versions.
 type VersionQuery struct {
-	Offset    int
-	Limit     int
-	Ascending bool // oldest first; the default is newest first
+	Offset      int
+	Limit       int
+	Ascending   bool       // oldest first; the default is newest first
+	CreatedFrom *time.Time // created_at >= (inclusive); nil: no bound
+	CreatedTo   *time.Time // created_at <= (inclusive)
 }
 
 // DeletedQuery selects a page of one workspace's recycle bin.
