@@ -19,6 +19,7 @@ var versionTests = []test{
 	{"VersionUpdates", testVersionUpdates},
 	{"VersionNotFound", testVersionNotFound},
 	{"VersionList", testVersionList},
+	{"VersionListBounds", testVersionListBounds},
 	{"VersionKeep", testVersionKeep},
 	{"VersionKeepCatchesUp", testVersionKeepCatchesUp},
 	{"VersionNumbersNeverReused", testVersionNumbersNeverReused},
@@ -223,6 +224,35 @@ func testVersionList(t *testing.T, st secrets.Store) {
 		sameList(t, fmt.Sprintf("offset %d limit %d ascending %v", c.offset, c.limit, c.ascending), showVersion, got, c.want)
 		if total != 5 {
 			t.Fatalf("offset %d limit %d: total %d, want 5 (destroyed versions count)", c.offset, c.limit, total)
+		}
+	}
+}
+
+// testVersionListBounds lists versions created within inclusive bounds:
+// version k of makeHistory was created at t0 + k minutes (version 1 at t0).
+func testVersionListBounds(t *testing.T, st secrets.Store) {
+	mustCreateWorkspace(t, st, "ws", t0)
+	h := makeHistory(t, st, "ws", "s", 5, 10)
+	desc := h.newest() // 5, 4, 3, 2, 1
+	at := func(k int) *time.Time { v := t0.Add(time.Duration(k) * time.Minute); return &v }
+	for _, c := range []struct {
+		name      string
+		q         secrets.VersionQuery
+		want      []secrets.Version
+		wantTotal int
+	}{
+		{"from and to, inclusive", secrets.VersionQuery{Limit: 10, CreatedFrom: at(2), CreatedTo: at(4)}, desc[1:4], 3},
+		{"from only", secrets.VersionQuery{Limit: 10, CreatedFrom: at(4)}, desc[0:2], 2},
+		{"to only", secrets.VersionQuery{Limit: 10, CreatedTo: at(1)}, desc[4:5], 1},
+		{"paged and ascending", secrets.VersionQuery{Limit: 2, Offset: 1, Ascending: true, CreatedFrom: at(2)},
+			[]secrets.Version{h.versions[2], h.versions[3]}, 4},
+		{"empty range", secrets.VersionQuery{Limit: 10, CreatedFrom: at(6)}, nil, 0},
+	} {
+		got, total, err := st.ListVersions(ctx, "ws", "s", c.q)
+		wantErr(t, "ListVersions "+c.name, err, nil)
+		sameList(t, c.name, showVersion, got, c.want)
+		if total != c.wantTotal {
+			t.Errorf("%s: total %d, want %d", c.name, total, c.wantTotal)
 		}
 	}
 }
