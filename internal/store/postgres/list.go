@@ -158,23 +158,24 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	}
 	args := queryArgs{ws, q.Exclude, int64(max(q.Limit, 0)), int64(max(q.Offset, 0))} // "" excludes no secret
 	where := `s.workspace = $1 AND s.deleted_id IS NULL AND s.name <> $2` + filterTerms(q.Filter, &args)
+	if !q.Filter.IsZero() {
+		return filteredPage(listCols, where, terms), args, nil
+	}
 	// Unfiltered, the total is the sum of the workspace's trigger-kept count
 	// shards (migrations 3 and 4), less the excluded secret if it is live:
 	// 16 index entries and one probe, where count(*) would visit every
-	// secret of the workspace per page. A filtered set has no kept count.
-	total := `(SELECT coalesce(sum(n), 0)::bigint FROM secret_counts WHERE workspace = $1)
-			- (EXISTS (SELECT 1 FROM secrets AS s WHERE ` + liveByName + `))::int`
-	if !q.Filter.IsZero() {
-		total = `(SELECT count(*) FROM secrets AS s WHERE ` + where + `)`
-	}
+	// secret of the workspace per page.
 	return `WITH page AS (SELECT ` + listCols + ` FROM secrets AS s WHERE ` + where + `
 			ORDER BY ` + orderBy(terms, "s.") + ` LIMIT $3 OFFSET $4)
-		SELECT ` + total + `, page.*
+		SELECT (SELECT coalesce(sum(n), 0)::bigint FROM secret_counts WHERE workspace = $1)
+				- (EXISTS (SELECT 1 FROM secrets AS s WHERE ` + liveByName + `))::int,
+			page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = $1
 		ORDER BY ` + orderBy(terms, "page."), args, nil
 }
 
-// deletedListQuery is secretListQuery for the visible entries of ws's bin.
+// deletedListQuery is secretListQuery for the visible entries of ws's bin,
+// which has no kept count.
 func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) {
 	terms, ok := deletedOrder[cmp.Or(q.Sort, defaultDeletedSort)]
 	if !ok {
@@ -182,11 +183,46 @@ func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) 
 	}
 	args := queryArgs{ws, ts(q.Now), int64(max(q.Limit, 0)), int64(max(q.Offset, 0))}
 	where := `s.workspace = $1 AND s.deleted_id IS NOT NULL AND s.purge_at > $2` + filterTerms(q.Filter, &args)
-	return `WITH page AS (SELECT ` + deletedCols + ` FROM secrets AS s WHERE ` + where + `
-			ORDER BY ` + orderBy(terms, "s.") + ` LIMIT $3 OFFSET $4)
-		SELECT (SELECT count(*) FROM secrets AS s WHERE ` + where + `), page.*
+	return filteredPage(deletedCols, where, terms), args, nil
+}
+
+// probeRows is how many matches make a filter unselective for
+// filteredPage: a page of a filter that matches more is read in sort order
+// from an index, which reaches a page of it soon.
+const probeRows = 10_000
+
+// filteredPage returns the statement of a page (cols of the rows of
+// secrets s matching where, in terms order, $3 and $4 the limit and
+// offset) and the number of rows matching. A pattern or a search term
+// cannot use a btree index, so counting the matches reads every row of the
+// workspace once; the statement makes that the only pass for a selective
+// filter too, where reading the page in sort order from an index would be
+// a second pass that finds few matches, or none, on its way:
+//
+//   - probe reads matches in any order, up to probeRows + 1;
+//   - if it found at most probeRows, it read every row and holds every
+//     match: the total is its size and the page is sorted from it;
+//   - else the page is read in sort order (an index walk that stops once it
+//     has the page) and the matches are counted apart.
+//
+// Each branch is gated by a one-time filter on the probe's size, so the
+// other is never run: every filter costs one pass over the workspace at
+// most (TestListLargeWorkspace measures them at 1,000,000 secrets).
+func filteredPage(cols, where string, terms []orderTerm) string {
+	k := strconv.Itoa(probeRows)
+	return `WITH probe AS MATERIALIZED (SELECT ` + cols + ` FROM secrets AS s WHERE ` + where + `
+			LIMIT ` + k + ` + 1)
+		, probed AS MATERIALIZED (SELECT count(*) AS n FROM probe)
+		, page AS ((SELECT * FROM probe WHERE (SELECT n FROM probed) <= ` + k + `
+				ORDER BY ` + orderBy(terms, "") + ` LIMIT $3 OFFSET $4)
+			UNION ALL
+			(SELECT ` + cols + ` FROM secrets AS s WHERE ` + where + ` AND (SELECT n FROM probed) > ` + k + `
+				ORDER BY ` + orderBy(terms, "s.") + ` LIMIT $3 OFFSET $4))
+		SELECT CASE WHEN (SELECT n FROM probed) <= ` + k + ` THEN (SELECT n FROM probed)
+				ELSE (SELECT count(*) FROM secrets AS s WHERE ` + where + `) END,
+			page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = $1
-		ORDER BY ` + orderBy(terms, "page."), args, nil
+		ORDER BY ` + orderBy(terms, "page.")
 }
 
 // ListSecrets returns one page of ws's live secrets matching q.Filter in
