@@ -161,19 +161,6 @@ const (
 	qDestroyVersion = `WITH erased AS (UPDATE secret_versions SET ` + eraseCols + `
 				WHERE secret_id = $1 AND version = $2 AND ciphertext IS NOT NULL RETURNING 1)
 		UPDATE secrets SET revision = revision + 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM erased)`
-	// A secret has exactly the versions 1 to current_version (rows are
-	// never removed one by one), so current_version is the total. No row:
-	// no live secret; one row of NULLs: a page past the end.
-	qListVersionsDesc = `WITH live AS (SELECT s.id, s.current_version FROM secrets AS s WHERE ` + liveByName + `)
-		, page AS (SELECT v.version, v.created_at, v.created_by, v.ciphertext IS NULL AS erased
-			FROM secret_versions AS v WHERE v.secret_id = (SELECT id FROM live)
-			ORDER BY v.version DESC LIMIT $3 OFFSET $4)
-		SELECT live.current_version, page.* FROM live LEFT JOIN page ON true ORDER BY page.version DESC`
-	qListVersionsAsc = `WITH live AS (SELECT s.id, s.current_version FROM secrets AS s WHERE ` + liveByName + `)
-		, page AS (SELECT v.version, v.created_at, v.created_by, v.ciphertext IS NULL AS erased
-			FROM secret_versions AS v WHERE v.secret_id = (SELECT id FROM live)
-			ORDER BY v.version ASC LIMIT $3 OFFSET $4)
-		SELECT live.current_version, page.* FROM live LEFT JOIN page ON true ORDER BY page.version ASC`
 )
 
 // The recycle bin. An entry is visible at $3 while its purge_at is after

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -10,15 +11,11 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// ListVersions returns one page of a live secret's versions, erased ones
-// included, newest first unless q.Ascending, and how many there are;
-// ErrNotFound without a live secret.
+// ListVersions returns one page of a live secret's versions created within
+// q's bounds, erased ones included, newest first unless q.Ascending, and
+// how many match; ErrNotFound without a live secret.
 func (s *Store) ListVersions(ctx context.Context, ws, name string, q secrets.VersionQuery) ([]secrets.Version, int, error) {
-	query := qListVersionsDesc
-	if q.Ascending {
-		query = qListVersionsAsc
-	}
-	args := []any{ws, name, int64(max(q.Limit, 0)), int64(max(q.Offset, 0))}
+	query, args := versionListQuery(ws, name, q)
 	items, total, err := listPage(ctx, s, query, args, func(rows pgx.Rows, total *int) (secrets.Version, bool, error) {
 		var v secrets.Version
 		var number *int64
@@ -34,6 +31,30 @@ func (s *Store) ListVersions(ctx context.Context, ws, name string, q secrets.Ver
 		err = secrets.ErrNotFound
 	}
 	return items, total, err
+}
+
+// versionListQuery returns the SQL and arguments of a page of the live
+// secret ws/name's versions. No row: no live secret; one row of NULLs: an
+// empty page. A secret has exactly the versions 1 to current_version (rows
+// are never removed one by one), so without bounds current_version is the
+// total.
+func versionListQuery(ws, name string, q secrets.VersionQuery) (string, []any) {
+	args := queryArgs{ws, name, int64(max(q.Limit, 0)), int64(max(q.Offset, 0))}
+	var bounds strings.Builder
+	timeTerms(&bounds, &args, "v.created_at", q.CreatedFrom, q.CreatedTo)
+	order := "version DESC"
+	if q.Ascending {
+		order = "version ASC"
+	}
+	total := "live.current_version"
+	if bounds.Len() > 0 {
+		total = `(SELECT count(*) FROM secret_versions AS v WHERE v.secret_id = live.id` + bounds.String() + `)`
+	}
+	return `WITH live AS (SELECT s.id, s.current_version FROM secrets AS s WHERE ` + liveByName + `)
+		, page AS (SELECT v.version, v.created_at, v.created_by, v.ciphertext IS NULL AS erased
+			FROM secret_versions AS v WHERE v.secret_id = (SELECT id FROM live)` + bounds.String() + `
+			ORDER BY v.` + order + ` LIMIT $3 OFFSET $4)
+		SELECT ` + total + `, page.* FROM live LEFT JOIN page ON true ORDER BY page.` + order, args
 }
 
 // RestoreVersion copies version's sealed value, as stored, into a new
