@@ -91,10 +91,10 @@ func (s *Store) RestoreDeleted(ctx context.Context, ws, id string, r secrets.Bin
 		}
 		var err error
 		rec, err = scanRecord(tx.QueryRow(ctx, qRestoreDeleted, secretID, name, ts(r.UpdatedAt), r.UpdatedBy))
-		return mapErr(err)
+		return err
 	})
 	if err != nil {
-		return secrets.Record{}, err
+		return secrets.Record{}, mapErr(err)
 	}
 	return rec, nil
 }

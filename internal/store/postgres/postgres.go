@@ -69,19 +69,24 @@ const (
 	foreignKeyViolation = "23503"
 )
 
-// mapErr turns constraint violations into the errors the Store contract names.
+// mapErr turns constraint violations into the errors the Store contract
+// names. It also drops the detail of every server error, whose text
+// (Error) leaves it out but whose value keeps it: a violated CHECK or NOT
+// NULL reports the failing row there, which may hold a sealed value.
 func mapErr(err error) error {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return err
 	}
+	clean := *pe
+	clean.Detail, clean.Where, clean.InternalQuery = "", "", ""
 	switch pe.Code {
 	case uniqueViolation:
-		return fmt.Errorf("%w: %v", secrets.ErrAlreadyExists, err)
+		return fmt.Errorf("%w: %w", secrets.ErrAlreadyExists, &clean)
 	case foreignKeyViolation:
-		return fmt.Errorf("%w: %v", secrets.ErrNoWorkspace, err)
+		return fmt.Errorf("%w: %w", secrets.ErrNoWorkspace, &clean)
 	}
-	return err
+	return &clean
 }
 
 // notFound maps pgx.ErrNoRows to secrets.ErrNotFound.

@@ -2,12 +2,16 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 	"github.com/coffer-dev/coffer/internal/store/storetest"
@@ -227,5 +231,33 @@ func migratedTo(t *testing.T, dsn string, version int, fixture string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestErrorsHoldNoValue fails a write of a sealed value on a CHECK: the
+// server reports the failing row, value included, in the error's detail,
+// which the store must drop.
+func TestErrorsHoldNoValue(t *testing.T) {
+	st := openFresh(t)
+	mustCreate(t, st, "ws")
+	ct := []byte("do-not-leak-this-ciphertext")
+	r := secrets.Record{Secret: secrets.Secret{Workspace: "ws", Name: "s", CreatedAt: secrets.Now(), UpdatedAt: secrets.Now()},
+		Sealed: benchSealed(1)}
+	created, err := st.CreateSecret(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := envelope.Sealed{Ciphertext: ct, WrappedDEK: ct, Provider: "k1", Format: 3}
+	_, err = st.ResealVersions(ctx, []secrets.Reseal{{VersionKey: secrets.VersionKey{SecretID: created.ID, Version: 1},
+		Old: r.Sealed.Ciphertext, Sealed: bad}})
+	_, uerr := st.UpdateSecret(ctx, "ws", "s", secrets.SecretUpdate{Sealed: &bad, UpdatedAt: secrets.Now(), Keep: 1})
+	for what, err := range map[string]error{"ResealVersions": err, "UpdateSecret": uerr} {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			t.Fatalf("%s: %v, want the CHECK violation", what, err)
+		}
+		if all := fmt.Sprintf("%v %+v %#v", err, pe, pe); strings.Contains(all, string(ct)) || strings.Contains(all, fmt.Sprintf("%x", ct)) {
+			t.Errorf("%s: the error holds the value: %s", what, all)
+		}
 	}
 }

@@ -81,7 +81,7 @@ func reseal(ctx context.Context, to batchSender, rs []secrets.Reseal) ([]error, 
 	b.Queue(qReseal, a.ids, a.versions, a.olds, a.ciphertexts, a.deks, a.providers, a.formats).
 		Query(func(rows pgx.Rows) error { return scanResealed(rows, errs) })
 	if err := to.SendBatch(ctx, b).Close(); err != nil {
-		return nil, err
+		return nil, mapErr(err)
 	}
 	return errs, nil
 }

@@ -77,7 +77,7 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 		})
 	}
 	if err != nil {
-		return secrets.Record{}, err
+		return secrets.Record{}, mapErr(err)
 	}
 	return rec, nil
 }

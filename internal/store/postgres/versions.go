@@ -74,7 +74,7 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 		return err
 	})
 	if err != nil {
-		return secrets.Record{}, err
+		return secrets.Record{}, mapErr(err)
 	}
 	return rec, nil
 }
@@ -90,6 +90,6 @@ func (s *Store) DestroyVersion(ctx context.Context, ws, name string, version int
 			return secrets.ErrCurrentVersion
 		}
 		_, err := tx.Exec(ctx, qDestroyVersion, l.id, version)
-		return err
+		return mapErr(err)
 	})
 }
