@@ -3,6 +3,7 @@ package sqlite
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -24,20 +25,23 @@ func TestQueryPlans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	versions, _ := versionListQuery("ws", "s", secrets.VersionQuery{CreatedFrom: new(time.Now())})
 	tests := []struct {
 		name, sql string
 		want      []string // each in the plan
 	}{
 		{"GetSecret", getSecretSQL, []string{
 			"SEARCH s USING INDEX secrets_live_name (workspace=? AND name=?)",
-			"SEARCH v USING PRIMARY KEY (secret_id=? AND version=?)"}},
-		{"prune", pruneSQL, []string{"SEARCH secret_versions USING INDEX secret_versions_stored (secret_id=? AND version<?)"}},
-		{"ScanVersions", scanVersionsSQL, []string{"SEARCH v USING INDEX secret_versions_stored ((secret_id,version)>(?,?))"}},
+			"SEARCH v USING INDEX sqlite_autoindex_secret_versions_1 (secret_id=? AND version=?)"}},
+		{"secrets_prune", pruneTrigger(t, st), []string{
+			"SEARCH secret_versions USING INDEX sqlite_autoindex_secret_versions_1 (secret_id=? AND version>? AND version<?)"}},
+		{"ScanVersions", scanVersionsSQL, []string{"SEARCH v USING INDEX sqlite_autoindex_secret_versions_1 ((secret_id,version)>(?,?))"}},
 		{"list -created_at", list(secrets.SecretQuery{}), []string{"SEARCH secrets USING INDEX secrets_live_created (workspace=?)"}},
 		{"list -updated_at", list(secrets.SecretQuery{Sort: "-updated_at"}), []string{"SEARCH secrets USING INDEX secrets_live_updated (workspace=?)"}},
 		{"list name", list(secrets.SecretQuery{Sort: "name"}), []string{"SEARCH secrets USING INDEX secrets_live_name (workspace=?)"}},
 		{"list filter[name]", list(secrets.SecretQuery{Filter: secrets.Filter{Name: new("x")}}),
 			[]string{"SEARCH secrets USING INDEX secrets_live_name (workspace=? AND name=?)"}},
+		{"ListVersions", versions, []string{"SEARCH secret_versions USING INDEX sqlite_autoindex_secret_versions_1 (secret_id=?)"}},
 		{"ListDeleted", bin, []string{"SEARCH secrets USING INDEX secrets_bin (workspace=?)"}},
 		{"RestoreDeleted", `SELECT id FROM secrets WHERE workspace = ?1 AND deleted_id = ?2 AND purge_at > ?3`,
 			[]string{"SEARCH secrets USING INDEX secrets_bin_id (deleted_id=?)"}},
@@ -59,6 +63,18 @@ func TestQueryPlans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pruneTrigger returns the statement of the secrets_prune trigger, with
+// parameters for the values it takes from the row.
+func pruneTrigger(t *testing.T, st *Store) string {
+	var sql string
+	if err := st.reader.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = 'secrets_prune'`).Scan(&sql); err != nil {
+		t.Fatal(err)
+	}
+	_, body, _ := strings.Cut(sql, "BEGIN")
+	body, _, _ = strings.Cut(body, ";")
+	return strings.NewReplacer("NEW.id", "?1", "OLD.pruned_through", "?2", "NEW.pruned_through", "?3").Replace(body)
 }
 
 // explain returns the plan of query, one step per line.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -23,12 +24,15 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 	rec.CreatedAt, rec.UpdatedAt = fromMicros(micros(r.CreatedAt)), fromMicros(micros(r.UpdatedAt))
 	rec.Version, rec.ETag = 1, ""
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		err := tx.StmtContext(ctx, s.w.createSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
-			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy).Scan(&rec.ID)
+		res, err := tx.StmtContext(ctx, s.w.createSecret).ExecContext(ctx, r.Workspace, r.Name, r.Description,
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy)
 		if err != nil {
 			return mapErr(err)
 		}
-		return s.addVersion(ctx, tx, rec.ID, 1, r.Sealed, r.CreatedAt, r.CreatedBy, 1)
+		if rec.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return s.addVersion(ctx, tx, rec.ID, 1, r.Sealed, r.CreatedAt, r.CreatedBy)
 	})
 	if err != nil {
 		return secrets.Record{}, err
@@ -38,14 +42,14 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 
 // ImportSecret inserts r as version 1 with revision 1, or when a live
 // secret has the name and replace is set overwrites its metadata and adds
-// r.Sealed as its next version, pruned to keep. stored is false when an
-// existing secret was kept.
+// r.Sealed as its next version, pruned to keep, like UpdateSecret. stored
+// is false when an existing secret was kept.
 func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool, keep int) (bool, error) {
 	stored := false
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var id, version int64
 		err := tx.StmtContext(ctx, s.w.importSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
-			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace).Scan(&id, &version)
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace, max(keep, 1)).Scan(&id, &version)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // a live secret has the name and replace is off
@@ -57,7 +61,7 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 		if version == 1 {
 			at, by = r.CreatedAt, r.CreatedBy
 		}
-		return s.addVersion(ctx, tx, id, version, r.Sealed, at, by, keep)
+		return s.addVersion(ctx, tx, id, version, r.Sealed, at, by)
 	})
 	return stored && err == nil, err
 }
@@ -122,18 +126,14 @@ func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) 
 func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
 	var rec secrets.Record
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		// Without a condition the UPDATE finds the secret itself: the
-		// common write stays one statement plus the version's.
-		if u.Cond.Set {
-			if _, err := s.lookupLive(ctx, tx, ws, name, u.Cond); err != nil {
-				return err
-			}
-		}
-		var err error
-		if rec, err = s.updateMeta(ctx, tx, ws, name, u, u.Sealed != nil); err != nil || u.Sealed == nil {
+		l, err := s.liveSecret(ctx, tx, ws, name, u.Cond)
+		if err != nil {
 			return err
 		}
-		return s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy, u.Keep)
+		if rec, err = s.updateMeta(ctx, tx, l, u, u.Sealed != nil); err != nil || u.Sealed == nil {
+			return err
+		}
+		return s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
 	})
 	if err != nil {
 		return secrets.Record{}, err
@@ -146,7 +146,7 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.SecretDelete) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if d.Cond.Set {
-			if _, err := s.lookupLive(ctx, tx, ws, name, d.Cond); err != nil {
+			if _, err := s.liveSecret(ctx, tx, ws, name, d.Cond); err != nil {
 				return err
 			}
 		}
@@ -159,15 +159,22 @@ func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.Sec
 	})
 }
 
-// live is a live secret as a write reads it.
-type live struct{ id, revision, version int64 }
+// live is a live secret's row as a write reads it, before changing it.
+type live struct {
+	ws, name               string
+	id, revision, version  int64
+	description, createdBy *string
+	createdAt              int64
+}
 
-// lookupLive reads ws/name's live secret in tx and checks cond against it:
+// liveSecret reads ws/name's live secret in tx and checks cond against it:
 // ErrPreconditionFailed when cond is set and does not hold (also when there
-// is no such secret), else ErrNotFound when there is none.
-func (s *Store) lookupLive(ctx context.Context, tx *sql.Tx, ws, name string, cond secrets.Cond) (live, error) {
-	var l live
-	err := tx.StmtContext(ctx, s.w.liveKey).QueryRowContext(ctx, ws, name).Scan(&l.id, &l.revision, &l.version)
+// is no such secret), else ErrNotFound when there is none. The single
+// writer makes the read and the write after it atomic.
+func (s *Store) liveSecret(ctx context.Context, tx *sql.Tx, ws, name string, cond secrets.Cond) (live, error) {
+	l := live{ws: ws, name: name}
+	err := tx.StmtContext(ctx, s.w.liveSecret).QueryRowContext(ctx, ws, name).Scan(&l.id, &l.revision,
+		&l.version, &l.description, &l.createdAt, &l.createdBy)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return live{}, err
 	}
@@ -181,47 +188,33 @@ func (s *Store) lookupLive(ctx context.Context, tx *sql.Tx, ws, name string, con
 	return l, nil
 }
 
-// updateMeta runs the UPDATE of a live secret's row for u: description,
-// updated_at/by and revision, and current_version too when newVersion. It
-// returns the record without Sealed, or ErrNotFound.
-func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, ws, name string, u secrets.SecretUpdate, newVersion bool) (secrets.Record, error) {
-	step := 0
+// updateMeta updates secret l for u: description (when set), updated_at/by
+// and revision, and when newVersion current_version too, pruning to u.Keep
+// (at least 1: the new version always stays). It returns the record as it
+// now is, without Sealed.
+func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate, newVersion bool) (secrets.Record, error) {
+	step := int64(0)
 	if newVersion {
 		step = 1
 	}
-	r := secrets.Record{Secret: secrets.Secret{Workspace: ws, Name: name,
-		UpdatedAt: fromMicros(micros(u.UpdatedAt)), UpdatedBy: u.UpdatedBy}}
-	var created int64
-	err := tx.StmtContext(ctx, s.w.updateSecret).QueryRowContext(ctx, ws, name, u.Description,
-		micros(u.UpdatedAt), u.UpdatedBy, step).Scan(&r.ID, &r.Description, &created, &r.CreatedBy,
-		&r.Revision, &r.Version)
+	_, err := tx.StmtContext(ctx, s.w.updateSecret).ExecContext(ctx, l.id, u.Description,
+		micros(u.UpdatedAt), u.UpdatedBy, step, max(u.Keep, 1))
 	if err != nil {
-		return secrets.Record{}, notFound(err)
+		return secrets.Record{}, err
 	}
-	r.CreatedAt = fromMicros(created)
+	r := secrets.Record{ID: l.id, Revision: l.revision + 1, Secret: secrets.Secret{
+		Workspace: l.ws, Name: l.name, Description: cmp.Or(u.Description, l.description), CreatedAt: fromMicros(l.createdAt),
+		CreatedBy: l.createdBy, UpdatedAt: fromMicros(micros(u.UpdatedAt)), UpdatedBy: u.UpdatedBy,
+		Version: l.version + step,
+	}}
 	return r, nil
 }
 
 // addVersion inserts version n of secret id holding sealed, created at at
-// by by, then erases what keep pushes out.
-func (s *Store) addVersion(ctx context.Context, tx *sql.Tx, id, n int64, sealed envelope.Sealed, at time.Time, by *string, keep int) error {
+// by by. The UPDATE that made n current has pruned already.
+func (s *Store) addVersion(ctx context.Context, tx *sql.Tx, id, n int64, sealed envelope.Sealed, at time.Time, by *string) error {
 	_, err := tx.StmtContext(ctx, s.w.addVersion).ExecContext(ctx, id, n, blob(sealed.Ciphertext),
 		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format, micros(at), by)
-	if err != nil {
-		return err
-	}
-	return s.prune(ctx, tx, id, n, keep)
-}
-
-// prune erases every version of secret id at or below current - keep that
-// still holds a value. keep is at least 1: the current version always
-// stays.
-func (s *Store) prune(ctx context.Context, tx *sql.Tx, id, current int64, keep int) error {
-	upTo := current - int64(max(keep, 1))
-	if upTo < 1 {
-		return nil
-	}
-	_, err := tx.StmtContext(ctx, s.w.prune).ExecContext(ctx, id, upTo)
 	return err
 }
 

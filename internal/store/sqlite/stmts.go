@@ -48,16 +48,7 @@ const getSecretSQL = `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v
 	FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
 	WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`
 
-// pruneSQL erases the versions of a secret up to a number. The partial
-// index of stored versions makes it visit the few versions it erases, not
-// the whole history before them. INDEXED BY: without statistics the
-// planner prefers the primary key, which has the same columns and every
-// erased version too.
-const pruneSQL = `UPDATE secret_versions INDEXED BY secret_versions_stored SET ` + eraseCols + `
-	WHERE secret_id = ?1 AND version <= ?2 AND ciphertext IS NOT NULL`
-
-// scanVersionsSQL pages through the stored versions in key order, the
-// order of their partial index.
+// scanVersionsSQL pages through the stored versions in key order.
 const scanVersionsSQL = `SELECT ` + storedCols + `
 	FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
 	WHERE (v.secret_id, v.version) > (?1, ?2) AND v.ciphertext IS NOT NULL
@@ -69,11 +60,11 @@ const scanVersionsSQL = `SELECT ` + storedCols + `
 type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
 
-	createSecret, importSecret, updateSecret, liveKey *sql.Stmt
-	deleteSecret, binSecret                           *sql.Stmt
-	addVersion, copyVersion, prune, destroy, touch    *sql.Stmt
-	reseal, versionHeld, storedCount                  *sql.Stmt
-	binEntry, unbin, purgeDeleted, purgeExpired       *sql.Stmt
+	createSecret, importSecret, updateSecret, liveSecret *sql.Stmt
+	deleteSecret, binSecret                              *sql.Stmt
+	addVersion, copyVersion, destroy, touch              *sql.Stmt
+	reseal, versionHeld, storedCount                     *sql.Stmt
+	binEntry, unbin, purgeDeleted, purgeExpired          *sql.Stmt
 
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
@@ -89,9 +80,10 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 		&w.createSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
 			created_by, updated_by, revision, current_version)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1) RETURNING id`,
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)`,
 		// ?8 is replace: when false the existing row is left alone and
-		// RETURNING yields no row, which tells "skipped" from "stored".
+		// RETURNING yields no row, which tells "skipped" from "stored". ?9
+		// is keep: a replace adds a version and prunes as updateSecret.
 		&w.importSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
 				created_by, updated_by, revision, current_version)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)
@@ -99,17 +91,25 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 				description = excluded.description, created_at = excluded.created_at,
 				updated_at = excluded.updated_at, created_by = excluded.created_by,
 				updated_by = excluded.updated_by, revision = revision + 1,
-				current_version = current_version + 1
+				current_version = current_version + 1,
+				pruned_through = max(pruned_through, current_version + 1 - ?9)
 			WHERE ?8
 			RETURNING id, current_version`,
-		// ?6 is 1 when the update adds a version, else 0. A NULL ?3 keeps
-		// the description.
-		&w.updateSecret: `UPDATE secrets SET description = coalesce(?3, description),
-			updated_at = ?4, updated_by = ?5, revision = revision + 1,
-			current_version = current_version + ?6
-			WHERE ` + liveByName + `
-			RETURNING id, description, created_at, created_by, revision, current_version`,
-		&w.liveKey:      `SELECT id, revision, current_version FROM secrets WHERE ` + liveByName,
+		// ?5 is 1 when the update adds a version, else 0, and ?6 then the
+		// versions to keep: raising pruned_through makes the secrets_prune
+		// trigger erase what the new version pushes out, in this statement
+		// (migration 4). SET expressions read the row before the update. A
+		// NULL ?2 keeps the description. No RETURNING: the write has read
+		// the row (liveSecret) and knows the result, and RETURNING costs
+		// SQLite an ephemeral table and database/sql a Rows per write.
+		&w.updateSecret: `UPDATE secrets SET description = coalesce(?2, description),
+			updated_at = ?3, updated_by = ?4, revision = revision + 1,
+			current_version = current_version + ?5,
+			pruned_through = CASE WHEN ?5 THEN max(pruned_through, current_version + 1 - ?6)
+				ELSE pruned_through END
+			WHERE id = ?1`,
+		&w.liveSecret: `SELECT id, revision, current_version, description, created_at, created_by
+			FROM secrets WHERE ` + liveByName,
 		&w.deleteSecret: `DELETE FROM secrets WHERE ` + liveByName,
 		&w.binSecret: `UPDATE secrets SET deleted_id = ?3, deleted_at = ?4, deleted_by = ?5, purge_at = ?6,
 			revision = revision + 1 WHERE ` + liveByName,
@@ -121,7 +121,6 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 				provider, format_version, created_at, created_by)
 			SELECT secret_id, ?3, ciphertext, wrapped_dek, provider, format_version, ?4, ?5
 			FROM secret_versions WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
-		&w.prune: pruneSQL,
 		&w.destroy: `UPDATE secret_versions SET ` + eraseCols + `
 			WHERE secret_id = ?1 AND version = ?2 AND ciphertext IS NOT NULL`,
 		&w.touch: `UPDATE secrets SET revision = revision + 1 WHERE id = ?1`,
@@ -156,8 +155,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.importSecret, w.updateSecret, w.liveKey, w.deleteSecret, w.binSecret,
-		w.addVersion, w.copyVersion, w.prune, w.destroy, w.touch,
+		w.createSecret, w.importSecret, w.updateSecret, w.liveSecret, w.deleteSecret, w.binSecret,
+		w.addVersion, w.copyVersion, w.destroy, w.touch,
 		w.reseal, w.versionHeld, w.storedCount,
 		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
@@ -190,8 +189,6 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 				s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
 			FROM secrets AS s LEFT JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = ?3
 			WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`,
-		&r.listVersionsDesc: listVersionsSQL("DESC"),
-		&r.listVersionsAsc:  listVersionsSQL("ASC"),
 		// One row per stored version (a bin entry always has one: its
 		// current version cannot be erased); a single statement is one
 		// snapshot.
@@ -243,20 +240,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db, queries)
 }
 
-// listVersionsSQL returns a page of a live secret's versions and, as the
-// total, its current version: versions are never removed, so a secret has
-// exactly the versions 1 to current. No row means no live secret.
-func listVersionsSQL(dir string) string {
-	return `WITH s AS (SELECT id, current_version FROM secrets WHERE ` + liveByName + `),
-			page AS (SELECT version, created_at, created_by, ciphertext IS NULL AS erased
-				FROM secret_versions WHERE secret_id = (SELECT id FROM s)
-				ORDER BY version ` + dir + ` LIMIT ?3 OFFSET ?4)
-		SELECT s.current_version, page.* FROM s LEFT JOIN page ON true ORDER BY page.version ` + dir
-}
-
 func (r *readStmts) close() error {
-	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.listVersionsDesc, r.listVersionsAsc,
-		r.getDeleted, r.scanVersions, r.getStored, r.countByProvider, r.ping, r.seeded,
+	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.scanVersions, r.getStored, r.countByProvider, r.ping, r.seeded,
 		r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, m := range []map[string]*sql.Stmt{r.listWorkspaces, r.listSecrets} {
 		for _, st := range m {

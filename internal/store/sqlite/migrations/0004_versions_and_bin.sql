@@ -37,6 +37,8 @@ CREATE TABLE secrets (
     updated_by      TEXT,
     revision        INTEGER NOT NULL,
     current_version INTEGER NOT NULL,
+    -- Every version up to this one is erased by pruning (secrets_prune).
+    pruned_through  INTEGER NOT NULL DEFAULT 0,
     -- The bin: all four NULL for a live secret, all set for a bin entry.
     deleted_id      TEXT,
     deleted_at      INTEGER,
@@ -63,9 +65,14 @@ INSERT INTO sqlite_sequence (name, seq)
 -- One row per version ever made; versions are never removed one by one, so
 -- a secret has exactly the versions 1 to current_version. Erasing a version
 -- (destroyed, pruned) sets its four value columns to NULL: the row stays, so
--- the history has no holes and a number is never reused. WITHOUT ROWID: the
--- rows are small and always found by their key, which is then the only
--- b-tree to search (GetSecret joins on it).
+-- the history has no holes and a number is never reused.
+--
+-- A rowid table, not WITHOUT ROWID: rows carry ciphertexts of any size
+-- (SQLite advises WITHOUT ROWID only for rows under 1/20 of a page), and
+-- rows appended in rowid order put the versions one commit adds on a few
+-- pages, where clustering by secret puts each on a page of its own: an
+-- update then writes fewer WAL frames. The key is a unique index, which
+-- reads search before the row.
 CREATE TABLE secret_versions (
     secret_id      INTEGER NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
     version        INTEGER NOT NULL,
@@ -78,7 +85,7 @@ CREATE TABLE secret_versions (
     PRIMARY KEY (secret_id, version),
     CHECK ((ciphertext IS NULL) = (wrapped_dek IS NULL) AND (ciphertext IS NULL) = (provider IS NULL)
         AND (ciphertext IS NULL) = (format_version IS NULL))
-) WITHOUT ROWID;
+);
 
 INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek, provider, format_version,
         created_at, created_by)
@@ -87,10 +94,19 @@ INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek, provid
 
 DROP TABLE secrets_old;
 
--- The versions that still hold a value, in key order: pruning finds the few
--- a new version pushes out without visiting every erased one before them,
--- and rotation pages through what it must re-seal.
-CREATE INDEX secret_versions_stored ON secret_versions (secret_id, version) WHERE ciphertext IS NOT NULL;
+-- Pruning (docs/lifecycle.md: the write that creates version n erases the
+-- values of versions <= n - max_versions). A write that adds a version
+-- raises pruned_through to n - keep in its UPDATE of the secret, and this
+-- trigger erases, in that same statement, the versions that fell below:
+-- the primary-key range between the old and the new mark, one version when
+-- keep did not change, so a write costs the same after a million versions
+-- as after ten. A version destroyed earlier is skipped, not erased again.
+CREATE TRIGGER secrets_prune AFTER UPDATE OF pruned_through ON secrets
+WHEN NEW.pruned_through > OLD.pruned_through BEGIN
+    UPDATE secret_versions SET ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL
+    WHERE secret_id = NEW.id AND version > OLD.pruned_through AND version <= NEW.pruned_through
+        AND ciphertext IS NOT NULL;
+END;
 
 -- A live name is unique; the bin is not. Upserts name this index as
 -- ON CONFLICT (workspace, name) WHERE deleted_id IS NULL. It also serves the
