@@ -17,7 +17,7 @@ import (
 // version, a version pruned by Keep, a hard delete, a purge from the bin, an
 // expired bin entry, a version 1 made by migration 4 and destroyed) must
 // remove its ciphertext and wrapped DEK from the database file and the WAL,
-// not only unlink them (docs/lifecycle.md: "gone from the database").
+// not only unlink them (docs/lifecycle.md, erasure).
 // Values are random, so finding one is never chance; half are larger than a
 // page, so overflow pages are covered as well as b-tree cells. A kept value
 // shows that the search finds what is there.
