@@ -132,6 +132,16 @@ func lookupFilterKey(keys []filterKey, field, bare, op string) (filterKey, bool)
 	return filterKey{}, false
 }
 
+// danglingEscape reports a LIKE pattern whose last '\' escapes nothing,
+// which the databases disagree about (no match, an error).
+func danglingEscape(p string) bool {
+	n := 0
+	for i := len(p) - 1; i >= 0 && p[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
+}
+
 // acceptedFilters names keys for an error message, e.g. "filter[name],
 // filter[created_at][gte|lte]".
 func acceptedFilters(keys []filterKey) string {
@@ -151,6 +161,11 @@ func acceptedFilters(keys []filterKey) string {
 
 func setFilter(f *secrets.Filter, k filterKey, raw string, loc []any, is *items) {
 	if k.text != nil {
+		if k.op == "$like" && danglingEscape(raw) {
+			is.add(&item{Type: "value_error", Loc: loc, Input: rawString(raw),
+				Msg: `Value error, the pattern ends with the escape character '\'; write '\\' for a backslash`})
+			return
+		}
 		v := raw
 		*k.text(f) = &v
 		return

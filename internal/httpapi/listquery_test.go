@@ -26,6 +26,8 @@ func TestListOptions(t *testing.T) {
 		{"filter[created_at][gte]=2026-11-01T00:00:00Z&filter[updated_at][$lte]=2026-11-01T01:00:00%2B01:00",
 			secrets.ListOptions{Page: 1, PageSize: 10, Sort: "-created_at",
 				Filter: secrets.Filter{CreatedFrom: &at, UpdatedTo: &at}}},
+		{`filter[name][$like]=a%5C%5C`, secrets.ListOptions{Page: 1, PageSize: 10, Sort: "-created_at",
+			Filter: secrets.Filter{NameLike: str(`a\\`)}}},
 		{"search=Hugging%20Face&other=ignored", secrets.ListOptions{Page: 1, PageSize: 10, Sort: "-created_at",
 			Filter: secrets.Filter{Search: "Hugging Face"}}},
 	}
@@ -58,6 +60,8 @@ func TestListOptionsRefused(t *testing.T) {
 		{"filter[owner]=me", []any{"query", "filter", "owner"}},
 		{"filter[name][$regex]=x", []any{"query", "filter", "name", "$regex"}},
 		{"filter[name", []any{"query", "filter"}},
+		{`filter[name][$like]=ab%5C`, []any{"query", "filter", "name", "$like"}},
+		{`filter[description][$like]=%5C%5C%5C`, []any{"query", "filter", "description", "$like"}},
 		{"page_size=1001", []any{"query", "page_size"}},
 	}
 	for _, tt := range tests {

@@ -221,7 +221,15 @@ func lowerASCII(b byte) byte {
 }
 
 // containsFold reports whether sub is in s, ASCII letters compared
-// case-insensitively, as Filter.Search is.
+// case-insensitively, as the stores compare Filter.Search.
 func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+	return strings.Contains(lowerASCIIString(s), lowerASCIIString(sub))
+}
+
+func lowerASCIIString(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCII(c)
+	}
+	return string(b)
 }
