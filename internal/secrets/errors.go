@@ -97,3 +97,11 @@ func secretWriteError(err error, ws, name string, version int64) error {
 	}
 	return internal(MsgUnexpected, err)
 }
+
+// listError maps the storage error of a workspace's list.
+func listError(err error, ws string) error {
+	if errors.Is(err, ErrNoWorkspace) {
+		return workspaceNotFound(ws)
+	}
+	return internal(MsgUnexpected, err)
+}

@@ -68,11 +68,8 @@ func (s *Service) ListDeleted(ctx context.Context, ws string, o ListOptions) ([]
 	}
 	items, total, err := s.store.ListDeleted(ctx, ws, DeletedQuery{Offset: p.Offset(), Limit: o.PageSize,
 		Now: Now(), Sort: o.Sort, Filter: o.Filter})
-	switch {
-	case errors.Is(err, ErrNoWorkspace):
-		return nil, p, workspaceNotFound(ws)
-	case err != nil:
-		return nil, p, internal(MsgUnexpected, err)
+	if err != nil {
+		return nil, p, listError(err, ws)
 	}
 	p.TotalResults = total
 	return items, p, nil

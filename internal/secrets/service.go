@@ -213,11 +213,8 @@ func (s *Service) ListSecrets(ctx context.Context, ws string, o ListOptions) ([]
 		q.Exclude = s.cfg.NGC.Name // a stored record with the reserved name is shadowed
 	}
 	items, total, err := s.store.ListSecrets(ctx, ws, q)
-	switch {
-	case errors.Is(err, ErrNoWorkspace):
-		return nil, p, workspaceNotFound(ws)
-	case err != nil:
-		return nil, p, internal(MsgUnexpected, err)
+	if err != nil {
+		return nil, p, listError(err, ws)
 	}
 	p.TotalResults = total
 	if ngcHere && s.cfg.NGC.Value != "" && s.ngcListed(o) {
