@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/listsql"
 )
 
 // List queries (docs/lifecycle.md, list queries). A list's SQL depends on
@@ -20,60 +21,6 @@ import (
 // ones that are set (an exact name, a time range in the sort's order),
 // because a prepared statement may run a generic plan made before it sees
 // the values. pgx caches one prepared statement per shape and connection.
-
-// orderTerm is one key of an ORDER BY.
-type orderTerm struct {
-	col  string
-	desc bool
-}
-
-// defaultSecretSort and defaultDeletedSort are the sorts of an empty Sort.
-const (
-	defaultSecretSort  = "-created_at"
-	defaultDeletedSort = "-deleted_at"
-)
-
-// secretOrder is the ORDER BY of each secrets.SecretSorts value; ties by
-// name, which is unique among live secrets. Each is an index order of
-// migration 4 (the ascending time sorts read their index backwards and
-// sort the ties of one instant by name).
-var secretOrder = map[string][]orderTerm{
-	"name":        {{"name", false}},
-	"-name":       {{"name", true}},
-	"created_at":  {{"created_at", false}, {"name", false}},
-	"-created_at": {{"created_at", true}, {"name", false}},
-	"updated_at":  {{"updated_at", false}, {"name", false}},
-	"-updated_at": {{"updated_at", true}, {"name", false}},
-}
-
-// deletedOrder is the ORDER BY of each sort the bin takes. Several entries
-// may share a name (and a deletion time), so ties go by name, then bin id,
-// which makes every order total.
-var deletedOrder = func() map[string][]orderTerm {
-	m := map[string][]orderTerm{
-		"deleted_at":  {{"deleted_at", false}, {"name", false}},
-		"-deleted_at": {{"deleted_at", true}, {"name", false}},
-	}
-	for sort, terms := range secretOrder {
-		m[sort] = terms
-	}
-	for sort, terms := range m {
-		m[sort] = append(terms[:len(terms):len(terms)], orderTerm{"deleted_id", false})
-	}
-	return m
-}()
-
-// orderBy renders terms, each column prefixed with prefix.
-func orderBy(terms []orderTerm, prefix string) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
-		parts[i] = prefix + t.col + " ASC"
-		if t.desc {
-			parts[i] = prefix + t.col + " DESC"
-		}
-	}
-	return strings.Join(parts, ", ")
-}
 
 // listCols are a list item's columns; the workspace is the one listed.
 const listCols = `s.name, s.description, s.created_at, s.updated_at, s.created_by, s.updated_by, s.current_version`
@@ -109,7 +56,7 @@ func filterTerms(f secrets.Filter, args *queryArgs) string {
 	timeTerms(&b, args, "s.created_at", f.CreatedFrom, f.CreatedTo)
 	timeTerms(&b, args, "s.updated_at", f.UpdatedFrom, f.UpdatedTo)
 	if f.Search != "" {
-		p := args.add("%" + escapeLike(f.Search) + "%")
+		p := args.add("%" + listsql.EscapeLike(f.Search) + "%")
 		fmt.Fprintf(&b, ` AND (s.name ILIKE %[1]s ESCAPE '\' OR s.description ILIKE %[1]s ESCAPE '\')`, p)
 	}
 	return b.String()
@@ -131,12 +78,6 @@ func timeTerms(b *strings.Builder, args *queryArgs, col string, from, to *time.T
 	}
 }
 
-// escapeLike makes s match itself literally inside a LIKE pattern with
-// ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // likePattern makes a trailing lone '\' match a backslash, as
 // secrets.Like does, where PostgreSQL would refuse the pattern.
 func likePattern(p string) string {
@@ -152,7 +93,7 @@ func likePattern(p string) string {
 // it comes with. No row means no workspace, one row of NULLs an empty page.
 // $1 to $4 are the same in every shape.
 func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
-	terms, ok := secretOrder[cmp.Or(q.Sort, defaultSecretSort)]
+	terms, ok := listsql.SecretOrder[cmp.Or(q.Sort, listsql.DefaultSecretSort)]
 	if !ok {
 		return "", nil, fmt.Errorf("postgres: unknown secret sort %q", q.Sort)
 	}
@@ -166,18 +107,18 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	// 16 index entries and one probe, where count(*) would visit every
 	// secret of the workspace per page.
 	return `WITH page AS (SELECT ` + listCols + ` FROM secrets AS s WHERE ` + where + `
-			ORDER BY ` + orderBy(terms, "s.") + ` LIMIT $3 OFFSET $4)
+			ORDER BY ` + listsql.OrderBy(terms, "s.") + ` LIMIT $3 OFFSET $4)
 		SELECT (SELECT coalesce(sum(n), 0)::bigint FROM secret_counts WHERE workspace = $1)
 				- (EXISTS (SELECT 1 FROM secrets AS s WHERE ` + liveByName + `))::int,
 			page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = $1
-		ORDER BY ` + orderBy(terms, "page."), args, nil
+		ORDER BY ` + listsql.OrderBy(terms, "page."), args, nil
 }
 
 // deletedListQuery is secretListQuery for the visible entries of ws's bin,
 // which has no kept count.
 func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) {
-	terms, ok := deletedOrder[cmp.Or(q.Sort, defaultDeletedSort)]
+	terms, ok := listsql.DeletedOrder[cmp.Or(q.Sort, listsql.DefaultDeletedSort)]
 	if !ok {
 		return "", nil, fmt.Errorf("postgres: unknown recycle bin sort %q", q.Sort)
 	}
@@ -208,21 +149,21 @@ const probeRows = 10_000
 // Each branch is gated by a one-time filter on the probe's size, so the
 // other is never run: every filter costs one pass over the workspace at
 // most (TestListLargeWorkspace measures them at 1,000,000 secrets).
-func filteredPage(cols, where string, terms []orderTerm) string {
+func filteredPage(cols, where string, terms []listsql.Term) string {
 	k := strconv.Itoa(probeRows)
 	return `WITH probe AS MATERIALIZED (SELECT ` + cols + ` FROM secrets AS s WHERE ` + where + `
 			LIMIT ` + k + ` + 1)
 		, probed AS MATERIALIZED (SELECT count(*) AS n FROM probe)
 		, page AS ((SELECT * FROM probe WHERE (SELECT n FROM probed) <= ` + k + `
-				ORDER BY ` + orderBy(terms, "") + ` LIMIT $3 OFFSET $4)
+				ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT $3 OFFSET $4)
 			UNION ALL
 			(SELECT ` + cols + ` FROM secrets AS s WHERE ` + where + ` AND (SELECT n FROM probed) > ` + k + `
-				ORDER BY ` + orderBy(terms, "s.") + ` LIMIT $3 OFFSET $4))
+				ORDER BY ` + listsql.OrderBy(terms, "s.") + ` LIMIT $3 OFFSET $4))
 		SELECT CASE WHEN (SELECT n FROM probed) <= ` + k + ` THEN (SELECT n FROM probed)
 				ELSE (SELECT count(*) FROM secrets AS s WHERE ` + where + `) END,
 			page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = $1
-		ORDER BY ` + orderBy(terms, "page.")
+		ORDER BY ` + listsql.OrderBy(terms, "page.")
 }
 
 // ListSecrets returns one page of ws's live secrets matching q.Filter in

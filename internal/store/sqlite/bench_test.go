@@ -10,6 +10,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/listsql"
 )
 
 // benchWriters is the number of goroutines the concurrent write benchmarks
@@ -172,7 +173,7 @@ func benchList(b *testing.B, rows, offset int) {
 	st := openBench(b)
 	fillSecrets(b, st, "bench", rows)
 	for b.Loop() {
-		items, total, err := st.listSecrets(ctx, pageKey{ws: "bench", sort: defaultSecretSort, limit: 10, offset: offset})
+		items, total, err := st.listSecrets(ctx, pageKey{ws: "bench", sort: listsql.DefaultSecretSort, limit: 10, offset: offset})
 		if err != nil || len(items) != 10 || total != rows {
 			b.Fatalf("ListSecrets: %d items, total %d, %v; want 10 of %d", len(items), total, err, rows)
 		}

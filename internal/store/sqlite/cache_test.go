@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/listsql"
 )
 
 const cacheChildEnv = "COFFER_TEST_CACHE_CHILD"
@@ -105,7 +106,7 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
 		t.Fatal(err)
 	}
-	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", sort: defaultSecretSort, limit: 10}
+	key, pkey := recordKey{"bench", "s"}, pageKey{ws: "bench", sort: listsql.DefaultSecretSort, limit: 10}
 	_, read, _ := lookup(st.cache, &st.cache.records, key)
 	staleRecord, err := st.getSecret(ctx, "bench", "s")
 	if err != nil {

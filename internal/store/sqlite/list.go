@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/listsql"
 )
 
 // List queries (docs/lifecycle.md, list queries). A list's SQL depends on
@@ -19,58 +20,6 @@ import (
 // ...)` for every field would keep the planner from using an index for the
 // ones that are set (an exact name, a time range in the sort's order),
 // because it plans before it sees the values.
-
-// orderTerm is one key of an ORDER BY.
-type orderTerm struct {
-	col  string
-	desc bool
-}
-
-// defaultSecretSort and defaultDeletedSort are the sorts of an empty Sort.
-const (
-	defaultSecretSort  = "-created_at"
-	defaultDeletedSort = "-deleted_at"
-)
-
-// secretOrder is the ORDER BY of each secrets.SecretSorts value; ties by
-// name, which is unique among live secrets.
-var secretOrder = map[string][]orderTerm{
-	"name":        {{"name", false}},
-	"-name":       {{"name", true}},
-	"created_at":  {{"created_at", false}, {"name", false}},
-	"-created_at": {{"created_at", true}, {"name", false}},
-	"updated_at":  {{"updated_at", false}, {"name", false}},
-	"-updated_at": {{"updated_at", true}, {"name", false}},
-}
-
-// deletedOrder is the ORDER BY of each sort the bin takes. Several entries
-// may share a name (and a deletion time), so ties go by name, then bin id,
-// which makes every order total.
-var deletedOrder = func() map[string][]orderTerm {
-	m := map[string][]orderTerm{
-		"deleted_at":  {{"deleted_at", false}, {"name", false}},
-		"-deleted_at": {{"deleted_at", true}, {"name", false}},
-	}
-	for sort, terms := range secretOrder {
-		m[sort] = terms
-	}
-	for sort, terms := range m {
-		m[sort] = append(terms[:len(terms):len(terms)], orderTerm{"deleted_id", false})
-	}
-	return m
-}()
-
-// orderBy renders terms, each column prefixed with prefix.
-func orderBy(terms []orderTerm, prefix string) string {
-	parts := make([]string, len(terms))
-	for i, t := range terms {
-		parts[i] = prefix + t.col + " ASC"
-		if t.desc {
-			parts[i] = prefix + t.col + " DESC"
-		}
-	}
-	return strings.Join(parts, ", ")
-}
 
 // listCols are a list item's columns; the workspace is the one listed.
 const listCols = `name, description, created_at, updated_at, created_by, updated_by, current_version`
@@ -110,7 +59,7 @@ func filterTerms(f secrets.Filter, args *queryArgs) string {
 	timeTerms(&b, args, "created_at", f.CreatedFrom, f.CreatedTo)
 	timeTerms(&b, args, "updated_at", f.UpdatedFrom, f.UpdatedTo)
 	if f.Search != "" {
-		p := args.add("%" + escapeLike(f.Search) + "%")
+		p := args.add("%" + listsql.EscapeLike(f.Search) + "%")
 		fmt.Fprintf(&b, ` AND (name LIKE %[1]s ESCAPE '\' OR description LIKE %[1]s ESCAPE '\')`, p)
 	}
 	return b.String()
@@ -132,19 +81,13 @@ func timeTerms(b *strings.Builder, args *queryArgs, col string, from, to *time.T
 	}
 }
 
-// escapeLike makes s match itself literally inside a LIKE pattern with
-// ESCAPE '\'.
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
 // secretListQuery returns the SQL and arguments of a page of ws's live
 // secrets. One statement is one snapshot: the total always counts the page
 // it comes with. No row means no workspace, one row of NULLs an empty page.
 // ?1 to ?4 are the same in every shape, so the zero-Filter statements are
 // prepared once at Open.
 func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
-	terms, ok := secretOrder[cmp.Or(q.Sort, defaultSecretSort)]
+	terms, ok := listsql.SecretOrder[cmp.Or(q.Sort, listsql.DefaultSecretSort)]
 	if !ok {
 		return "", nil, fmt.Errorf("sqlite: unknown secret sort %q", q.Sort)
 	}
@@ -162,15 +105,15 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 		total = `(SELECT count(*) FROM secrets WHERE ` + where + `)`
 	}
 	return `WITH page AS (SELECT ` + listCols + ` FROM secrets WHERE ` + where + `
-			ORDER BY ` + orderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
+			ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
 		SELECT ` + total + `, page.* FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
-		ORDER BY ` + orderBy(terms, "page."), args, nil
+		ORDER BY ` + listsql.OrderBy(terms, "page."), args, nil
 }
 
 // deletedListQuery returns the SQL and arguments of a page of ws's bin as
 // visible at q.Now, shaped like secretListQuery's.
 func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) {
-	terms, ok := deletedOrder[cmp.Or(q.Sort, defaultDeletedSort)]
+	terms, ok := listsql.DeletedOrder[cmp.Or(q.Sort, listsql.DefaultDeletedSort)]
 	if !ok {
 		return "", nil, fmt.Errorf("sqlite: unknown recycle bin sort %q", q.Sort)
 	}
@@ -181,10 +124,10 @@ func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) 
 	args.add(max(q.Offset, 0))
 	where := `workspace = ?1 AND deleted_id IS NOT NULL AND purge_at > ?2` + filterTerms(q.Filter, &args)
 	return `WITH page AS (SELECT ` + deletedCols("") + ` FROM secrets WHERE ` + where + `
-			ORDER BY ` + orderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
+			ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
 		SELECT (SELECT count(*) FROM secrets WHERE ` + where + `), page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
-		ORDER BY ` + orderBy(terms, "page."), args, nil
+		ORDER BY ` + listsql.OrderBy(terms, "page."), args, nil
 }
 
 // ListSecrets returns one page of a workspace's live secrets matching
@@ -196,7 +139,7 @@ func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuer
 	if !q.Filter.IsZero() {
 		return s.listFiltered(ctx, ws, q)
 	}
-	key := pageKey{ws: ws, exclude: q.Exclude, sort: cmp.Or(q.Sort, defaultSecretSort),
+	key := pageKey{ws: ws, exclude: q.Exclude, sort: cmp.Or(q.Sort, listsql.DefaultSecretSort),
 		limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
 	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
 		items, total, err := s.listSecrets(ctx, key)

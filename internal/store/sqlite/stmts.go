@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/listsql"
 )
 
 // Prepared statements: parsing and planning cost about as much as a simple
@@ -225,8 +226,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	for sort, order := range workspaceOrder {
 		wsLists[sort] = listWorkspacesSQL(order)
 	}
-	secretLists := make(map[string]string, len(secretOrder))
-	for sort := range secretOrder {
+	secretLists := make(map[string]string, len(listsql.SecretOrder))
+	for sort := range listsql.SecretOrder {
 		secretLists[sort], _, _ = secretListQuery("", secrets.SecretQuery{Sort: sort})
 	}
 	r.lists = newStmtCache(db)
