@@ -69,8 +69,8 @@ func TestAccessAuditLine(t *testing.T) {
 		t.Fatalf("%d audit lines, want 2:\n%s", len(audit), logs)
 	}
 	for i, want := range []string{
-		`level=INFO msg="secret access" principal=service:jobs on_behalf_of=alice workspace=default name=hf-token outcome=ok`,
-		`level=INFO msg="secret access" principal="" on_behalf_of="" workspace=default name=missing outcome="Secret default/missing not found"`,
+		`level=INFO msg="secret access" principal=service:jobs on_behalf_of=alice workspace=default name=hf-token version=1 outcome=ok`,
+		`level=INFO msg="secret access" principal="" on_behalf_of="" workspace=default name=missing version=current outcome="Secret default/missing not found"`,
 	} {
 		if !strings.HasPrefix(audit[i], "time=") || !strings.HasSuffix(audit[i], want) {
 			t.Errorf("audit line %d:\n got %s\nwant time=… %s", i, audit[i], want)

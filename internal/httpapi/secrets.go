@@ -153,9 +153,9 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 	value, got, err := s.svc.AccessSecret(r.Context(), ws, name, version)
 	outcome := "ok"
 	if err != nil {
-		outcome = err.Error()
+		outcome, got = err.Error(), version
 	}
-	s.audit(r.Context(), pr, ws, name, outcome)
+	s.audit(r.Context(), pr, ws, name, got, outcome)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -168,18 +168,26 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 }
 
 // audit writes the audit line of one /access: who, on whose behalf, which
-// secret and the outcome, never the value. It is Logger.Info without the
+// secret and version (0: the current one, not found) and the outcome, never
+// the value. It is Logger.Info without the
 // runtime.Callers walk Logger collects for the source position, which no
 // handler Coffer configures prints; the line is the same.
-func (s *Server) audit(ctx context.Context, p auth.Principal, ws, name, outcome string) {
+func (s *Server) audit(ctx context.Context, p auth.Principal, ws, name string, version int64, outcome string) {
 	h := s.log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "secret access", 0)
 	rec.AddAttrs(slog.String("principal", p.ID), slog.String("on_behalf_of", p.OnBehalfOf),
-		slog.String("workspace", ws), slog.String("name", name), slog.String("outcome", outcome))
+		slog.String("workspace", ws), slog.String("name", name), auditVersion(version), slog.String("outcome", outcome))
 	_ = h.Handle(ctx, rec)
+}
+
+func auditVersion(v int64) slog.Attr {
+	if v == 0 {
+		return slog.String("version", "current")
+	}
+	return slog.Int64("version", v)
 }
 
 func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p params) {
