@@ -53,6 +53,8 @@ func BenchmarkConcurrentUpdates(b *testing.B) {
 	st := openBench(b)
 	// Each goroutine updates its own secret (worker % secretCount), so updates
 	// do not all hit one row; the spare secrets make the table less tiny.
+	// Every update adds a version and prunes to the default history
+	// (secrets.max_versions), as the server's do.
 	const secretCount = 4 * benchWriters
 	for i := range secretCount {
 		if _, err := st.CreateSecret(ctx, benchRecord(fmt.Sprintf("s%09d", i), int64(i))); err != nil {

@@ -171,13 +171,12 @@ const storedCols = `v.secret_id, v.version, s.workspace, s.name, v.ciphertext, v
 
 // readStmts run on the reader pool.
 type readStmts struct {
-	getWorkspace, getSecret, getVersion            *sql.Stmt
-	listVersionsDesc, listVersionsAsc, getDeleted  *sql.Stmt
-	scanVersions, getStored, countByProvider, ping *sql.Stmt
-	seeded, rolesOf, workspacesOf, listBindings    *sql.Stmt
-	listWorkspaces                                 map[string]*sql.Stmt // by sort
-	listSecrets                                    map[string]*sql.Stmt // by sort, for the zero Filter
-	lists                                          *stmtCache           // filtered lists and the bin, by SQL
+	getWorkspace, getSecret, getVersion, getDeleted *sql.Stmt
+	scanVersions, getStored, countByProvider, ping  *sql.Stmt
+	seeded, rolesOf, workspacesOf, listBindings     *sql.Stmt
+	listWorkspaces                                  map[string]*sql.Stmt // by sort
+	listSecrets                                     map[string]*sql.Stmt // by sort, for the zero Filter
+	lists                                           *stmtCache           // filtered lists, versions and the bin, by SQL
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -242,8 +241,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.scanVersions, r.getStored, r.countByProvider, r.ping, r.seeded,
-		r.rolesOf, r.workspacesOf, r.listBindings}
+	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.scanVersions, r.getStored,
+		r.countByProvider, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, m := range []map[string]*sql.Stmt{r.listWorkspaces, r.listSecrets} {
 		for _, st := range m {
 			all = append(all, st)
