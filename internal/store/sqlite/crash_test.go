@@ -453,8 +453,8 @@ func TestCrashChild(t *testing.T) {
 			for seq := 0; time.Now().Before(deadline); seq++ {
 				val := fmt.Sprintf("v%s.%d.%d", iter, w, seq)
 				switch name := fmt.Sprintf("u%s.%d", iter, w); {
-				case w%4 == 0: // creator: new names, and every 8th tries the last one again
-					if seq%8 == 7 {
+				case w%4 < 2: // creator: new names, and every 4th tries the last one again
+					if seq%4 == 3 {
 						create(fmt.Sprintf("c%s.%d.%d", iter, w, seq-1), val, secrets.ErrAlreadyExists)
 					} else {
 						create(fmt.Sprintf("c%s.%d.%d", iter, w, seq), val, nil)

@@ -123,15 +123,32 @@ func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) 
 // UpdateSecret applies u to a live secret, increments its revision and,
 // with u.Sealed, adds the next version and prunes to u.Keep. It returns the
 // record without Sealed.
+//
+// The committer runs writes one at a time, so what a write does there
+// bounds the store's write throughput. The row is therefore read first on
+// the reader pool, in the caller's goroutine, and the write only updates
+// it, guarded by the id and revision read: every change of what the record
+// returns increments the revision, so when the guard holds the row is as
+// read. When it does not (a write came in between), or the row read does
+// not satisfy u.Cond, the write reads the row again itself.
 func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+	guess, guessed := s.peekLive(ctx, ws, name)
 	var rec secrets.Record
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		l, err := s.liveSecret(ctx, tx, ws, name, u.Cond)
-		if err != nil {
-			return err
+		updated := false
+		var err error
+		if guessed && u.Cond.Holds(true, guess.id, guess.revision) {
+			if rec, updated, err = s.updateMeta(ctx, tx, guess, u, u.Sealed != nil); err != nil {
+				return err
+			}
 		}
-		if rec, err = s.updateMeta(ctx, tx, l, u, u.Sealed != nil); err != nil || u.Sealed == nil {
-			return err
+		if !updated {
+			if rec, err = s.readAndUpdate(ctx, tx, ws, name, u); err != nil {
+				return err
+			}
+		}
+		if u.Sealed == nil {
+			return nil
 		}
 		return s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
 	})
@@ -139,6 +156,35 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 		return secrets.Record{}, err
 	}
 	return rec, nil
+}
+
+// readAndUpdate is UpdateSecret's UPDATE after reading the row in tx,
+// where it cannot change before the write commits.
+func (s *Store) readAndUpdate(ctx context.Context, tx *sql.Tx, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+	l, err := s.liveSecret(ctx, tx, ws, name, u.Cond)
+	if err != nil {
+		return secrets.Record{}, err
+	}
+	rec, updated, err := s.updateMeta(ctx, tx, l, u, u.Sealed != nil)
+	if err == nil && !updated {
+		err = errChangedInWrite
+	}
+	return rec, err
+}
+
+// errChangedInWrite reports a row that changed between a write's read and
+// its update, which the single writer rules out: a bug, never a conflict.
+var errChangedInWrite = errors.New("sqlite: a secret read in a write changed before its update")
+
+// peekLive reads ws/name's live secret on the reader pool, for a write to
+// start from; ok is false when there is none (or the read failed: the
+// write then reads for itself). Like getSecret it runs without the
+// caller's cancellation, which would cost a goroutine per query.
+func (s *Store) peekLive(ctx context.Context, ws, name string) (l live, ok bool) {
+	l = live{ws: ws, name: name}
+	err := s.r.peekLive.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(&l.id, &l.revision,
+		&l.version, &l.description, &l.createdAt, &l.createdBy)
+	return l, err == nil
 }
 
 // DeleteSecret moves a live secret to the recycle bin under d.BinID, or
@@ -188,26 +234,30 @@ func (s *Store) liveSecret(ctx context.Context, tx *sql.Tx, ws, name string, con
 	return l, nil
 }
 
-// updateMeta updates secret l for u: description (when set), updated_at/by
-// and revision, and when newVersion current_version too, pruning to u.Keep
-// (at least 1: the new version always stays). It returns the record as it
-// now is, without Sealed.
-func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate, newVersion bool) (secrets.Record, error) {
+// updateMeta updates secret l for u if it still has l's revision:
+// description (when set), updated_at/by and revision, and when newVersion
+// current_version too, pruning to u.Keep (at least 1: the new version
+// always stays). It returns the record as it now is, without Sealed, and
+// whether the row was updated.
+func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate, newVersion bool) (secrets.Record, bool, error) {
 	step := int64(0)
 	if newVersion {
 		step = 1
 	}
-	_, err := tx.StmtContext(ctx, s.w.updateSecret).ExecContext(ctx, l.id, u.Description,
-		micros(u.UpdatedAt), u.UpdatedBy, step, max(u.Keep, 1))
-	if err != nil {
-		return secrets.Record{}, err
+	res, err := tx.StmtContext(ctx, s.w.updateSecret).ExecContext(ctx, l.id, u.Description,
+		micros(u.UpdatedAt), u.UpdatedBy, step, max(u.Keep, 1), l.revision)
+	if err := affected(res, err); errors.Is(err, secrets.ErrNotFound) {
+		return secrets.Record{}, false, nil
+	} else if err != nil {
+		return secrets.Record{}, false, err
 	}
 	r := secrets.Record{ID: l.id, Revision: l.revision + 1, Secret: secrets.Secret{
-		Workspace: l.ws, Name: l.name, Description: cmp.Or(u.Description, l.description), CreatedAt: fromMicros(l.createdAt),
-		CreatedBy: l.createdBy, UpdatedAt: fromMicros(micros(u.UpdatedAt)), UpdatedBy: u.UpdatedBy,
+		Workspace: l.ws, Name: l.name, Description: cmp.Or(u.Description, l.description),
+		CreatedAt: fromMicros(l.createdAt), CreatedBy: l.createdBy,
+		UpdatedAt: fromMicros(micros(u.UpdatedAt)), UpdatedBy: u.UpdatedBy,
 		Version: l.version + step,
 	}}
-	return r, nil
+	return r, true, nil
 }
 
 // addVersion inserts version n of secret id holding sealed, created at at

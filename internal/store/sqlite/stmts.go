@@ -37,6 +37,9 @@ func listWorkspacesSQL(order string) string {
 // partial index only for a query that repeats its WHERE.
 const liveByName = `workspace = ?1 AND name = ?2 AND deleted_id IS NULL`
 
+// liveCols are what a write reads of a live secret (live).
+const liveCols = `id, revision, current_version, description, created_at, created_by`
+
 // eraseCols is the SET list that erases a version's value (destroyed,
 // pruned): the row stays, so the numbering keeps no holes.
 const eraseCols = `ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL`
@@ -100,17 +103,17 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		// versions to keep: raising pruned_through makes the secrets_prune
 		// trigger erase what the new version pushes out, in this statement
 		// (migration 4). SET expressions read the row before the update. A
-		// NULL ?2 keeps the description. No RETURNING: the write has read
-		// the row (liveSecret) and knows the result, and RETURNING costs
-		// SQLite an ephemeral table and database/sql a Rows per write.
+		// NULL ?2 keeps the description. ?7 is the revision the row was
+		// read at (updateMeta). No RETURNING: the write knows the result
+		// from that read, and RETURNING costs SQLite an ephemeral table and
+		// database/sql a Rows per write.
 		&w.updateSecret: `UPDATE secrets SET description = coalesce(?2, description),
 			updated_at = ?3, updated_by = ?4, revision = revision + 1,
 			current_version = current_version + ?5,
 			pruned_through = CASE WHEN ?5 THEN max(pruned_through, current_version + 1 - ?6)
 				ELSE pruned_through END
-			WHERE id = ?1`,
-		&w.liveSecret: `SELECT id, revision, current_version, description, created_at, created_by
-			FROM secrets WHERE ` + liveByName,
+			WHERE id = ?1 AND revision = ?7 AND deleted_id IS NULL`,
+		&w.liveSecret:   `SELECT ` + liveCols + ` FROM secrets WHERE ` + liveByName,
 		&w.deleteSecret: `DELETE FROM secrets WHERE ` + liveByName,
 		&w.binSecret: `UPDATE secrets SET deleted_id = ?3, deleted_at = ?4, deleted_by = ?5, purge_at = ?6,
 			revision = revision + 1 WHERE ` + liveByName,
@@ -172,6 +175,7 @@ const storedCols = `v.secret_id, v.version, s.workspace, s.name, v.ciphertext, v
 // readStmts run on the reader pool.
 type readStmts struct {
 	getWorkspace, getSecret, getVersion, getDeleted *sql.Stmt
+	peekLive                                        *sql.Stmt
 	scanVersions, getStored, countByProvider, ping  *sql.Stmt
 	seeded, rolesOf, workspacesOf, listBindings     *sql.Stmt
 	listWorkspaces                                  map[string]*sql.Stmt // by sort
@@ -183,6 +187,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	queries := map[**sql.Stmt]string{
 		&r.getWorkspace: `SELECT ` + wsCols + ` FROM workspaces WHERE name = ?1`,
 		&r.getSecret:    getSecretSQL,
+		&r.peekLive:     `SELECT ` + liveCols + ` FROM secrets WHERE ` + liveByName,
 		// The outer join tells a missing secret (no row) from a missing or
 		// erased version (NULL ciphertext).
 		&r.getVersion: `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
@@ -241,7 +246,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 }
 
 func (r *readStmts) close() error {
-	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.scanVersions, r.getStored,
+	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.peekLive, r.scanVersions, r.getStored,
 		r.countByProvider, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, m := range []map[string]*sql.Stmt{r.listWorkspaces, r.listSecrets} {
 		for _, st := range m {

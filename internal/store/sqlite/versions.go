@@ -77,7 +77,10 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 		} else if err != nil {
 			return err
 		}
-		rec, err = s.updateMeta(ctx, tx, l, u, true)
+		var updated bool
+		if rec, updated, err = s.updateMeta(ctx, tx, l, u, true); err == nil && !updated {
+			err = errChangedInWrite
+		}
 		return err
 	})
 	if err != nil {
