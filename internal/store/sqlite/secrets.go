@@ -135,27 +135,36 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 	guess, guessed := s.peekLive(ctx, ws, name)
 	var rec secrets.Record
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		updated := false
 		var err error
-		if guessed && u.Cond.Holds(true, guess.id, guess.revision) {
-			if rec, updated, err = s.updateMeta(ctx, tx, guess, u, u.Sealed != nil); err != nil {
-				return err
-			}
-		}
-		if !updated {
-			if rec, err = s.readAndUpdate(ctx, tx, ws, name, u); err != nil {
-				return err
-			}
-		}
-		if u.Sealed == nil {
-			return nil
-		}
-		return s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
+		rec, err = s.updateFrom(ctx, tx, guess, guessed, ws, name, u)
+		return err
 	})
 	if err != nil {
 		return secrets.Record{}, err
 	}
 	return rec, nil
+}
+
+// updateFrom is UpdateSecret's write, starting from the row read before it
+// (guess, when guessed).
+func (s *Store) updateFrom(ctx context.Context, tx *sql.Tx, guess live, guessed bool, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+	var rec secrets.Record
+	updated := false
+	var err error
+	if guessed && u.Cond.Holds(true, guess.id, guess.revision) {
+		if rec, updated, err = s.updateMeta(ctx, tx, guess, u, u.Sealed != nil); err != nil {
+			return secrets.Record{}, err
+		}
+	}
+	if !updated {
+		if rec, err = s.readAndUpdate(ctx, tx, ws, name, u); err != nil {
+			return secrets.Record{}, err
+		}
+	}
+	if u.Sealed != nil {
+		err = s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
+	}
+	return rec, err
 }
 
 // readAndUpdate is UpdateSecret's UPDATE after reading the row in tx,
