@@ -136,11 +136,13 @@ func (s *Server) deleteSecret(w http.ResponseWriter, r *http.Request, p params) 
 func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) {
 	ws, name := p.get("workspace"), p.get("name")
 	var version int64
-	if vs := r.URL.Query()["version"]; len(vs) > 0 {
-		var it *item
-		if version, it = versionNumber(vs[len(vs)-1], "query"); it != nil {
-			writeItems(w, []item{*it})
-			return
+	if r.URL.RawQuery != "" { // the hot path has none: no query map to build
+		if vs := r.URL.Query()["version"]; len(vs) > 0 {
+			var it *item
+			if version, it = versionNumber(vs[len(vs)-1], "query"); it != nil {
+				writeItems(w, []item{*it})
+				return
+			}
 		}
 	}
 	pr := p.principal
