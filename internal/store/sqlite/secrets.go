@@ -32,7 +32,7 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 		if rec.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return s.addVersion(ctx, tx, rec.ID, 1, r.Sealed, r.CreatedAt, r.CreatedBy)
+		return s.firstVersion(ctx, tx, live{id: rec.ID, revision: 1}, 1, r.Sealed, r.CreatedAt, r.CreatedBy)
 	})
 	if err != nil {
 		return secrets.Record{}, err
@@ -47,9 +47,11 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool, keep int) (bool, error) {
 	stored := false
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var id, version int64
+		l := live{}
+		var version, prunedThrough int64
 		err := tx.StmtContext(ctx, s.w.importSecret).QueryRowContext(ctx, r.Workspace, r.Name, r.Description,
-			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace, max(keep, 1)).Scan(&id, &version)
+			micros(r.CreatedAt), micros(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, replace, max(keep, 1)).Scan(
+			&l.id, &l.revision, &version, &prunedThrough)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			return nil // a live secret has the name and replace is off
@@ -61,9 +63,28 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 		if version == 1 {
 			at, by = r.CreatedAt, r.CreatedBy
 		}
-		return s.addVersion(ctx, tx, id, version, r.Sealed, at, by)
+		if err := s.firstVersion(ctx, tx, l, version, r.Sealed, at, by); err != nil {
+			return err
+		}
+		// The upsert returns the new mark only: prune from the start,
+		// which visits the secret's whole history, fine for an import.
+		return s.prune(ctx, tx, l.id, 0, prunedThrough)
 	})
 	return stored && err == nil, err
+}
+
+// firstVersion adds version n of the secret l just wrote as current
+// (CreateSecret, ImportSecret) and makes it the current row.
+func (s *Store) firstVersion(ctx context.Context, tx *sql.Tx, l live, n int64, sealed envelope.Sealed, at time.Time, by *string) error {
+	row, ok, err := s.addVersion(ctx, tx, l, n, sealed, at, by)
+	if err == nil && !ok {
+		err = errChangedInWrite
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.StmtContext(ctx, s.w.setCurrentRow).ExecContext(ctx, l.id, row)
+	return err
 }
 
 // GetSecret returns a live secret with its current version's sealed value,
@@ -148,37 +169,36 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 // updateFrom is UpdateSecret's write, starting from the row read before it
 // (guess, when guessed).
 func (s *Store) updateFrom(ctx context.Context, tx *sql.Tx, guess live, guessed bool, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
-	var rec secrets.Record
-	updated := false
-	var err error
 	if guessed && u.Cond.Holds(true, guess.id, guess.revision) {
-		if rec, updated, err = s.updateMeta(ctx, tx, guess, u, u.Sealed != nil); err != nil {
-			return secrets.Record{}, err
+		if rec, ok, err := s.applyUpdate(ctx, tx, guess, u); err != nil || ok {
+			return rec, err
 		}
 	}
-	if !updated {
-		if rec, err = s.readAndUpdate(ctx, tx, ws, name, u); err != nil {
-			return secrets.Record{}, err
-		}
-	}
-	if u.Sealed != nil {
-		err = s.addVersion(ctx, tx, rec.ID, rec.Version, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
-	}
-	return rec, err
-}
-
-// readAndUpdate is UpdateSecret's UPDATE after reading the row in tx,
-// where it cannot change before the write commits.
-func (s *Store) readAndUpdate(ctx context.Context, tx *sql.Tx, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
 	l, err := s.liveSecret(ctx, tx, ws, name, u.Cond)
 	if err != nil {
 		return secrets.Record{}, err
 	}
-	rec, updated, err := s.updateMeta(ctx, tx, l, u, u.Sealed != nil)
-	if err == nil && !updated {
+	rec, ok, err := s.applyUpdate(ctx, tx, l, u)
+	if err == nil && !ok {
 		err = errChangedInWrite
 	}
 	return rec, err
+}
+
+// applyUpdate applies u to secret l if it still has l's revision: its new
+// version first, if any, then the secret's row, which makes it current and
+// prunes. ok is false, and nothing written, when the row has changed since
+// l was read.
+func (s *Store) applyUpdate(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate) (secrets.Record, bool, error) {
+	var row *int64
+	if u.Sealed != nil {
+		id, ok, err := s.addVersion(ctx, tx, l, l.version+1, *u.Sealed, u.UpdatedAt, u.UpdatedBy)
+		if err != nil || !ok {
+			return secrets.Record{}, false, err
+		}
+		row = &id
+	}
+	return s.updateMeta(ctx, tx, l, u, row)
 }
 
 // errChangedInWrite reports a row that changed between a write's read and
@@ -191,8 +211,7 @@ var errChangedInWrite = errors.New("sqlite: a secret read in a write changed bef
 // caller's cancellation, which would cost a goroutine per query.
 func (s *Store) peekLive(ctx context.Context, ws, name string) (l live, ok bool) {
 	l = live{ws: ws, name: name}
-	err := s.r.peekLive.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(&l.id, &l.revision,
-		&l.version, &l.description, &l.createdAt, &l.createdBy)
+	err := s.r.peekLive.QueryRowContext(context.WithoutCancel(ctx), ws, name).Scan(l.dest()...)
 	return l, err == nil
 }
 
@@ -216,10 +235,15 @@ func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.Sec
 
 // live is a live secret's row as a write reads it, before changing it.
 type live struct {
-	ws, name               string
-	id, revision, version  int64
-	description, createdBy *string
-	createdAt              int64
+	ws, name                             string
+	id, revision, version, prunedThrough int64
+	description, createdBy               *string
+	createdAt                            int64
+}
+
+// dest is where a read of liveCols goes.
+func (l *live) dest() []any {
+	return []any{&l.id, &l.revision, &l.version, &l.prunedThrough, &l.description, &l.createdAt, &l.createdBy}
 }
 
 // liveSecret reads ws/name's live secret in tx and checks cond against it:
@@ -228,8 +252,7 @@ type live struct {
 // writer makes the read and the write after it atomic.
 func (s *Store) liveSecret(ctx context.Context, tx *sql.Tx, ws, name string, cond secrets.Cond) (live, error) {
 	l := live{ws: ws, name: name}
-	err := tx.StmtContext(ctx, s.w.liveSecret).QueryRowContext(ctx, ws, name).Scan(&l.id, &l.revision,
-		&l.version, &l.description, &l.createdAt, &l.createdBy)
+	err := tx.StmtContext(ctx, s.w.liveSecret).QueryRowContext(ctx, ws, name).Scan(l.dest()...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return live{}, err
 	}
@@ -244,20 +267,24 @@ func (s *Store) liveSecret(ctx context.Context, tx *sql.Tx, ws, name string, con
 }
 
 // updateMeta updates secret l for u if it still has l's revision:
-// description (when set), updated_at/by and revision, and when newVersion
-// current_version too, pruning to u.Keep (at least 1: the new version
-// always stays). It returns the record as it now is, without Sealed, and
-// whether the row was updated.
-func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate, newVersion bool) (secrets.Record, bool, error) {
-	step := int64(0)
-	if newVersion {
-		step = 1
+// description (when set), updated_at/by and revision, and when row is set
+// (the new version, inserted just before) current_version and current_row
+// too, then prunes to u.Keep (at least 1: the new version always stays).
+// It returns the record as it now is, without Sealed, and whether the row
+// was updated.
+func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.SecretUpdate, row *int64) (secrets.Record, bool, error) {
+	step, pruned := int64(0), l.prunedThrough
+	if row != nil {
+		step, pruned = 1, max(pruned, l.version+1-int64(max(u.Keep, 1)))
 	}
 	res, err := tx.StmtContext(ctx, s.w.updateSecret).ExecContext(ctx, l.id, u.Description,
-		micros(u.UpdatedAt), u.UpdatedBy, step, max(u.Keep, 1), l.revision)
+		micros(u.UpdatedAt), u.UpdatedBy, step, pruned, l.revision, row)
 	if err := affected(res, err); errors.Is(err, secrets.ErrNotFound) {
 		return secrets.Record{}, false, nil
 	} else if err != nil {
+		return secrets.Record{}, false, err
+	}
+	if err := s.prune(ctx, tx, l.id, l.prunedThrough, pruned); err != nil {
 		return secrets.Record{}, false, err
 	}
 	r := secrets.Record{ID: l.id, Revision: l.revision + 1, Secret: secrets.Secret{
@@ -269,12 +296,29 @@ func (s *Store) updateMeta(ctx context.Context, tx *sql.Tx, l live, u secrets.Se
 	return r, true, nil
 }
 
-// addVersion inserts version n of secret id holding sealed, created at at
-// by by. The UPDATE that made n current has pruned already.
-func (s *Store) addVersion(ctx context.Context, tx *sql.Tx, id, n int64, sealed envelope.Sealed, at time.Time, by *string) error {
-	_, err := tx.StmtContext(ctx, s.w.addVersion).ExecContext(ctx, id, n, blob(sealed.Ciphertext),
-		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format, micros(at), by)
+// prune erases the values of secret id's versions above from up to to,
+// the range a write's new pruned_through adds (migration 4).
+func (s *Store) prune(ctx context.Context, tx *sql.Tx, id, from, to int64) error {
+	if to <= from {
+		return nil
+	}
+	_, err := tx.StmtContext(ctx, s.w.prune).ExecContext(ctx, id, from, to)
 	return err
+}
+
+// addVersion inserts version n of secret l, holding sealed, created at at
+// by by, if l is still live at its revision, and returns the new row's id;
+// ok is false, and nothing inserted, when it is not.
+func (s *Store) addVersion(ctx context.Context, tx *sql.Tx, l live, n int64, sealed envelope.Sealed, at time.Time, by *string) (row int64, ok bool, err error) {
+	res, err := tx.StmtContext(ctx, s.w.addVersion).ExecContext(ctx, l.id, n, blob(sealed.Ciphertext),
+		blob(sealed.WrappedDEK), sealed.Provider, sealed.Format, micros(at), by, l.revision)
+	if err := affected(res, err); errors.Is(err, secrets.ErrNotFound) {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, err
+	}
+	row, err = res.LastInsertId()
+	return row, err == nil, err
 }
 
 // nullSealed receives a version's value columns, NULL once it is erased

@@ -38,19 +38,26 @@ func listWorkspacesSQL(order string) string {
 const liveByName = `workspace = ?1 AND name = ?2 AND deleted_id IS NULL`
 
 // liveCols are what a write reads of a live secret (live).
-const liveCols = `id, revision, current_version, description, created_at, created_by`
+const liveCols = `id, revision, current_version, pruned_through, description, created_at, created_by`
 
 // eraseCols is the SET list that erases a version's value (destroyed,
 // pruned): the row stays, so the numbering keeps no holes.
 const eraseCols = `ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL`
 
-// GetSecret, the access and get path: one statement, two index searches
-// (the live name, then the version's key; TestQueryPlans). It does not
-// select workspace and name: they are the lookup keys.
+// GetSecret, the access and get path: one statement, one index search (the
+// live name), then the secret's row and its current version's row by rowid
+// (current_row; TestQueryPlans). It does not select workspace and name:
+// they are the lookup keys.
 const getSecretSQL = `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v.provider, v.format_version,
 		s.created_at, s.updated_at, s.created_by, s.updated_by, s.revision, s.current_version
-	FROM secrets AS s JOIN secret_versions AS v ON v.secret_id = s.id AND v.version = s.current_version
+	FROM secrets AS s JOIN secret_versions AS v ON v.id = s.current_row
 	WHERE s.workspace = ?1 AND s.name = ?2 AND s.deleted_id IS NULL`
+
+// pruneSQL erases the versions of secret ?1 above ?2 up to ?3: a range of
+// the (secret_id, version) index, normally one version (TestQueryPlans).
+// One destroyed before is skipped.
+const pruneSQL = `UPDATE secret_versions SET ` + eraseCols + `
+	WHERE secret_id = ?1 AND version > ?2 AND version <= ?3 AND ciphertext IS NOT NULL`
 
 // scanVersionsSQL pages through the stored versions in key order.
 const scanVersionsSQL = `SELECT ` + storedCols + `
@@ -65,7 +72,7 @@ type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
 
 	createSecret, importSecret, updateSecret, liveSecret *sql.Stmt
-	deleteSecret, binSecret                              *sql.Stmt
+	setCurrentRow, prune, deleteSecret, binSecret        *sql.Stmt
 	addVersion, copyVersion, destroy, touch              *sql.Stmt
 	reseal, versionHeld, storedCount                     *sql.Stmt
 	binEntry, unbin, purgeDeleted, purgeExpired          *sql.Stmt
@@ -87,7 +94,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)`,
 		// ?8 is replace: when false the existing row is left alone and
 		// RETURNING yields no row, which tells "skipped" from "stored". ?9
-		// is keep: a replace adds a version and prunes as updateSecret.
+		// is keep: a replace adds a version and prunes as updateSecret
+		// (ImportSecret inserts it and prunes after).
 		&w.importSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
 				created_by, updated_by, revision, current_version)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)
@@ -98,28 +106,31 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 				current_version = current_version + 1,
 				pruned_through = max(pruned_through, current_version + 1 - ?9)
 			WHERE ?8
-			RETURNING id, current_version`,
-		// ?5 is 1 when the update adds a version, else 0, and ?6 then the
-		// versions to keep: raising pruned_through makes the secrets_prune
-		// trigger erase what the new version pushes out, in this statement
-		// (migration 4). SET expressions read the row before the update. A
+			RETURNING id, revision, current_version, pruned_through`,
+		// ?5 is 1 when the update adds a version (inserted before, as row
+		// ?8), else 0; ?6 is the new pruned_through (prune runs next). A
 		// NULL ?2 keeps the description. ?7 is the revision the row was
 		// read at (updateMeta). No RETURNING: the write knows the result
 		// from that read, and RETURNING costs SQLite an ephemeral table and
 		// database/sql a Rows per write.
 		&w.updateSecret: `UPDATE secrets SET description = coalesce(?2, description),
 			updated_at = ?3, updated_by = ?4, revision = revision + 1,
-			current_version = current_version + ?5,
-			pruned_through = CASE WHEN ?5 THEN max(pruned_through, current_version + 1 - ?6)
-				ELSE pruned_through END
+			current_version = current_version + ?5, current_row = coalesce(?8, current_row),
+			pruned_through = ?6
 			WHERE id = ?1 AND revision = ?7 AND deleted_id IS NULL`,
-		&w.liveSecret:   `SELECT ` + liveCols + ` FROM secrets WHERE ` + liveByName,
-		&w.deleteSecret: `DELETE FROM secrets WHERE ` + liveByName,
+		&w.setCurrentRow: `UPDATE secrets SET current_row = ?2 WHERE id = ?1`,
+		&w.prune:         pruneSQL,
+		&w.liveSecret:    `SELECT ` + liveCols + ` FROM secrets WHERE ` + liveByName,
+		&w.deleteSecret:  `DELETE FROM secrets WHERE ` + liveByName,
 		&w.binSecret: `UPDATE secrets SET deleted_id = ?3, deleted_at = ?4, deleted_by = ?5, purge_at = ?6,
 			revision = revision + 1 WHERE ` + liveByName,
 
+		// Guarded like updateSecret: nothing is inserted unless secret ?1
+		// is live at revision ?9.
 		&w.addVersion: `INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek,
-			provider, format_version, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+				provider, format_version, created_at, created_by)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+			WHERE EXISTS (SELECT 1 FROM secrets WHERE id = ?1 AND revision = ?9 AND deleted_id IS NULL)`,
 		// The value is copied inside SQLite, as it is: same AAD, no re-seal.
 		&w.copyVersion: `INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek,
 				provider, format_version, created_at, created_by)
@@ -159,7 +170,8 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.importSecret, w.updateSecret, w.liveSecret, w.deleteSecret, w.binSecret,
+		w.createSecret, w.importSecret, w.updateSecret, w.liveSecret, w.setCurrentRow, w.prune,
+		w.deleteSecret, w.binSecret,
 		w.addVersion, w.copyVersion, w.destroy, w.touch,
 		w.reseal, w.versionHeld, w.storedCount,
 		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,

@@ -69,7 +69,8 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 			return err
 		}
 		// The copy comes first: it finds no row for a version that never
-		// existed or was erased, before anything changed.
+		// existed or was erased, before anything changed, and the UPDATE
+		// after it may prune the version copied.
 		res, err := tx.StmtContext(ctx, s.w.copyVersion).ExecContext(ctx, l.id, version, l.version+1,
 			micros(u.UpdatedAt), u.UpdatedBy)
 		if err := affected(res, err); errors.Is(err, secrets.ErrNotFound) {
@@ -77,8 +78,12 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 		} else if err != nil {
 			return err
 		}
+		row, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
 		var updated bool
-		if rec, updated, err = s.updateMeta(ctx, tx, l, u, true); err == nil && !updated {
+		if rec, updated, err = s.updateMeta(ctx, tx, l, u, &row); err == nil && !updated {
 			err = errChangedInWrite
 		}
 		return err

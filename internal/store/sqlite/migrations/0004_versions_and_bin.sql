@@ -37,7 +37,18 @@ CREATE TABLE secrets (
     updated_by      TEXT,
     revision        INTEGER NOT NULL,
     current_version INTEGER NOT NULL,
-    -- Every version up to this one is erased by pruning (secrets_prune).
+    -- The secret_versions row (id) of current_version: the hot read, of a
+    -- secret with its value, follows it to the row directly instead of
+    -- searching the (secret_id, version) index first. Set in the
+    -- transaction that adds the version.
+    current_row     INTEGER,
+    -- Pruning (docs/lifecycle.md: the write that creates version n erases
+    -- the values of versions <= n - max_versions) has erased every version
+    -- up to this one, so the next prune erases only the range above it:
+    -- one version when the history limit did not change, whatever the
+    -- length of the history. Writes prune with an explicit statement, not
+    -- a trigger: a statement with a trigger opens a statement journal,
+    -- which costs more than the statement.
     pruned_through  INTEGER NOT NULL DEFAULT 0,
     -- The bin: all four NULL for a live secret, all set for a bin entry.
     deleted_id      TEXT,
@@ -71,9 +82,12 @@ INSERT INTO sqlite_sequence (name, seq)
 -- (SQLite advises WITHOUT ROWID only for rows under 1/20 of a page), and
 -- rows appended in rowid order put the versions one commit adds on a few
 -- pages, where clustering by secret puts each on a page of its own: an
--- update then writes fewer WAL frames. The key is a unique index, which
--- reads search before the row.
+-- update then writes fewer WAL frames. The key (secret_id, version) is a
+-- unique index; id, an explicit INTEGER PRIMARY KEY, is the rowid that
+-- secrets.current_row names, which VACUUM keeps (it may renumber an
+-- implicit rowid).
 CREATE TABLE secret_versions (
+    id             INTEGER PRIMARY KEY,
     secret_id      INTEGER NOT NULL REFERENCES secrets (id) ON DELETE CASCADE,
     version        INTEGER NOT NULL,
     ciphertext     BLOB,
@@ -82,7 +96,7 @@ CREATE TABLE secret_versions (
     format_version INTEGER CHECK (format_version IN (1, 2)),
     created_at     INTEGER NOT NULL,
     created_by     TEXT,
-    PRIMARY KEY (secret_id, version),
+    UNIQUE (secret_id, version),
     CHECK ((ciphertext IS NULL) = (wrapped_dek IS NULL) AND (ciphertext IS NULL) = (provider IS NULL)
         AND (ciphertext IS NULL) = (format_version IS NULL))
 );
@@ -92,21 +106,9 @@ INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek, provid
     SELECT id, 1, ciphertext, wrapped_dek, provider, format_version, updated_at, updated_by
     FROM secrets_old ORDER BY id;
 
-DROP TABLE secrets_old;
+UPDATE secrets SET current_row = (SELECT id FROM secret_versions WHERE secret_id = secrets.id AND version = 1);
 
--- Pruning (docs/lifecycle.md: the write that creates version n erases the
--- values of versions <= n - max_versions). A write that adds a version
--- raises pruned_through to n - keep in its UPDATE of the secret, and this
--- trigger erases, in that same statement, the versions that fell below:
--- the primary-key range between the old and the new mark, one version when
--- keep did not change, so a write costs the same after a million versions
--- as after ten. A version destroyed earlier is skipped, not erased again.
-CREATE TRIGGER secrets_prune AFTER UPDATE OF pruned_through ON secrets
-WHEN NEW.pruned_through > OLD.pruned_through BEGIN
-    UPDATE secret_versions SET ciphertext = NULL, wrapped_dek = NULL, provider = NULL, format_version = NULL
-    WHERE secret_id = NEW.id AND version > OLD.pruned_through AND version <= NEW.pruned_through
-        AND ciphertext IS NOT NULL;
-END;
+DROP TABLE secrets_old;
 
 -- A live name is unique; the bin is not. Upserts name this index as
 -- ON CONFLICT (workspace, name) WHERE deleted_id IS NULL. It also serves the
