@@ -185,8 +185,8 @@ func benchList(b *testing.B, rows, offset int) {
 }
 
 // fillSecrets inserts n secrets named f000000000…, each with its version
-// 1, into ws with two statements on the writer (outside the committer,
-// which is idle here).
+// 1 as current row, into ws with three statements on the writer (outside
+// the committer, which is idle here).
 func fillSecrets(b *testing.B, st *Store, ws string, n int) {
 	b.Helper()
 	_, err := st.writer.ExecContext(ctx, `WITH RECURSIVE seq (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?2)
@@ -199,6 +199,11 @@ func fillSecrets(b *testing.B, st *Store, ws string, n int) {
 			provider, format_version, created_at)
 		SELECT id, 1, randomblob(100), randomblob(60), 'k1', 2, created_at FROM secrets
 		WHERE workspace = ?1 AND NOT EXISTS (SELECT 1 FROM secret_versions WHERE secret_id = id)`, ws)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = st.writer.ExecContext(ctx, `UPDATE secrets SET current_row = (SELECT id FROM secret_versions
+		WHERE secret_id = secrets.id AND version = 1) WHERE workspace = ?1 AND current_row IS NULL`, ws)
 	if err != nil {
 		b.Fatal(err)
 	}
