@@ -101,13 +101,58 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	// 3), less the excluded secret if it is live: a unique-index probe,
 	// where count(*) would visit every secret of the workspace per page.
 	total := `workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE ` + liveByName + `)`
-	if !q.Filter.IsZero() {
+	switch {
+	case needsScan(q.Filter):
+		return probedListQuery(where, terms), args, nil
+	case !q.Filter.IsZero():
 		total = `(SELECT count(*) FROM secrets WHERE ` + where + `)`
 	}
 	return `WITH page AS (SELECT ` + listCols + ` FROM secrets WHERE ` + where + `
 			ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
 		SELECT ` + total + `, page.* FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
 		ORDER BY ` + listsql.OrderBy(terms, "page."), args, nil
+}
+
+// needsScan reports a Filter that a list can only answer by trying every
+// secret of the workspace in its table: one on the description (a pattern,
+// Search), which no index holds, and no term an index serves (an exact
+// name, a time range) to narrow the secrets down first. A pattern on the
+// name alone is tried in the (workspace, name) index, which is faster.
+func needsScan(f secrets.Filter) bool {
+	return (f.DescriptionLike != nil || f.Search != "") && f.Name == nil && f.CreatedFrom == nil &&
+		f.CreatedTo == nil && f.UpdatedFrom == nil && f.UpdatedTo == nil
+}
+
+// probeCap is how many matches of a pattern filter one pass collects to
+// answer page and total from (probedListQuery).
+const probeCap = 1000
+
+// probedListQuery is secretListQuery for a Filter that needsScan. The
+// other lists' shape (an index walk for the page, then a count) would make
+// that two passes, each slower than a scan of the table, because an index
+// walk looks every row up in the table. A search box usually matches a
+// few secrets, so one scan of the table (NOT INDEXED) collects up to
+// probeCap+1 matching ids first: with at most probeCap, page and total come
+// from them; with more, the page comes from the sort's index walk (it finds
+// its rows early) and the total from a second scan. The one-row few comes
+// first in each arm (CROSS JOIN keeps the order), so the arm that does not
+// apply stops before it reads a secret. docs/lifecycle.md asks for well
+// under a second at 1,000,000 secrets (BenchmarkListShapes).
+func probedListQuery(where string, terms []listsql.Term) string {
+	cols := "secrets." + strings.ReplaceAll(listCols, ", ", ", secrets.")
+	return `WITH probe AS MATERIALIZED (SELECT id FROM secrets NOT INDEXED WHERE ` + where + `
+				LIMIT ` + strconv.Itoa(probeCap+1) + `),
+			few AS MATERIALIZED (SELECT count(*) <= ` + strconv.Itoa(probeCap) + ` AS yes FROM probe),
+			page AS (SELECT ` + cols + ` FROM few CROSS JOIN secrets
+					WHERE few.yes AND secrets.id IN (SELECT id FROM probe)
+				UNION ALL
+				SELECT ` + cols + ` FROM few CROSS JOIN secrets WHERE NOT few.yes AND ` + where + `
+				ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
+		SELECT CASE WHEN (SELECT yes FROM few) THEN (SELECT count(*) FROM probe)
+				ELSE (SELECT count(*) FROM secrets NOT INDEXED WHERE ` + where + `) END,
+			page.*
+		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
+		ORDER BY ` + listsql.OrderBy(terms, "page.")
 }
 
 // deletedListQuery returns the SQL and arguments of a page of ws's bin as
