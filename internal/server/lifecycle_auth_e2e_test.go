@@ -1,7 +1,7 @@
 package server
 
-// Authorization of the lifecycle routes (lifecycle.md §1, §2 route tables;
-// auth.md §4.2, §6) and attribution of versions and deletions.
+// Authorization of the lifecycle routes (docs/lifecycle.md §1, §2 route
+// tables; docs/auth.md "Roles") and attribution of versions and deletions.
 
 import (
 	"fmt"

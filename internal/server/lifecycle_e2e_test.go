@@ -1,11 +1,11 @@
 package server
 
-// End-to-end tests of the secret lifecycle (/work/shared/spec/lifecycle.md):
+// End-to-end tests of the secret lifecycle (docs/lifecycle.md):
 // versions (§1), the recycle bin (§2), conditional requests (§3), list
 // queries (§4) and the rotation counts that come with them, through a real
 // listener on both storage backends. Every request goes through lcServer,
 // which fails the test when a value sent in a request body comes back
-// anywhere but /access, or shows up in the log (§6).
+// anywhere but /access, or shows up in the log.
 
 import (
 	"context"
