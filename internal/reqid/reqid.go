@@ -1,0 +1,62 @@
+// Package reqid carries a request's id (the X-Request-Id header) through a
+// context, so log lines and audit events of one request can be joined.
+package reqid
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+)
+
+// Header is the HTTP header that carries the id in both directions.
+const Header = "X-Request-Id"
+
+// maxLen bounds an id a client may choose (docs/operations.md, "Request ids").
+const maxLen = 128
+
+type ctxKey struct{}
+
+// With returns ctx carrying id.
+func With(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// From returns the id ctx carries, or "".
+func From(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// Valid reports whether a client-sent id may be kept: 1–128 characters of
+// [A-Za-z0-9._-]. Anything else is replaced, so an id can never smuggle
+// markup or line breaks into logs or the audit trail.
+func Valid(id string) bool {
+	if id == "" || len(id) > maxLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var encoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// New returns a fresh random id (26 characters, 128 bits).
+func New() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return encoding.EncodeToString(b[:])
+}
+
+// Ensure returns the client's id when Valid, else a new one.
+func Ensure(client string) string {
+	if Valid(client) {
+		return client
+	}
+	return New()
+}
