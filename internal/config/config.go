@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/config/envvar"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,10 +207,10 @@ func (c *Config) loadFile(path string) error {
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
-		return fmt.Errorf("config file %s: not valid YAML: %s", path, yamlMessage(err))
+		return fmt.Errorf("config file %s: not valid YAML: %s", path, yamlMessage(err, nil))
 	}
 	if err := root.Decode(c); err != nil {
-		return fmt.Errorf("config file %s: %s", path, yamlMessage(err))
+		return fmt.Errorf("config file %s: %s", path, yamlMessage(err, &root))
 	}
 	c.File = path
 	for _, k := range unknownCofferKeys(&root) {
@@ -224,8 +225,10 @@ func (c *Config) loadFile(path string) error {
 }
 
 // yamlMessage shortens a YAML error; YAML type errors quote scalars, which
-// could be key material, so those quotes are cut.
-func yamlMessage(err error) string {
+// could be key material, so those quotes are cut. A type error names only a
+// line, so the key found on that line in root (when given) is put in front,
+// as every other configuration error names its key.
+func yamlMessage(err error, root *yaml.Node) string {
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
 		msgs := make([]string, len(te.Errors))
@@ -235,11 +238,70 @@ func yamlMessage(err error) string {
 					e = e[:j] + e[k+1:]
 				}
 			}
-			msgs[i] = e
+			msgs[i] = withKey(e, root)
 		}
 		return strings.Join(msgs, "; ")
 	}
 	return err.Error()
+}
+
+// withKey turns "line 7: cannot unmarshal …" into
+// "coffer.limits.max_value_bytes (line 7): cannot unmarshal …" when a value
+// on line 7 of root has a key; otherwise msg is returned as it is.
+func withKey(msg string, root *yaml.Node) string {
+	rest, ok := strings.CutPrefix(msg, "line ")
+	if !ok || root == nil {
+		return msg
+	}
+	num, detail, ok := strings.Cut(rest, ": ")
+	line, err := strconv.Atoi(num)
+	if !ok || err != nil {
+		return msg
+	}
+	tag := ""
+	if t, ok := strings.CutPrefix(detail, "cannot unmarshal "); ok {
+		tag, _, _ = strings.Cut(t, " ")
+	}
+	key := keyOnLine(root, line, tag, "")
+	if key == "" {
+		return msg
+	}
+	return fmt.Sprintf("%s (line %d): %s", key, line, detail)
+}
+
+// keyOnLine returns the dotted path (with [i] for list items) of the first
+// value under n that is on line and has the YAML tag (e.g. "!!str"), or "".
+// Children come first: in a flow collection ("[a, [b]]") the innermost value
+// on the line is the one that failed.
+func keyOnLine(n *yaml.Node, line int, tag, path string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if k := keyOnLine(c, line, tag, path); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			if k := keyOnLine(n.Content[i+1], line, tag, p); k != "" {
+				return k
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if k := keyOnLine(c, line, tag, fmt.Sprintf("%s[%d]", path, i)); k != "" {
+				return k
+			}
+		}
+	}
+	if path != "" && n.Line == line && n.ShortTag() == tag {
+		return path
+	}
+	return ""
 }
 
 // finish derives settings that depend on others.
