@@ -39,7 +39,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	live.stop()
+	for _, s := range []*liveServer{&live, &authLive, &tlsLive} {
+		s.stop()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -290,30 +292,58 @@ func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 // liveServer is one `coffer serve` shared by the tests that need the real
 // service; each test works in its own workspaces.
 type liveServer struct {
-	once sync.Once
-	url  string
-	err  error
-	dir  string // data directory and log file
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
+	env []string // extra environment of coffer serve
+	tls bool     // serve HTTPS with a certificate of a test CA (caFile)
+
+	once   sync.Once
+	url    string
+	caFile string // PEM of the CA that signed the server's certificate
+	err    error
+	dir    string // data directory and log file
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
 }
 
-var live liveServer
+var (
+	// live is the service in its default (development) configuration.
+	live liveServer
+	// authLive has authentication on; callers use identity headers from
+	// loopback, and boss@corp.com is PlatformAdmin.
+	authLive = liveServer{env: []string{"NMP_AUTH_ENABLED=true", "NMP_AUTH_ADMIN_EMAIL=boss@corp.com"}}
+	// tlsLive serves HTTPS with a certificate of a private CA.
+	tlsLive = liveServer{tls: true}
+)
 
-// liveURL starts the service on first use and returns its base URL.
+// liveURL starts the default service on first use and returns its base URL.
 func liveURL(t *testing.T) string {
 	t.Helper()
-	live.once.Do(live.start)
-	if live.err != nil {
-		logText, _ := os.ReadFile(filepath.Join(live.dir, "serve.log"))
-		t.Fatalf("starting coffer serve: %v\nserver log:\n%s", live.err, logText)
+	return live.URL(t)
+}
+
+// URL starts the service on first use and returns its base URL.
+func (s *liveServer) URL(t *testing.T) string {
+	t.Helper()
+	s.once.Do(s.start)
+	if s.err != nil {
+		logText, _ := os.ReadFile(filepath.Join(s.dir, "serve.log"))
+		t.Fatalf("starting coffer serve: %v\nserver log:\n%s", s.err, logText)
 	}
-	return live.url
+	return s.url
 }
 
 func (s *liveServer) start() {
 	if s.dir, s.err = os.MkdirTemp("", "coffer-cli-data-"); s.err != nil {
 		return
+	}
+	env := append([]string{"HOME=" + s.dir, "XDG_DATA_HOME=" + s.dir}, s.env...)
+	scheme, hc := "http", http.DefaultClient
+	if s.tls {
+		var certFile, keyFile string
+		if s.caFile, certFile, keyFile, hc, s.err = testCA(s.dir); s.err != nil {
+			return
+		}
+		scheme = "https"
+		env = append(env, "COFFER_TLS_CERT_FILE="+certFile, "COFFER_TLS_KEY_FILE="+keyFile)
 	}
 	logFile, err := os.Create(filepath.Join(s.dir, "serve.log"))
 	if err != nil {
@@ -327,7 +357,7 @@ func (s *liveServer) start() {
 		return
 	}
 	s.cmd = exec.Command(cofferBin, "serve", "--listen", addr, "--data-dir", filepath.Join(s.dir, "data"))
-	s.cmd.Env = cleanEnv("HOME="+s.dir, "XDG_DATA_HOME="+s.dir)
+	s.cmd.Env = cleanEnv(env...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if s.err = s.cmd.Start(); s.err != nil {
 		return
@@ -337,8 +367,8 @@ func (s *liveServer) start() {
 		s.cmd.Wait()
 		close(s.done)
 	}()
-	s.url = "http://" + addr
-	s.err = waitReady(s.url, s.done)
+	s.url = scheme + "://" + addr
+	s.err = waitReady(hc, s.url, s.done)
 }
 
 // stop ends the server with SIGTERM, as an operator would, and removes its
@@ -367,7 +397,7 @@ func freeLoopbackAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-func waitReady(url string, exited <-chan struct{}) error {
+func waitReady(hc *http.Client, url string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -375,7 +405,7 @@ func waitReady(url string, exited <-chan struct{}) error {
 			return errors.New("coffer serve exited before it was ready")
 		default:
 		}
-		resp, err := http.Get(url + "/health/ready")
+		resp, err := hc.Get(url + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -131,7 +131,7 @@ func TestLiveVersionCommands(t *testing.T) {
 	}
 	res = run("secrets", "access", "api-key", "--version", "1")
 	res.expect(t, 0, "")
-	if res.stdout != "name     workspace     value\napi-key  cli-versions  value-1\n" {
+	if res.stdout != "value-1" {
 		t.Errorf("access --version 1 = %q", res.stdout)
 	}
 	run("secrets", "access", "api-key", "--version", "9").expect(t, 1, "Error: 404 Secret cli-versions/api-key version 9 not found\n")

@@ -130,7 +130,7 @@ func TestLiveSecretCommands(t *testing.T) {
 		t.Errorf("value after update = %q", got)
 	}
 
-	res = run("secrets", "access", "api-key")
+	res = run("secrets", "access", "api-key", "-f", "table")
 	res.expect(t, 0, "")
 	if res.stdout != "name     workspace    value\napi-key  cli-secrets  second-value\n" {
 		t.Errorf("access table = %q", res.stdout)
@@ -160,7 +160,7 @@ func TestLiveErrors(t *testing.T) {
 		{"422 list", []string{"secrets", "create", "Bad!", "--workspace", ws, "--value", "v", "--description", longDescription},
 			"Error: 422 body.name: Value error, Invalid secret name 'Bad!'. Allowed characters: letters (a-z, A-Z), " +
 				"digits (0-9), underscores, hyphens, and dots. Example: my-api-key\n" +
-				"body.description: String should have at most 4096 characters\n"},
+				"body.description: String should have at most 4096 characters\n" + hintSecretName + "\n"},
 		{"422 string", []string{"secrets", "create", "kk", "--workspace", "no-such-ws", "--value", "v"},
 			"Error: 422 Workspace 'no-such-ws' does not exist. Please create the workspace first.\n"},
 		{"404 list", []string{"secrets", "list", "--workspace", "no-such-ws"}, "Error: 404 Workspace 'no-such-ws' not found\n"},

@@ -54,7 +54,9 @@ func runImport(ctx context.Context, flags config.Flags, opts secrets.ImportOptio
 		return &exitError{code: 1, msg: "coffer: " + err.Error()}
 	}
 	defer closeStore()
-	counts, err := importAll(ctx, svc, opts, in, out)
+	p := importProgress(in)
+	counts, err := importAll(ctx, svc, opts, p.in, out, p.add)
+	p.finish()
 	fmt.Fprintf(out, "imported %d, skipped %d, failed %d\n", counts[secrets.Imported], counts[secrets.Skipped], counts[secrets.Failed])
 	if err != nil {
 		return &exitError{code: 1, msg: "coffer import: " + err.Error()}
@@ -84,7 +86,7 @@ type importResult struct {
 // order (with --replace the last one wins, as when importing one by one). A
 // database error stops the import; records after it may have been stored,
 // which re-running (skipping stored records) tolerates.
-func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer) ([3]int, error) {
+func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer, onDone func(int)) ([3]int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p := startImportPool(ctx, svc, opts)
@@ -99,6 +101,7 @@ func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOpt
 			return counts, r.err
 		}
 		counts[r.outcome]++
+		onDone(1)
 		if r.outcome != secrets.Imported {
 			fmt.Fprintf(out, "%s/%s: %s\n", r.e.Record.Workspace, r.e.Record.Name, r.reason)
 		}
@@ -186,6 +189,26 @@ func send[T any](ctx context.Context, ch chan<- T, v T) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// readProgress is a progress line over an input read through in: the
+// records done, and the share of the input read when its size is known.
+type readProgress struct {
+	*progress
+	in io.Reader
+}
+
+// importProgress shows, on a terminal stderr, the records imported and the
+// share of the file read (records are read a little ahead of their import).
+func importProgress(in io.Reader) readProgress {
+	cr := &countingReader{r: in}
+	var fraction func() float64
+	if f, ok := in.(*os.File); ok {
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > 0 {
+			fraction = func() float64 { return float64(cr.n.Load()) / float64(info.Size()) }
+		}
+	}
+	return readProgress{newProgress(os.Stderr, "import", 0, fraction), cr}
 }
 
 func openInput(path string) (io.ReadCloser, error) {

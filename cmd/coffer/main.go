@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -34,7 +35,37 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newWorkspacesCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newImportCmd())
+	strictGroups(root)
 	return root
+}
+
+// groupAnnotation marks the commands strictGroups made runnable.
+const groupAnnotation = "coffer-command-group"
+
+// strictGroups makes every command below root that only holds subcommands
+// refuse an unknown subcommand with exit status 2, as root does: cobra
+// itself prints the help and exits 0 for those, which hides a typo from a
+// script. A group alone still prints its help.
+func strictGroups(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		strictGroups(c)
+		if !c.HasSubCommands() || c.Runnable() {
+			continue
+		}
+		c.Args = cobra.ArbitraryArgs
+		c.Annotations = map[string]string{groupAnnotation: "true"}
+		c.SuggestionsMinimumDistance = 2 // cobra's own default for root
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			msg := fmt.Sprintf("Error: unknown command %q for %q", args[0], cmd.CommandPath())
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+			}
+			return usageError(msg + "\nRun '" + cmd.CommandPath() + " --help' for usage.")
+		}
+	}
 }
 
 func main() {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -134,6 +135,10 @@ func secretsAccessCmd(s *clientSettings) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "access NAME [--version N]",
 		Short: "Print a secret's value (of the current version unless --version)",
+		Long: "Print a secret's value (of the current version unless --version) and nothing else, " +
+			"followed by a newline only when stdout is a terminal, so that $(coffer secrets access NAME) " +
+			"and coffer secrets access NAME > file keep the value exactly. " +
+			"-f table shows name, workspace and value; -f json and -f yaml the server's answer.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n int64
@@ -147,6 +152,9 @@ func secretsAccessCmd(s *clientSettings) *cobra.Command {
 			if err != nil {
 				return failed(err)
 			}
+			if !cmd.Flags().Changed("output-format") {
+				return printValue(cmd.OutOrStdout(), v.Value)
+			}
 			tbl := table{header: []string{"name", "workspace", "value"}, rows: [][]string{{v.Name, v.Workspace, v.Value}}}
 			return render(cmd.OutOrStdout(), s.format, v.Raw, tbl)
 		},
@@ -157,12 +165,15 @@ func secretsAccessCmd(s *clientSettings) *cobra.Command {
 
 func secretsAdminCmd(s *clientSettings) *cobra.Command {
 	admin := &cobra.Command{Use: "admin", Short: "Administrative operations"}
-	admin.AddCommand(&cobra.Command{
+	rotate := &cobra.Command{
 		Use:   "rotate-encryption-keys",
-		Short: "Re-encrypt every secret under the current key provider",
+		Short: "Re-encrypt every secret, in every workspace, under the current key provider",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := s.client().RotateEncryptionKeys(cmd.Context())
+			if cmd.Flags().Changed("workspace") {
+				return usageError("rotate-encryption-keys re-encrypts every workspace; --workspace does not apply")
+			}
+			res, err := rotateWithProgress(cmd, s.client())
 			if err != nil {
 				return failed(err)
 			}
@@ -174,8 +185,35 @@ func secretsAdminCmd(s *clientSettings) *cobra.Command {
 			}
 			return nil
 		},
-	})
+	}
+	withoutInheritedFlagInHelp(rotate, "workspace")
+	admin.AddCommand(rotate)
 	return admin
+}
+
+// withoutInheritedFlagInHelp leaves an inherited flag that does not apply to
+// cmd out of its help; the flag stays shared with the sibling commands.
+func withoutInheritedFlagInHelp(cmd *cobra.Command, name string) {
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if f := c.InheritedFlags().Lookup(name); f != nil {
+			f.Hidden = true
+			defer func() { f.Hidden = false }()
+		}
+		c.Parent().HelpFunc()(c, args)
+	})
+}
+
+// printValue writes a secret value alone; a newline follows only on a
+// terminal, where the prompt would otherwise start on the value's line.
+func printValue(w io.Writer, value string) error {
+	if _, err := io.WriteString(w, value); err != nil {
+		return err
+	}
+	if isTerminalWriter(w) {
+		_, err := io.WriteString(w, "\n")
+		return err
+	}
+	return nil
 }
 
 func addValueFlags(cmd *cobra.Command) {
@@ -234,4 +272,19 @@ func rotationTables(r *client.RotationResult) []table {
 		failures.rows = append(failures.rows, []string{f.Workspace, f.Name, version, f.Error})
 	}
 	return []table{summary, failures}
+}
+
+// rotateWithProgress sends the rotation request, which answers only when
+// every secret is done: on a terminal a line shows the time it has taken so
+// far, and a summary line on stderr ends it in any case.
+func rotateWithProgress(cmd *cobra.Command, c *client.Client) (*client.RotationResult, error) {
+	p := newProgress(cmd.ErrOrStderr(), "rotating encryption keys", 0, nil)
+	res, err := c.RotateEncryptionKeys(cmd.Context())
+	p.finish()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "rotation: %d secrets rotated (%d versions, %d in the recycle bin), %d skipped, %d failed in %s\n",
+		res.RotatedSecrets, res.RotatedVersions, res.DeletedSecretsRotated, res.SkippedSecrets, res.FailedCount, p.elapsed())
+	return res, nil
 }

