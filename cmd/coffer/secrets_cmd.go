@@ -139,7 +139,7 @@ func secretsAccessCmd(s *clientSettings) *cobra.Command {
 			"followed by a newline only when stdout is a terminal, so that $(coffer secrets access NAME) " +
 			"and coffer secrets access NAME > file keep the value exactly. " +
 			"-f table shows name, workspace and value; -f json and -f yaml the server's answer.",
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var n int64
 			if cmd.Flags().Changed("version") {
