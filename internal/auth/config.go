@@ -12,9 +12,17 @@ const (
 	DefaultWorkspace         = "default"
 	DefaultOIDCScopes        = "openid profile email offline_access"
 	DefaultDiscoveryCacheTTL = 300
-	defaultSubjectClaim      = "sub"
-	defaultEmailClaim        = "email"
-	defaultGroupsClaim       = "groups"
+	// DefaultJWKSCacheTTL is how long a fetched key set is used before it
+	// is refreshed (seconds).
+	DefaultJWKSCacheTTL = 3600
+	// DefaultJWKSMaxStale is how long past its TTL the last good key set
+	// keeps verifying tokens while the IdP cannot be reached (seconds).
+	DefaultJWKSMaxStale = 86400
+	// DefaultClockSkew is the allowance on exp, nbf and iat (seconds).
+	DefaultClockSkew    = 60
+	defaultSubjectClaim = "sub"
+	defaultEmailClaim   = "email"
+	defaultGroupsClaim  = "groups"
 	// cognitoGroupsClaim is AWS Cognito's fixed groups claim, read when the
 	// configured one is absent so Cognito works without configuration.
 	cognitoGroupsClaim = "cognito:groups"
@@ -50,6 +58,18 @@ type OIDCConfig struct {
 	ScopePrefix                 string     `yaml:"scope_prefix"`
 	// DiscoveryCacheTTL is in seconds; 0 disables caching.
 	DiscoveryCacheTTL int `yaml:"discovery_cache_ttl"`
+	// JWKSCacheTTL (seconds) is how long a key set is used before it is
+	// refetched; it is refreshed in the background during its last third.
+	JWKSCacheTTL int `yaml:"jwks_cache_ttl"`
+	// JWKSMaxStale (seconds) is how long past JWKSCacheTTL the last good
+	// key set keeps verifying when refreshing it fails.
+	JWKSMaxStale int `yaml:"jwks_max_stale"`
+	// ClockSkew (seconds) is tolerated on exp, nbf and iat.
+	ClockSkew int `yaml:"clock_skew"`
+	// SkipAudienceCheck accepts tokens whatever their aud when Audience is
+	// empty; it must be set explicitly, since a missing audience is
+	// otherwise a startup error. A configured Audience is always checked.
+	SkipAudienceCheck bool `yaml:"skip_audience_check"`
 }
 
 // DefaultConfig returns the defaults; decode the YAML onto it so that keys
@@ -63,6 +83,9 @@ func DefaultConfig() Config {
 			GroupsClaim:       defaultGroupsClaim,
 			DefaultScopes:     DefaultOIDCScopes,
 			DiscoveryCacheTTL: DefaultDiscoveryCacheTTL,
+			JWKSCacheTTL:      DefaultJWKSCacheTTL,
+			JWKSMaxStale:      DefaultJWKSMaxStale,
+			ClockSkew:         DefaultClockSkew,
 		},
 	}
 }
@@ -72,8 +95,20 @@ func (c Config) Validate() error {
 	switch {
 	case c.OIDC.Enabled && strings.TrimSpace(c.OIDC.Issuer) == "":
 		return errors.New("auth.oidc.issuer must be set when auth.oidc.enabled is true")
+	case c.OIDC.Enabled && strings.TrimSpace(c.OIDC.Audience) == "" && !c.OIDC.SkipAudienceCheck:
+		// Without an audience any token the IdP issues to any client
+		// (another application's) would be accepted here.
+		return errors.New("auth.oidc.audience must be set when auth.oidc.enabled is true " +
+			"(the value your IdP puts in the aud claim of tokens for Coffer); " +
+			"set auth.oidc.skip_audience_check: true to accept tokens for any audience")
 	case c.OIDC.DiscoveryCacheTTL < 0:
 		return fmt.Errorf("auth.oidc.discovery_cache_ttl must not be negative, got %d", c.OIDC.DiscoveryCacheTTL)
+	case c.OIDC.JWKSCacheTTL < 1:
+		return fmt.Errorf("auth.oidc.jwks_cache_ttl must be at least 1 second, got %d", c.OIDC.JWKSCacheTTL)
+	case c.OIDC.JWKSMaxStale < 0:
+		return fmt.Errorf("auth.oidc.jwks_max_stale must not be negative, got %d", c.OIDC.JWKSMaxStale)
+	case c.OIDC.ClockSkew < 0:
+		return fmt.Errorf("auth.oidc.clock_skew must not be negative, got %d", c.OIDC.ClockSkew)
 	case c.DefaultWorkspace == "":
 		return errors.New("auth.default_workspace must not be empty")
 	}
@@ -109,6 +144,10 @@ var oidcEnv = []envvar.Var[Config]{
 	{Name: "DEFAULT_SCOPES", Set: envvar.String(func(c *Config) *string { return &c.OIDC.DefaultScopes })},
 	{Name: "SCOPE_PREFIX", Set: envvar.String(func(c *Config) *string { return &c.OIDC.ScopePrefix })},
 	{Name: "DISCOVERY_CACHE_TTL", Set: envvar.Int(func(c *Config) *int { return &c.OIDC.DiscoveryCacheTTL })},
+	{Name: "JWKS_CACHE_TTL", Set: envvar.Int(func(c *Config) *int { return &c.OIDC.JWKSCacheTTL })},
+	{Name: "JWKS_MAX_STALE", Set: envvar.Int(func(c *Config) *int { return &c.OIDC.JWKSMaxStale })},
+	{Name: "CLOCK_SKEW", Set: envvar.Int(func(c *Config) *int { return &c.OIDC.ClockSkew })},
+	{Name: "SKIP_AUDIENCE_CHECK", Set: envvar.Bool(func(c *Config) *bool { return &c.OIDC.SkipAudienceCheck })},
 }
 
 // ApplyEnv overrides c with the environment variables of auth.md §10.
@@ -153,6 +192,9 @@ func StartupWarnings(c Config, trusted Networks) []string {
 	}
 	if c.AllowUnsignedJWT {
 		out = append(out, "auth.allow_unsigned_jwt is enabled. Unsigned JWTs (alg=none) are accepted; use only for local/testing.")
+	}
+	if c.OIDC.Enabled && c.OIDC.SkipAudienceCheck && strings.TrimSpace(c.OIDC.Audience) == "" {
+		out = append(out, "auth.oidc.skip_audience_check is true: tokens the IdP issued for any application are accepted. Set auth.oidc.audience instead.")
 	}
 	return out
 }

@@ -108,9 +108,52 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("NewEngine accepted an invalid configuration")
 	}
 	c.OIDC.Issuer = "https://idp.example"
-	c.OIDC.DiscoveryCacheTTL = -1
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "discovery_cache_ttl") {
-		t.Errorf("got %v", err)
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "auth.oidc.audience must be set when auth.oidc.enabled is true") ||
+		!strings.Contains(err.Error(), "auth.oidc.skip_audience_check") {
+		t.Errorf("audience unset: got %v", err)
+	}
+	skip := c
+	skip.OIDC.SkipAudienceCheck = true
+	if err := skip.Validate(); err != nil {
+		t.Errorf("skip_audience_check: %v", err)
+	}
+	if got := StartupWarnings(skip, LoopbackNetworks); len(got) != 1 || !strings.Contains(got[0], "auth.oidc.skip_audience_check is true") {
+		t.Errorf("skip_audience_check warnings: %q", got)
+	}
+	c.OIDC.Audience = "coffer"
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for key, mutate := range map[string]func(*OIDCConfig){
+		"auth.oidc.discovery_cache_ttl": func(o *OIDCConfig) { o.DiscoveryCacheTTL = -1 },
+		"auth.oidc.jwks_cache_ttl":      func(o *OIDCConfig) { o.JWKSCacheTTL = 0 },
+		"auth.oidc.jwks_max_stale":      func(o *OIDCConfig) { o.JWKSMaxStale = -1 },
+		"auth.oidc.clock_skew":          func(o *OIDCConfig) { o.ClockSkew = -1 },
+	} {
+		bad := c
+		mutate(&bad.OIDC)
+		if err := bad.Validate(); err == nil || !strings.HasPrefix(err.Error(), key+" ") {
+			t.Errorf("%s: got %v", key, err)
+		}
+	}
+}
+
+func TestOIDCTimingConfig(t *testing.T) {
+	c := DefaultConfig()
+	if o := c.OIDC; o.JWKSCacheTTL != 3600 || o.JWKSMaxStale != 86400 || o.ClockSkew != 60 || o.SkipAudienceCheck {
+		t.Errorf("defaults %+v", o)
+	}
+	if err := yaml.Unmarshal([]byte("oidc: {jwks_cache_ttl: 600, jwks_max_stale: 7200, clock_skew: 5, skip_audience_check: true}"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if o := c.OIDC; o.JWKSCacheTTL != 600 || o.JWKSMaxStale != 7200 || o.ClockSkew != 5 || !o.SkipAudienceCheck {
+		t.Errorf("YAML %+v", o)
+	}
+	c = DefaultConfig()
+	err := c.ApplyEnv(lookupIn(map[string]string{"NMP_AUTH_OIDC_JWKS_CACHE_TTL": "60", "NMP_AUTH_OIDC__JWKS_MAX_STALE": "0",
+		"NMP_AUTH_OIDC_CLOCK_SKEW": "0", "NMP_AUTH_OIDC_SKIP_AUDIENCE_CHECK": "yes"}))
+	if o := c.OIDC; err != nil || o.JWKSCacheTTL != 60 || o.JWKSMaxStale != 0 || o.ClockSkew != 0 || !o.SkipAudienceCheck {
+		t.Errorf("environment %+v %v", o, err)
 	}
 }
 

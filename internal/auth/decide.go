@@ -3,10 +3,8 @@ package auth
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"slices"
-	"time"
 )
 
 const (
@@ -36,34 +34,6 @@ type Engine struct {
 	cfg      Config
 	bindings Bindings
 	jwt      *verifier
-}
-
-// Option adjusts an Engine or a Discovery.
-type Option func(*options)
-
-type options struct {
-	client *http.Client
-	now    func() time.Time
-	log    *slog.Logger
-}
-
-// WithHTTPClient sets the client for IdP requests (discovery, JWKS); the
-// timeouts of auth.md still apply per request.
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
-
-// WithClock replaces time.Now, so tests can move past token lifetimes and
-// cache intervals without sleeping.
-func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
-
-// WithLogger sets where IdP fetch failures are logged (default slog.Default).
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
-
-func buildOptions(opts []Option) options {
-	o := options{client: &http.Client{}, now: time.Now, log: slog.Default()}
-	for _, f := range opts {
-		f(&o)
-	}
-	return o
 }
 
 // NewEngine returns an Engine for cfg reading bindings from b. It fails

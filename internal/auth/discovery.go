@@ -40,10 +40,11 @@ type idpEndpoints struct {
 // Discovery serves GET /apis/auth/discovery. It works whether or not auth
 // is enabled and is safe for concurrent use.
 type Discovery struct {
-	cfg    Config
-	client *http.Client
-	now    func() time.Time
-	log    *slog.Logger
+	cfg      Config
+	client   *http.Client
+	now      func() time.Time
+	log      *slog.Logger
+	observer Observer
 
 	mu       sync.Mutex
 	good     *idpEndpoints // last successful fetch
@@ -55,7 +56,7 @@ type Discovery struct {
 // NewDiscovery returns the discovery endpoint's source for cfg.
 func NewDiscovery(cfg Config, opts ...Option) *Discovery {
 	o := buildOptions(opts)
-	return &Discovery{cfg: cfg, client: o.client, now: o.now, log: o.log}
+	return &Discovery{cfg: cfg, client: o.client, now: o.now, log: o.log, observer: o.observer}
 }
 
 // Document builds the response body. An unreachable IdP never fails it:
@@ -142,7 +143,14 @@ func (d *Discovery) await(ctx context.Context, f *flight[*idpEndpoints]) *idpEnd
 
 func (d *Discovery) fetch(ctx context.Context) (*idpEndpoints, error) {
 	var doc map[string]json.RawMessage
-	if err := fetchJSON(ctx, d.client, wellKnown(d.cfg.OIDC.Issuer), discoveryFetchTimeout, &doc); err != nil {
+	err := fetchJSON(ctx, d.client, wellKnown(d.cfg.OIDC.Issuer), discoveryFetchTimeout, &doc)
+	if err == nil {
+		// A document naming another issuer is not ours: passing its
+		// endpoints on would send users to log in somewhere else.
+		err = checkDiscoveryIssuer(doc, d.cfg.OIDC)
+	}
+	d.observer.fetched(FetchDiscovery, err)
+	if err != nil {
 		return nil, err
 	}
 	str := func(key string) *string {

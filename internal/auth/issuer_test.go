@@ -126,7 +126,7 @@ func ecJWK(kid string, k *ecdsa.PrivateKey) map[string]any {
 
 // signToken builds a compact JWS. key is an *rsa.PrivateKey (RS256), an
 // *ecdsa.PrivateKey (ES256), a []byte (HS256) or nil (no signature).
-func signToken(t *testing.T, header, claims map[string]any, key any) string {
+func signToken(t testing.TB, header, claims map[string]any, key any) string {
 	t.Helper()
 	h, _ := json.Marshal(header)
 	c, _ := json.Marshal(claims)

@@ -10,16 +10,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Intervals of auth.md §3.4.
+// Intervals of docs/auth.md.
 const (
-	keyCacheTTL     = 3600 * time.Second
+	// refetchInterval is the least time between two key-set fetches caused
+	// by unknown kids or failed refreshes, so that random kids or an IdP
+	// outage cannot turn Coffer into a load generator against the IdP.
 	refetchInterval = 10 * time.Second
 	jwtFetchTimeout = 10 * time.Second
 	// maxDocBytes bounds what a misbehaving IdP endpoint can make us read.
@@ -32,8 +35,7 @@ const (
 type jwk struct {
 	kid string
 	alg string // the key's own "alg", "" when unrestricted
-	rsa *rsa.PublicKey
-	ec  *ecdsa.PublicKey
+	key any    // *rsa.PublicKey or a P-256 *ecdsa.PublicKey
 }
 
 // fits reports whether the key may verify alg: the key type must match, so
@@ -42,21 +44,35 @@ func (k jwk) fits(alg string) bool {
 	if k.alg != "" && k.alg != alg {
 		return false
 	}
-	return (alg == algRS256 && k.rsa != nil) || (alg == algES256 && k.ec != nil)
+	switch k.key.(type) {
+	case *rsa.PublicKey:
+		return alg == algRS256
+	case *ecdsa.PublicKey:
+		return alg == algES256
+	}
+	return false
 }
 
-// keySource caches the issuer's key set. Fetches are shared: callers that
-// arrive while one runs wait for its result instead of starting another.
+// keySource caches the issuer's key set (docs/auth.md, "When the identity
+// provider is down"). A key set is fresh for jwks_cache_ttl and refreshed
+// in the background during the last third of that time; when refreshing
+// fails it stays usable for jwks_max_stale past its expiry. Fetches are
+// shared: callers that need one while it runs wait for its result instead
+// of starting another.
 type keySource struct {
-	cfg    OIDCConfig
-	client *http.Client
-	now    func() time.Time
-	log    *slog.Logger
+	cfg      OIDCConfig
+	client   *http.Client
+	now      func() time.Time
+	log      *slog.Logger
+	observer Observer
+	ttl      time.Duration
+	maxStale time.Duration
 
 	mu          sync.Mutex
 	keys        []jwk
 	fetchedAt   time.Time
 	lastAttempt time.Time
+	lastErr     error // of the last completed fetch
 	lastLog     time.Time
 	jwksURI     string // from discovery
 	discAt      time.Time
@@ -64,45 +80,111 @@ type keySource struct {
 }
 
 func newKeySource(cfg OIDCConfig, o options) *keySource {
-	return &keySource{cfg: cfg, client: o.client, now: o.now, log: o.log}
+	return &keySource{cfg: cfg, client: o.client, now: o.now, log: o.log, observer: o.observer,
+		ttl: time.Duration(cfg.JWKSCacheTTL) * time.Second, maxStale: time.Duration(cfg.JWKSMaxStale) * time.Second}
 }
 
-// get returns the key set, fetching it when the cache is empty or older
-// than an hour. refresh asks for a refetch because of an unknown kid; it is
-// honoured at most once every 10 s so bogus kids cannot hammer the IdP.
-func (s *keySource) get(ctx context.Context, refresh bool) ([]jwk, error) {
+// get returns the key set for a token with key id kid. It fetches
+// synchronously when there is no usable set, when kid is unknown (the IdP
+// may have rotated; at most every refetchInterval) and when the set has
+// expired without a failed refresh (an idle period, not an outage). In the
+// last third of the TTL, and while serving an expired set, it starts a
+// background refresh instead and answers at once.
+func (s *keySource) get(ctx context.Context, kid string) ([]jwk, error) {
 	s.mu.Lock()
-	if f := s.inflight; f != nil {
-		s.mu.Unlock()
-		return f.wait(ctx)
-	}
 	now := s.now()
-	fresh := s.keys != nil && now.Sub(s.fetchedAt) < keyCacheTTL
-	if fresh && (!refresh || now.Sub(s.lastAttempt) < refetchInterval) {
-		keys := s.keys
+	age := now.Sub(s.fetchedAt)
+	usable := s.keys != nil && age < s.ttl+s.maxStale
+	mayStart := s.inflight == nil && now.Sub(s.lastAttempt) >= refetchInterval
+	unknownKid := kid != "" && !hasKid(s.keys, kid)
+	wait := !usable || (unknownKid && (mayStart || s.inflight != nil)) || (age >= s.ttl && s.lastErr == nil)
+	if wait && (s.inflight != nil || mayStart) {
+		f := s.inflight
+		if f == nil {
+			f = s.start(now)
+			s.mu.Unlock()
+			go s.run(f)
+		} else {
+			s.mu.Unlock()
+		}
+		keys, err := f.wait(ctx)
+		if err == nil {
+			return keys, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		now = s.now()
+		age = now.Sub(s.fetchedAt)
+		usable = s.keys != nil && age < s.ttl+s.maxStale
+		if !usable {
+			s.mu.Unlock()
+			return nil, err
+		}
+	} else if !usable {
+		err := s.lastErr
 		s.mu.Unlock()
-		return keys, nil
+		if err == nil {
+			err = errors.New("no key set")
+		}
+		return nil, fmt.Errorf("key set unavailable (refetch rate-limited): %w", err)
+	} else if age >= s.ttl*2/3 && mayStart {
+		f := s.start(now)
+		go s.run(f)
 	}
+	keys := s.keys
+	expired := age >= s.ttl
+	s.mu.Unlock()
+	if expired && s.observer.StaleKeys != nil {
+		s.observer.StaleKeys()
+	}
+	return keys, nil
+}
+
+// start registers a fetch; s.mu is held.
+func (s *keySource) start(now time.Time) *flight[[]jwk] {
 	f := newFlight[[]jwk]()
 	s.inflight, s.lastAttempt = f, now
-	s.mu.Unlock()
+	return f
+}
 
-	keys, err := s.fetch(context.WithoutCancel(ctx))
+// run performs the fetch of f, detached from any request, records its
+// outcome and logs a failure at most every refetchInterval.
+func (s *keySource) run(f *flight[[]jwk]) {
+	keys, err := s.fetch(context.Background())
 	s.mu.Lock()
+	now := s.now()
 	if err == nil {
-		s.keys, s.fetchedAt = keys, s.now()
+		s.keys, s.fetchedAt = keys, now
 	}
+	s.lastErr = err
 	s.inflight = nil
 	logIt := err != nil && now.Sub(s.lastLog) >= refetchInterval
 	if logIt {
 		s.lastLog = now
 	}
+	have, fetchedAt := s.keys != nil, s.fetchedAt
 	s.mu.Unlock()
-	if logIt { // at most every 10 s: during an IdP outage every request fails
-		s.log.Warn("auth: cannot fetch the OIDC key set; signed bearer tokens are refused", "error", err)
+	if logIt {
+		s.logFailure(err, now, have, fetchedAt)
 	}
 	f.finish(keys, err)
-	return keys, err
+}
+
+// logFailure says what a failed refresh means for tokens right now.
+func (s *keySource) logFailure(err error, now time.Time, have bool, fetchedAt time.Time) {
+	expires, refused := fetchedAt.Add(s.ttl), fetchedAt.Add(s.ttl+s.maxStale)
+	switch {
+	case !have || !now.Before(refused):
+		s.log.Warn("auth: cannot fetch the OIDC key set; signed bearer tokens are refused", "error", err)
+	case now.Before(expires):
+		s.log.Warn("auth: cannot refresh the OIDC key set; the current one is valid until its TTL ends",
+			"error", err, "expires", expires.UTC().Format(time.RFC3339))
+	default:
+		s.log.Warn("auth: cannot refresh the OIDC key set; tokens are verified with the last good key set (auth.oidc.jwks_max_stale)",
+			"error", err, "fetched", fetchedAt.UTC().Format(time.RFC3339), "refused_after", refused.UTC().Format(time.RFC3339))
+	}
 }
 
 func (s *keySource) fetch(ctx context.Context) ([]jwk, error) {
@@ -113,7 +195,9 @@ func (s *keySource) fetch(ctx context.Context) ([]jwk, error) {
 	var doc struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := fetchJSON(ctx, s.client, uri, jwtFetchTimeout, &doc); err != nil {
+	err = fetchJSON(ctx, s.client, uri, jwtFetchTimeout, &doc)
+	s.observer.fetched(FetchJWKS, err)
+	if err != nil {
 		return nil, fmt.Errorf("key set: %w", err)
 	}
 	keys := make([]jwk, 0, len(doc.Keys))
@@ -126,23 +210,25 @@ func (s *keySource) fetch(ctx context.Context) ([]jwk, error) {
 }
 
 // keySetURI is auth.oidc.jwks_uri, else the jwks_uri of the issuer's
-// discovery document, which is cached like the keys.
+// discovery document, which is cached like the keys. When discovery fails
+// the last known jwks_uri is used: the keys may still be reachable.
 func (s *keySource) keySetURI(ctx context.Context) (string, error) {
 	if s.cfg.JWKSURI != "" {
 		return s.cfg.JWKSURI, nil
 	}
 	s.mu.Lock()
-	uri, at := s.jwksURI, s.discAt
+	known, at := s.jwksURI, s.discAt
 	s.mu.Unlock()
-	if uri != "" && s.now().Sub(at) < keyCacheTTL {
-		return uri, nil
+	if known != "" && s.now().Sub(at) < s.ttl {
+		return known, nil
 	}
-	var doc map[string]json.RawMessage
-	if err := fetchJSON(ctx, s.client, wellKnown(s.cfg.Issuer), jwtFetchTimeout, &doc); err != nil {
+	uri, err := discoverKeySetURI(ctx, s.client, s.cfg)
+	s.observer.fetched(FetchDiscovery, err)
+	if err != nil {
+		if known != "" {
+			return known, nil
+		}
 		return "", fmt.Errorf("discovery: %w", err)
-	}
-	if err := json.Unmarshal(doc["jwks_uri"], &uri); err != nil || uri == "" {
-		return "", errors.New("discovery: no jwks_uri")
 	}
 	s.mu.Lock()
 	s.jwksURI, s.discAt = uri, s.now()
@@ -150,71 +236,66 @@ func (s *keySource) keySetURI(ctx context.Context) (string, error) {
 	return uri, nil
 }
 
+// discoverKeySetURI reads jwks_uri from the issuer's discovery document,
+// whose issuer must be one Coffer accepts (OpenID Connect Discovery §4.3):
+// otherwise another issuer's keys could verify tokens claiming ours.
+func discoverKeySetURI(ctx context.Context, c *http.Client, cfg OIDCConfig) (string, error) {
+	var doc map[string]json.RawMessage
+	if err := fetchJSON(ctx, c, wellKnown(cfg.Issuer), jwtFetchTimeout, &doc); err != nil {
+		return "", err
+	}
+	if err := checkDiscoveryIssuer(doc, cfg); err != nil {
+		return "", err
+	}
+	var uri string
+	if err := json.Unmarshal(doc["jwks_uri"], &uri); err != nil || uri == "" {
+		return "", errors.New("no jwks_uri")
+	}
+	return uri, nil
+}
+
+// checkDiscoveryIssuer compares a discovery document's issuer with the
+// configured ones, exactly.
+func checkDiscoveryIssuer(doc map[string]json.RawMessage, cfg OIDCConfig) error {
+	var iss string
+	if err := json.Unmarshal(doc["issuer"], &iss); err != nil || !cfg.acceptsIssuer(iss) {
+		return fmt.Errorf("discovery document issuer %s is not auth.oidc.issuer or one of additional_issuers", doc["issuer"])
+	}
+	return nil
+}
+
 // wellKnown is the OIDC discovery URL of issuer.
 func wellKnown(issuer string) string {
 	return strings.TrimRight(issuer, "/") + "/.well-known/openid-configuration"
 }
 
-// rawJWK holds the members of a JWK that matter for verification.
-type rawJWK struct {
-	Kty string `json:"kty"`
-	Kid string `json:"kid"`
-	Use string `json:"use"`
-	Alg string `json:"alg"`
-	N   string `json:"n"`
-	E   string `json:"e"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-}
-
-// parseJWK accepts RSA (≥ 2048 bits) and P-256 signature keys. Anything
-// else, symmetric keys above all, is skipped so it can never verify.
+// parseJWK admits a key of the set only if it can verify an allowed
+// algorithm: a public RSA key of at least 2048 bits or a P-256 EC key, for
+// signatures. Symmetric, private, encryption and other keys are skipped.
 func parseJWK(raw json.RawMessage) (jwk, error) {
-	var r rawJWK
-	if err := json.Unmarshal(raw, &r); err != nil {
+	var k jose.JSONWebKey
+	if err := k.UnmarshalJSON(raw); err != nil {
 		return jwk{}, err
 	}
-	if r.Use != "" && r.Use != "sig" {
+	if !k.IsPublic() {
+		return jwk{}, errors.New("not a public key")
+	}
+	if k.Use != "" && k.Use != "sig" {
 		return jwk{}, errors.New("not a signature key")
 	}
-	k := jwk{kid: r.Kid, alg: r.Alg}
-	var err error
-	switch r.Kty {
-	case "RSA":
-		k.rsa, err = rsaKey(r.N, r.E)
-	case "EC":
-		k.ec, err = ecKey(r.Crv, r.X, r.Y)
+	switch pub := k.Key.(type) {
+	case *rsa.PublicKey:
+		if pub.N.BitLen() < minRSABits || pub.E < 3 || pub.E%2 == 0 {
+			return jwk{}, errors.New("weak RSA key")
+		}
+	case *ecdsa.PublicKey:
+		if pub.Curve != elliptic.P256() {
+			return jwk{}, errors.New("EC key not on P-256")
+		}
 	default:
-		err = fmt.Errorf("key type %q not supported", r.Kty)
+		return jwk{}, fmt.Errorf("key type %T not supported", k.Key)
 	}
-	return k, err
-}
-
-func rsaKey(n, e string) (*rsa.PublicKey, error) {
-	nb, err1 := b64(n)
-	eb, err2 := b64(e)
-	if err1 != nil || err2 != nil || len(eb) == 0 || len(eb) > 4 {
-		return nil, errors.New("bad RSA key encoding")
-	}
-	key := &rsa.PublicKey{N: new(big.Int).SetBytes(nb), E: int(new(big.Int).SetBytes(eb).Int64())}
-	if key.N.BitLen() < minRSABits || key.E < 3 || key.E%2 == 0 {
-		return nil, errors.New("weak RSA key")
-	}
-	return key, nil
-}
-
-func ecKey(crv, x, y string) (*ecdsa.PublicKey, error) {
-	xb, err1 := b64(x)
-	yb, err2 := b64(y)
-	if crv != "P-256" || err1 != nil || err2 != nil || len(xb) > 32 || len(yb) > 32 {
-		return nil, errors.New("bad EC key")
-	}
-	point := make([]byte, 65)
-	point[0] = 4
-	copy(point[33-len(xb):33], xb)
-	copy(point[65-len(yb):], yb)
-	return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	return jwk{kid: k.KeyID, alg: k.Algorithm, key: k.Key}, nil
 }
 
 // fetchJSON GETs url into v within timeout. Only a 200 with a JSON body of

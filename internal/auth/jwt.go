@@ -3,19 +3,16 @@ package auth
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // maxTokenBytes bounds the work an unauthenticated client can cause; real
@@ -54,16 +51,23 @@ func bearerToken(v string) (string, bool) {
 	return v[len(prefix):], true
 }
 
-// verifier checks bearer JWTs by hand: only RS256 and ES256 are
-// implemented, so no library setting can ever admit "none" or HMAC.
+// verifier checks bearer JWTs. Signed tokens are parsed and verified by
+// go-jose with an explicit allow-list (RS256, ES256), so "none" and HMAC
+// can never verify; unsigned development tokens are recognised by hand
+// before go-jose sees them. Claims, key selection, size caps and refetch
+// limits are Coffer's own.
 type verifier struct {
 	cfg  Config
 	keys *keySource
 	now  func() time.Time
+	skew time.Duration
 }
 
+// allowedAlgs is the only place signature algorithms are admitted.
+var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256}
+
 func newVerifier(cfg Config, o options) *verifier {
-	v := &verifier{cfg: cfg, now: o.now}
+	v := &verifier{cfg: cfg, now: o.now, skew: time.Duration(cfg.OIDC.ClockSkew) * time.Second}
 	if cfg.OIDC.Enabled {
 		v.keys = newKeySource(cfg.OIDC, o)
 	}
@@ -74,17 +78,17 @@ func (v *verifier) verify(ctx context.Context, token string) (Principal, error) 
 	if !v.cfg.OIDC.Enabled && !v.cfg.AllowUnsignedJWT {
 		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgBearerNotConfigured}
 	}
-	t, err := parseJWS(token)
-	if err == nil && strings.EqualFold(t.alg, "none") {
-		return v.unsigned(t)
-	}
+	alg, err := headerAlg(token)
 	if err != nil {
 		return Principal{}, invalidToken(err)
+	}
+	if strings.EqualFold(alg, "none") {
+		return v.unsigned(token)
 	}
 	if !v.cfg.OIDC.Enabled {
 		return Principal{}, invalidToken(errors.New("signed token while auth.oidc.enabled is false"))
 	}
-	c, err := v.signed(ctx, t)
+	c, err := v.signed(ctx, token)
 	if err != nil {
 		return Principal{}, invalidToken(err)
 	}
@@ -97,11 +101,19 @@ func (v *verifier) verify(ctx context.Context, token string) (Principal, error) 
 
 // unsigned accepts alg=none tokens for local development only; their
 // signature segment is ignored and iss/aud are not checked.
-func (v *verifier) unsigned(t *jws) (Principal, error) {
+func (v *verifier) unsigned(token string) (Principal, error) {
 	if !v.cfg.AllowUnsignedJWT {
 		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgUnsignedRefused}
 	}
-	c, err := decodeClaims(t.payload)
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return Principal{}, invalidToken(errors.New("not a compact JWS"))
+	}
+	raw, err := b64(parts[1])
+	if err != nil {
+		return Principal{}, invalidToken(errors.New("payload is not base64url"))
+	}
+	c, err := decodeClaims(raw)
 	if err == nil {
 		err = v.checkTimes(c)
 	}
@@ -116,29 +128,28 @@ func (v *verifier) unsigned(t *jws) (Principal, error) {
 }
 
 // signed verifies the signature first, then the claims.
-func (v *verifier) signed(ctx context.Context, t *jws) (claims, error) {
-	if t.alg != algRS256 && t.alg != algES256 {
-		return nil, fmt.Errorf("alg %q not accepted", t.alg)
+func (v *verifier) signed(ctx context.Context, token string) (claims, error) {
+	sig, err := jose.ParseSignedCompact(token, allowedAlgs)
+	if err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
 	}
-	if _, ok := t.header["crit"]; ok {
-		return nil, errors.New("crit header not supported")
+	h := sig.Signatures[0].Protected
+	// crit (and b64, which only means something with crit) would change
+	// what is signed; no IdP sends them in an access token.
+	for _, name := range []jose.HeaderKey{"crit", "b64"} {
+		if _, ok := h.ExtraHeaders[name]; ok {
+			return nil, fmt.Errorf("%s header not supported", name)
+		}
 	}
-	kid, err := t.kid()
+	key, err := v.key(ctx, h.KeyID, h.Algorithm)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := b64(t.sig)
+	payload, err := sig.Verify(key.key)
 	if err != nil {
-		return nil, errors.New("signature is not base64url")
-	}
-	key, err := v.key(ctx, kid, t.alg)
-	if err != nil {
-		return nil, err
-	}
-	if !verifySignature(key, t.alg, t.input, sig) {
 		return nil, errors.New("bad signature")
 	}
-	c, err := decodeClaims(t.payload)
+	c, err := decodeClaims(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -149,16 +160,11 @@ func (v *verifier) signed(ctx context.Context, t *jws) (claims, error) {
 }
 
 // key picks the verification key. An unknown kid may mean the issuer
-// rotated its keys, hence one (rate-limited) refetch.
+// rotated its keys, hence a (rate-limited) refetch.
 func (v *verifier) key(ctx context.Context, kid, alg string) (jwk, error) {
-	keys, err := v.keys.get(ctx, false)
+	keys, err := v.keys.get(ctx, kid)
 	if err != nil {
 		return jwk{}, err
-	}
-	if kid != "" && !hasKid(keys, kid) {
-		if keys, err = v.keys.get(ctx, true); err != nil {
-			return jwk{}, err
-		}
 	}
 	return selectKey(keys, kid, alg)
 }
@@ -167,7 +173,7 @@ func hasKid(keys []jwk, kid string) bool {
 	return slices.ContainsFunc(keys, func(k jwk) bool { return k.kid == kid })
 }
 
-// selectKey applies auth.md §3.4: by kid, or the only key when the token
+// selectKey applies docs/auth.md: by kid, or the only key when the token
 // has none; the key type must match alg so an EC key is never used as RSA.
 func selectKey(keys []jwk, kid, alg string) (jwk, error) {
 	if kid == "" {
@@ -184,28 +190,18 @@ func selectKey(keys []jwk, kid, alg string) (jwk, error) {
 	return jwk{}, fmt.Errorf("no %s key with kid %q", alg, kid)
 }
 
-func verifySignature(k jwk, alg, input string, sig []byte) bool {
-	h := sha256.Sum256([]byte(input))
-	switch {
-	case alg == algRS256 && k.rsa != nil:
-		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, h[:], sig) == nil
-	case alg == algES256 && k.ec != nil && len(sig) == 64:
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k.ec, h[:], r, s)
-	}
-	return false
-}
-
-// checkTimes enforces exp, iat and nbf with no clock-skew allowance.
+// checkTimes enforces exp, iat and nbf with clock_skew of tolerance, so a
+// token from an IdP whose clock is a little ahead is not refused.
 func (v *verifier) checkTimes(c claims) error {
 	now := float64(v.now().UnixNano()) / 1e9
+	skew := v.skew.Seconds()
 	exp, ok, err := c.number("exp")
 	switch {
 	case err != nil:
 		return err
 	case !ok:
 		return errors.New("exp missing")
-	case exp <= now:
+	case exp+skew <= now:
 		return errors.New("token expired")
 	}
 	iat, ok, err := c.number("iat")
@@ -214,14 +210,14 @@ func (v *verifier) checkTimes(c claims) error {
 		return err
 	case !ok:
 		return errors.New("iat missing")
-	case iat > now:
+	case iat > now+skew:
 		return errors.New("iat in the future")
 	}
 	nbf, ok, err := c.number("nbf")
 	if err != nil {
 		return err
 	}
-	if ok && nbf > now {
+	if ok && nbf > now+skew {
 		return errors.New("token not yet valid (nbf)")
 	}
 	return nil
@@ -230,13 +226,21 @@ func (v *verifier) checkTimes(c claims) error {
 func (v *verifier) checkIssuerAudience(c claims) error {
 	iss, _ := c.str("iss")
 	o := v.cfg.OIDC
-	if iss == "" || (iss != o.Issuer && !slices.Contains(o.AdditionalIssuers, iss)) {
+	if !o.acceptsIssuer(iss) {
 		return fmt.Errorf("issuer %q not accepted", iss)
 	}
+	// An audience, when configured, is always checked; only its absence
+	// needs skip_audience_check (Config.Validate).
 	if o.Audience != "" && !slices.Contains(c.list("aud"), o.Audience) {
 		return errors.New("audience not accepted")
 	}
 	return nil
+}
+
+// acceptsIssuer reports whether iss is the configured issuer or one of the
+// additional ones, compared exactly.
+func (o OIDCConfig) acceptsIssuer(iss string) bool {
+	return iss != "" && (iss == o.Issuer || slices.Contains(o.AdditionalIssuers, iss))
 }
 
 // principal maps claims to a Principal (auth.md §3.4). JWT values are not
@@ -286,50 +290,30 @@ const (
 	algES256 = "ES256"
 )
 
-// jws is a compact JWS split into its parts. input is the signed text
-// exactly as received.
-type jws struct {
-	header  map[string]json.RawMessage
-	alg     string
-	input   string
-	payload string
-	sig     string
-}
-
-// parseJWS decodes the header. A token whose header cannot be decoded is
-// treated as signed, and therefore rejected.
-func parseJWS(token string) (*jws, error) {
+// headerAlg reads the alg of a compact JWS by hand, only to recognise an
+// unsigned development token before go-jose (which never admits "none")
+// parses anything. A token whose header cannot be read is refused.
+func headerAlg(token string) (string, error) {
 	if token == "" || len(token) > maxTokenBytes {
-		return nil, errors.New("empty or oversized token")
+		return "", errors.New("empty or oversized token")
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("not a compact JWS")
+	head, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return "", errors.New("not a compact JWS")
 	}
-	raw, err := b64(parts[0])
+	raw, err := b64(head)
 	if err != nil {
-		return nil, errors.New("header is not base64url")
+		return "", errors.New("header is not base64url")
 	}
-	t := &jws{input: parts[0] + "." + parts[1], payload: parts[1], sig: parts[2]}
-	if err := decodeObject(raw, &t.header); err != nil {
-		return nil, fmt.Errorf("header: %w", err)
+	var h map[string]json.RawMessage
+	if err := decodeObject(raw, &h); err != nil {
+		return "", fmt.Errorf("header: %w", err)
 	}
-	if err := json.Unmarshal(t.header["alg"], &t.alg); err != nil || t.alg == "" {
-		return nil, errors.New("header alg missing or not a string")
+	var alg string
+	if err := json.Unmarshal(h["alg"], &alg); err != nil || alg == "" {
+		return "", errors.New("header alg missing or not a string")
 	}
-	return t, nil
-}
-
-func (t *jws) kid() (string, error) {
-	raw, ok := t.header["kid"]
-	if !ok || isNull(raw) {
-		return "", nil
-	}
-	var kid string
-	if err := json.Unmarshal(raw, &kid); err != nil {
-		return "", errors.New("kid is not a string")
-	}
-	return kid, nil
+	return alg, nil
 }
 
 // b64 decodes base64url with or without padding.
@@ -350,11 +334,7 @@ func decodeObject(b []byte, into *map[string]json.RawMessage) error {
 // claims are a JWT payload with exact key matching.
 type claims map[string]json.RawMessage
 
-func decodeClaims(payload string) (claims, error) {
-	raw, err := b64(payload)
-	if err != nil {
-		return nil, errors.New("payload is not base64url")
-	}
+func decodeClaims(raw []byte) (claims, error) {
 	var m map[string]json.RawMessage
 	if err := decodeObject(raw, &m); err != nil {
 		return nil, fmt.Errorf("payload: %w", err)

@@ -31,6 +31,7 @@ func newJWTEnv(t *testing.T, mutate func(*Config)) *jwtEnv {
 	cfg.Enabled = true
 	cfg.OIDC.Enabled = true
 	cfg.OIDC.Issuer = iss.srv.URL
+	cfg.OIDC.Audience = "coffer"
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -45,7 +46,7 @@ func newJWTEnv(t *testing.T, mutate func(*Config)) *jwtEnv {
 // claims returns valid claims for the env's issuer at the env's time.
 func (j *jwtEnv) claims(edits map[string]any) map[string]any {
 	now := j.clock.now().Unix()
-	c := map[string]any{"sub": "user-1", "iss": j.iss.srv.URL, "exp": now + 300, "iat": now - 10,
+	c := map[string]any{"sub": "user-1", "iss": j.iss.srv.URL, "aud": "coffer", "exp": now + 300, "iat": now - 10,
 		"email": "u1@example.org", "groups": []string{"team-a"}}
 	for k, v := range edits {
 		if v == nil {
@@ -90,11 +91,17 @@ func TestSignedTokens(t *testing.T) {
 	}{
 		{"RS256", nil, rs, nil, k.rsa1, ""},
 		{"ES256", nil, es, nil, k.ec1, ""},
-		{"expired", nil, rs, map[string]any{"exp": 1_800_000_000}, k.rsa1, inv},
+		{"expired within the skew", nil, rs, map[string]any{"exp": 1_800_000_000 - 59}, k.rsa1, ""},
+		{"expired beyond the skew", nil, rs, map[string]any{"exp": 1_800_000_000 - 60}, k.rsa1, inv},
 		{"expired long ago", nil, rs, map[string]any{"exp": 1_700_000_000}, k.rsa1, inv},
-		{"iat in the future", nil, rs, map[string]any{"iat": 1_800_000_001}, k.rsa1, inv},
+		{"expired now without skew", func(c *Config) { c.OIDC.ClockSkew = 0 }, rs, map[string]any{"exp": 1_800_000_000}, k.rsa1, inv},
+		{"iat beyond the skew", nil, rs, map[string]any{"iat": 1_800_000_061}, k.rsa1, inv},
+		{"iat within the skew", nil, rs, map[string]any{"iat": 1_800_000_060}, k.rsa1, ""},
+		{"iat ahead without skew", func(c *Config) { c.OIDC.ClockSkew = 0 }, rs, map[string]any{"iat": 1_800_000_001}, k.rsa1, inv},
 		{"iat now", nil, rs, map[string]any{"iat": 1_800_000_000}, k.rsa1, ""},
-		{"nbf in the future", nil, rs, map[string]any{"nbf": 1_800_000_001}, k.rsa1, inv},
+		{"nbf beyond the skew", nil, rs, map[string]any{"nbf": 1_800_000_061}, k.rsa1, inv},
+		{"nbf within the skew", nil, rs, map[string]any{"nbf": 1_800_000_060}, k.rsa1, ""},
+		{"larger skew", func(c *Config) { c.OIDC.ClockSkew = 300 }, rs, map[string]any{"nbf": 1_800_000_290, "exp": 1_800_000_000 - 290}, k.rsa1, ""},
 		{"nbf passed", nil, rs, map[string]any{"nbf": 1_799_999_999}, k.rsa1, ""},
 		{"fractional exp", nil, rs, map[string]any{"exp": 1_800_000_000.5}, k.rsa1, ""},
 		{"exp as string", nil, rs, map[string]any{"exp": "1800000300"}, k.rsa1, inv},
@@ -109,14 +116,18 @@ func TestSignedTokens(t *testing.T) {
 		{"issuer missing", nil, rs, map[string]any{"iss": nil}, k.rsa1, inv},
 		{"additional issuer", func(c *Config) { c.OIDC.AdditionalIssuers = StringList{"https://other.example"} },
 			rs, map[string]any{"iss": "https://other.example"}, k.rsa1, ""},
-		{"audience not configured", nil, rs, map[string]any{"aud": "anything"}, k.rsa1, ""},
+		{"audience check skipped", func(c *Config) { c.OIDC.Audience, c.OIDC.SkipAudienceCheck = "", true }, rs, map[string]any{"aud": "anything"}, k.rsa1, ""},
+		{"audience checked even when skip is set", func(c *Config) { c.OIDC.SkipAudienceCheck = true }, rs, map[string]any{"aud": "anything"}, k.rsa1, inv},
 		{"audience string", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, map[string]any{"aud": "coffer"}, k.rsa1, ""},
 		{"audience list", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, map[string]any{"aud": []any{"x", 3, "coffer"}}, k.rsa1, ""},
 		{"wrong audience", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, map[string]any{"aud": "other"}, k.rsa1, inv},
 		{"wrong audience list", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, map[string]any{"aud": []string{"a", "b"}}, k.rsa1, inv},
-		{"audience missing", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, nil, k.rsa1, inv},
+		{"audience missing", func(c *Config) { c.OIDC.Audience = "coffer" }, rs, map[string]any{"aud": nil}, k.rsa1, inv},
 		{"HS256 with the RSA public key", nil, map[string]any{"alg": "HS256", "kid": "rsa1"}, nil, pubPEM, inv},
 		{"HS256 without kid", nil, map[string]any{"alg": "HS256"}, nil, pubPEM, inv},
+		{"HS256 with the RSA modulus", nil, map[string]any{"alg": "HS256", "kid": "rsa1"}, nil, k.rsa1.N.Bytes(), inv},
+		{"crit b64", nil, map[string]any{"alg": "RS256", "kid": "rsa1", "b64": false, "crit": []string{"b64"}}, nil, k.rsa1, inv},
+		{"b64 without crit", nil, map[string]any{"alg": "RS256", "kid": "rsa1", "b64": true}, nil, k.rsa1, inv},
 		{"RS256 header with an EC key", nil, map[string]any{"alg": "RS256", "kid": "ec1"}, nil, k.ec1, inv},
 		{"ES256 header with an RSA key", nil, map[string]any{"alg": "ES256", "kid": "rsa1"}, nil, k.rsa1, inv},
 		{"signed by another key", nil, rs, nil, k.rsa2, inv},
@@ -229,7 +240,7 @@ func TestUnsignedTokens(t *testing.T) {
 		{"any case", false, map[string]any{"alg": "NONE"}, nil, ""},
 		{"iss and aud unchecked", false, none, map[string]any{"iss": "https://any.example", "aud": "x"}, ""},
 		{"also with OIDC on", true, none, map[string]any{"iss": "https://any.example"}, ""},
-		{"expired", false, none, map[string]any{"exp": 1_799_999_999}, MsgInvalidToken},
+		{"expired", false, none, map[string]any{"exp": 1_799_999_900}, MsgInvalidToken},
 		{"iat in the future", false, none, map[string]any{"iat": 1_800_000_100}, MsgInvalidToken},
 		{"nbf in the future", false, none, map[string]any{"nbf": 1_800_000_100}, MsgInvalidToken},
 		{"sub missing", false, none, map[string]any{"sub": nil}, MsgInvalidToken},
@@ -358,7 +369,7 @@ func TestKeyRotation(t *testing.T) {
 	check("known kid needs no fetch", tok("k2", k.rsa2), "", 3)
 
 	disc, _ := j.iss.hits()
-	j.clock.advance(keyCacheTTL)
+	j.clock.advance(DefaultJWKSCacheTTL * time.Second)
 	check("cache expired after an hour", tok("k2", k.rsa2), "", 4)
 	if d, _ := j.iss.hits(); d != disc+1 {
 		t.Errorf("discovery fetched %d times after expiry, want once", d-disc)
@@ -390,6 +401,7 @@ func TestKeySources(t *testing.T) {
 		iss := j.iss
 		cfg := DefaultConfig()
 		cfg.Enabled, cfg.OIDC.Enabled, cfg.OIDC.Issuer, cfg.OIDC.JWKSURI = true, true, "urn:issuer", iss.srv.URL+"/jwks"
+		cfg.OIDC.Audience = "coffer"
 		e, _ := NewEngine(cfg, seeded(), WithClock(j.clock.now))
 		claims := j.claims(map[string]any{"iss": "urn:issuer"})
 		if _, err := e.VerifyToken(context.Background(), signToken(t, map[string]any{"alg": "RS256", "kid": "rsa1"}, claims, k.rsa1)); err != nil {
@@ -406,12 +418,17 @@ func TestKeySources(t *testing.T) {
 		wantDetail(t, err, MsgInvalidToken)
 		j.iss.setDown(false)
 		_, err = j.verify(signToken(t, map[string]any{"alg": "RS256", "kid": "rsa1"}, j.claims(nil), k.rsa1))
+		wantDetail(t, err, MsgInvalidToken) // a failed fetch is retried after refetchInterval
+		j.clock.advance(refetchInterval)
+		_, err = j.verify(signToken(t, map[string]any{"alg": "RS256", "kid": "rsa1"}, j.claims(nil), k.rsa1))
 		wantDetail(t, err, "")
 	})
 	t.Run("issuer with trailing slash", func(t *testing.T) {
 		j := newJWTEnv(t, nil)
 		cfg := DefaultConfig()
 		cfg.Enabled, cfg.OIDC.Enabled, cfg.OIDC.Issuer = true, true, j.iss.srv.URL+"/"
+		cfg.OIDC.Audience = "coffer"
+		j.iss.discovery = map[string]any{"issuer": j.iss.srv.URL + "/"} // OIDC Discovery: the issuer exactly as configured
 		e, _ := NewEngine(cfg, seeded(), WithClock(j.clock.now))
 		claims := j.claims(map[string]any{"iss": j.iss.srv.URL + "/"})
 		if _, err := e.VerifyToken(context.Background(), signToken(t, map[string]any{"alg": "RS256", "kid": "rsa1"}, claims, k.rsa1)); err != nil {
