@@ -80,3 +80,31 @@ func TestWarnsAboutUnconfiguredProvider(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOIDCAudienceRequired: OIDC without an audience stops startup with a
+// message naming the key and the way out; skip_audience_check starts.
+func TestOIDCAudienceRequired(t *testing.T) {
+	env := map[string]string{"NMP_AUTH_ENABLED": "true", "NMP_AUTH_OIDC_ENABLED": "true",
+		"NMP_AUTH_OIDC_ISSUER": "https://idp.example", "NMP_SECRETS_ENCRYPTION": `{"current_provider":"k","providers":{"secret_key":{"k":{"value":"` + testKEK + `"}}}}`}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	start := func() error {
+		cfg, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+		if err != nil {
+			return err
+		}
+		s, err := New(context.Background(), cfg, NewLogger(cfg.Coffer.Log, io.Discard), lookup)
+		if err == nil {
+			s.store.Close()
+		}
+		return err
+	}
+	err := start()
+	if err == nil || !strings.Contains(err.Error(), "auth.oidc.audience must be set when auth.oidc.enabled is true") ||
+		!strings.Contains(err.Error(), "auth.oidc.skip_audience_check") {
+		t.Errorf("got %v", err)
+	}
+	env["NMP_AUTH_OIDC_SKIP_AUDIENCE_CHECK"] = "true"
+	if err := start(); err != nil {
+		t.Errorf("with skip_audience_check: %v", err)
+	}
+}
