@@ -198,7 +198,8 @@ func TestBearerAndUntrustedHeaders(t *testing.T) {
 	tok := unsignedJWT(fmt.Sprintf(`{"sub":"jwt-user","email":"jwt@corp.com","iat":%d,"exp":%d}`, now-10, now+600))
 	expect(t, ts.do(t, "POST", wsBase, `{"name":"jw"}`, "Authorization: Bearer "+tok), 201,
 		`{"id":"<id>","name":"jw","description":null,"created_at":"<ts>","created_by":"jwt-user","updated_at":"<ts>","updated_by":"jwt-user"}`)
-	expired := unsignedJWT(fmt.Sprintf(`{"sub":"jwt-user","iat":%d,"exp":%d}`, now-100, now-10))
+	// Expired beyond auth.oidc.clock_skew (60 s by default, docs/auth.md).
+	expired := unsignedJWT(fmt.Sprintf(`{"sub":"jwt-user","iat":%d,"exp":%d}`, now-300, now-61))
 	expect(t, ts.do(t, "GET", wsBase, "", "Authorization: bearer "+expired), 401, `{"detail":"Invalid or expired token"}`)
 	// A header identity wins over the token.
 	expect(t, ts.do(t, "GET", base+"/jw/secrets", "", "X-NMP-Principal-Id: nobody", "Authorization: Bearer "+tok), 403, forbid)
