@@ -94,12 +94,11 @@ func (s *clientSettings) prepare() error {
 // client builds an API client. The token comes from NMP_ACCESS_TOKEN or a
 // file rather than a flag so that it never shows up in a process listing.
 func (s *clientSettings) client() *client.Client {
-	if s.hc == nil { // a command run without its group's PersistentPreRunE
-		if err := s.prepare(); err != nil {
-			panic(err) // unreachable: every group prepares its settings
-		}
+	hc := s.hc
+	if hc == nil { // prepare did not run (every command group runs it first)
+		hc = http.DefaultClient
 	}
-	opts := []client.Option{client.WithHTTPClient(s.hc), client.WithBearerToken(s.token)}
+	opts := []client.Option{client.WithHTTPClient(hc), client.WithBearerToken(s.token)}
 	for k, v := range s.headers {
 		opts = append(opts, client.WithHeader(k, v))
 	}

@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newWorkspacesCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newImportCmd())
+	root.AddCommand(newRunCmd())
 	strictGroups(root)
 	return root
 }

@@ -75,6 +75,18 @@ func (p *progress) finish() {
 	}
 }
 
+// clear erases the line (before other output on the terminal); the next
+// add draws it again.
+func (p *progress) clear() {
+	if p.w == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, "\r\x1b[K")
+	p.drawn = time.Time{}
+}
+
 // elapsed is the time since the start, rounded for a summary line.
 func (p *progress) elapsed() time.Duration {
 	return time.Since(p.start).Round(100 * time.Millisecond)

@@ -25,6 +25,7 @@ func newSecretsCmd() *cobra.Command {
 		secretsCreateCmd(s), secretsGetCmd(s), secretsListCmd(s), secretsUpdateCmd(s),
 		secretsDeleteCmd(s), secretsAccessCmd(s), secretsAdminCmd(s),
 		secretsVersionsCmd(s), secretsRestoreCmd(s), secretsDestroyVersionCmd(s), secretsDeletedCmd(s),
+		secretsExportCmd(s), secretsImportEnvCmd(s),
 	)
 	return cmd
 }
