@@ -1,6 +1,6 @@
 // Package client is a Go client for the Coffer secrets service and for any
 // NVIDIA NeMo Platform deployment that serves the same secrets and
-// workspaces APIs (see docs/api.md, the wire contract).
+// workspaces APIs (docs/cli.md, "Go client").
 //
 // Every method takes a context, sends one request (GET requests are retried
 // on transient failures) and returns the decoded response. Each decoded

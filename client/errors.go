@@ -52,7 +52,7 @@ func (e *APIError) Is(target error) bool {
 	return ok && e.Status == status
 }
 
-// ValidationItem is one problem found in a request (api.md §1.5).
+// ValidationItem is one problem found in a request: an item of a 422 answer's detail.
 type ValidationItem struct {
 	Type string `json:"type"`
 	// Loc locates the problem, e.g. ["body", "name"]: strings and numbers

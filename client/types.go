@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Secret is the metadata of a secret (api.md §2). It never carries the value.
+// Secret is the metadata of a secret. It never carries the value.
 type Secret struct {
 	Name        string     `json:"name"`
 	Workspace   string     `json:"workspace"`

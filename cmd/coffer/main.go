@@ -19,7 +19,7 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
-// usageError is exit status 2 (api.md §10).
+// usageError is exit status 2 (docs/cli.md, "Exit status").
 func usageError(msg string) error { return &exitError{code: 2, msg: msg} }
 
 func newRootCmd() *cobra.Command {

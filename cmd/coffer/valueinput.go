@@ -13,7 +13,7 @@ import (
 )
 
 // Messages of the value input rules, byte-exact as the reference CLI
-// prints them (api.md §10).
+// prints them (docs/cli.md, "Giving a secret value").
 const (
 	msgBothSources = "Cannot use both --from-file and --value. Choose one."
 	msgNoSource    = `Provide secret value via --value or --from-file for secrets create. Example: coffer secrets create my-secret --value "abc123"`
