@@ -55,7 +55,7 @@ func runImport(ctx context.Context, flags config.Flags, opts secrets.ImportOptio
 	}
 	defer closeStore()
 	p := importProgress(in)
-	counts, err := importAll(ctx, svc, opts, p.in, out, p.add)
+	counts, err := importAll(ctx, svc, opts, p.in, out, p.progress)
 	p.finish()
 	fmt.Fprintf(out, "imported %d, skipped %d, failed %d\n", counts[secrets.Imported], counts[secrets.Skipped], counts[secrets.Failed])
 	if err != nil {
@@ -85,8 +85,9 @@ type importResult struct {
 // workspace and name go to the same worker, so they are stored in input
 // order (with --replace the last one wins, as when importing one by one). A
 // database error stops the import; records after it may have been stored,
-// which re-running (skipping stored records) tolerates.
-func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer, onDone func(int)) ([3]int, error) {
+// which re-running (skipping stored records) tolerates. prog counts the
+// records done.
+func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOptions, in io.Reader, out io.Writer, prog *progress) ([3]int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	p := startImportPool(ctx, svc, opts)
@@ -101,10 +102,11 @@ func importAll(ctx context.Context, svc *secrets.Service, opts secrets.ImportOpt
 			return counts, r.err
 		}
 		counts[r.outcome]++
-		onDone(1)
 		if r.outcome != secrets.Imported {
+			prog.clear() // the report line replaces the progress line on a terminal
 			fmt.Fprintf(out, "%s/%s: %s\n", r.e.Record.Workspace, r.e.Record.Name, r.reason)
 		}
+		prog.add(1)
 	}
 	return counts, nil
 }

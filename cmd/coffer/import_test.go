@@ -191,3 +191,17 @@ func TestImportReportsInInputOrder(t *testing.T) {
 		t.Errorf("second run: %q", again.stdout[max(0, len(again.stdout)-80):])
 	}
 }
+
+// TestImportProgressOnATerminal: with stderr on a terminal, a progress line
+// (records, share of the file, rate) is drawn and erased before the report
+// lines and the summary.
+func TestImportProgressOnATerminal(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, entityLine("ml", "hf-token", "v1")+"\n"+entityLine("ml", "lost-key", "gone")+"\n", 0o600)
+	got, code := onTerminal(t, importEnv(dir), "import", file)
+	if code != 1 || !strings.Contains(got, "import: 1 (") || !strings.Contains(got, "% of the input)") ||
+		!strings.Contains(got, "\r\x1b[Kml/lost-key: provider 'gone' is not configured") ||
+		!strings.HasSuffix(got, "\r\x1b[Kimported 1, skipped 0, failed 1\r\n") {
+		t.Errorf("status %d, terminal got %q", code, got)
+	}
+}
