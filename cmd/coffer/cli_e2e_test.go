@@ -308,8 +308,9 @@ var (
 	// live is the service in its default (development) configuration.
 	live liveServer
 	// authLive has authentication on; callers use identity headers from
-	// loopback, and boss@corp.com is PlatformAdmin.
-	authLive = liveServer{env: []string{"NMP_AUTH_ENABLED=true", "NMP_AUTH_ADMIN_EMAIL=boss@corp.com"}}
+	// loopback or unsigned tokens (userToken), and boss@corp.com is
+	// PlatformAdmin.
+	authLive = liveServer{env: []string{"NMP_AUTH_ENABLED=true", "NMP_AUTH_ADMIN_EMAIL=boss@corp.com", "NMP_AUTH_ALLOW_UNSIGNED_JWT=true"}}
 	// tlsLive serves HTTPS with a certificate of a private CA.
 	tlsLive = liveServer{tls: true}
 )

@@ -4,10 +4,21 @@ package main
 // files") against the live server.
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
+
+// userToken is an unsigned token for sub on authLive (which accepts them,
+// as a development setup without an identity provider would).
+func userToken(sub string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	now := time.Now().Unix()
+	claims := fmt.Sprintf(`{"sub":%q,"iat":%d,"exp":%d}`, sub, now-10, now+600)
+	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc([]byte(claims)) + "."
+}
 
 func TestLiveDotenvRoundTrip(t *testing.T) {
 	url := liveURL(t)
@@ -140,5 +151,22 @@ func TestImportEnvProgressOnATerminal(t *testing.T) {
 	if code != 0 || !strings.Contains(got, "import-env: 1/2") || !strings.Contains(got, "\r\x1b[K") ||
 		!strings.Contains(got, "import-env: 2 created, 0 updated, 0 skipped, 0 failed in ") {
 		t.Errorf("status %d, terminal got %q", code, got)
+	}
+}
+
+func TestLiveExportWithAuthNeedsAServiceIdentity(t *testing.T) {
+	url := runSecrets(t, "env-auth", map[string]string{"hf-token": "hf_auth_value"})
+	// admin1 may manage the workspace but, as a user, not read values.
+	res := cli(t, url, nil, "secrets", "export", "--workspace", "env-auth")
+	res.expect(t, 1, "Error: 401 Unauthorized\n"+hintUnauthorized+"\n")
+	// With admin1's token the list works and the first value is refused.
+	tokenFile := writeFile(t, userToken("admin1"), 0o600)
+	res = cli(t, url, nil, "secrets", "export", "--workspace", "env-auth", "--token-file", tokenFile)
+	res.expect(t, 1, "Error: reading env-auth/hf-token: 403 Forbidden\nNothing was exported.\n"+
+		"Hint: only platform services read values; from a trusted network, pass --service NAME.\n")
+	res = cli(t, url, nil, "secrets", "export", "--workspace", "env-auth", "--service", "backup")
+	res.expect(t, 0, "")
+	if res.stdout != "# coffer secrets export: workspace env-auth, 1 secrets\nHF_TOKEN='hf_auth_value'\n" {
+		t.Errorf("export as a service = %q", res.stdout)
 	}
 }

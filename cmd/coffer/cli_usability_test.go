@@ -155,6 +155,11 @@ func TestLiveHints(t *testing.T) {
 	if res.code != 1 || !strings.HasSuffix(res.stderr, hint401) {
 		t.Errorf("--token-file: status %d, stderr %q", res.code, res.stderr)
 	}
+	// A good token read from --token-file (whitespace around it stripped) works.
+	res = cli(t, url, nil, "workspaces", "create", "hint-ws", "--token-file", writeFile(t, "\n "+userToken("hinter")+"\n", 0o600), "-f", "json")
+	if m := jsonOf(t, res); m["created_by"] != "hinter" {
+		t.Errorf("created with --token-file: %v", m)
+	}
 
 	plain := liveURL(t)
 	res = cli(t, plain, nil, "secrets", "create", "x", "--value", "v")

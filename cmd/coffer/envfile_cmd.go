@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -40,6 +41,7 @@ type exportedSecret struct {
 
 func secretsExportCmd(s *clientSettings) *cobra.Command {
 	format := exportFormat("dotenv")
+	var service string
 	cmd := &cobra.Command{
 		Use:   "export [-f dotenv|json]",
 		Short: "Print every secret of the workspace with its value, as a dotenv file or JSON",
@@ -47,9 +49,12 @@ func secretsExportCmd(s *clientSettings) *cobra.Command {
 			"the key being the name in upper case with '-' and '.' as '_' (hf-token -> HF_TOKEN), the value a POSIX " +
 			"single-quoted word that any value survives; -f json writes a list of {name, description, value}. " +
 			"Nothing is printed unless every value was read (exit status 1). Values are read through /access, " +
-			"so with authentication on the caller needs a service identity.",
+			"so with authentication on the caller needs a service identity: --service NAME, from a trusted network.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if service != "" {
+				s.headers = map[string]string{"X-NMP-Principal-Id": "service:" + service}
+			}
 			items, err := exportSecrets(cmd.Context(), s.client(), s.workspace)
 			if err != nil {
 				return err
@@ -68,6 +73,7 @@ func secretsExportCmd(s *clientSettings) *cobra.Command {
 	}
 	// A local -f shadows the group's table|json|yaml one.
 	cmd.Flags().VarP(&format, "output-format", "f", "dotenv or json")
+	cmd.Flags().StringVar(&service, "service", "", "read as the platform service `NAME` (X-NMP-Principal-Id: service:NAME; counts only from coffer.auth.trusted_header_networks)")
 	return cmd
 }
 
@@ -84,7 +90,11 @@ func exportSecrets(ctx context.Context, c *client.Client, workspace string) ([]e
 		for _, sec := range res.Data {
 			v, err := c.AccessSecret(ctx, workspace, sec.Name)
 			if err != nil {
-				return nil, &exitError{code: 1, msg: fmt.Sprintf("Error: reading %s/%s: %v\nNothing was exported.", workspace, sec.Name, err)}
+				msg := fmt.Sprintf("Error: reading %s/%s: %v\nNothing was exported.", workspace, sec.Name, err)
+				if apiErr := (*client.APIError)(nil); errors.As(err, &apiErr) && apiErr.Status == http.StatusForbidden {
+					msg += "\nHint: only platform services read values; from a trusted network, pass --service NAME."
+				}
+				return nil, &exitError{code: 1, msg: msg}
 			}
 			items = append(items, exportedSecret{Name: sec.Name, Description: sec.Description, Value: v.Value})
 		}
