@@ -58,6 +58,7 @@ func TestLiveRunInjectsSecrets(t *testing.T) {
 		"NMP_SECRETS_URL=" + url, "NMP_BASE_URL=http://127.0.0.1:1", // NMP_SECRETS_URL wins
 		"NEMO_JOB_SECRETS=HF_TOKEN=run-ok/hf-token, WANDB_API_KEY=run-ok/wandb",
 		`NMP_PRINCIPAL={"id":"viewer1"}`,
+		"HF_TOKEN=stale-value-from-the-parent", // replaced, not shadowed
 	}
 	res := cliEnv(t, env, nil, append([]string{"run", "--"}, dumpEnv(dir, "HF_TOKEN", "WANDB_API_KEY")...)...)
 	res.expect(t, 0, "")

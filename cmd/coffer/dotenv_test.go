@@ -103,3 +103,11 @@ func TestNameRules(t *testing.T) {
 		}
 	}
 }
+
+func TestWithVarsReplacesExistingEntries(t *testing.T) {
+	got := withVars([]string{"PATH=/bin", "HF_TOKEN=stale", "HOME=/root", "HF_TOKEN=also-stale"}, []string{"HF_TOKEN=fresh", "NEW=1"})
+	want := []string{"PATH=/bin", "HOME=/root", "HF_TOKEN=fresh", "NEW=1"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("withVars = %q, want %q (C's getenv reads the first entry of a key)", got, want)
+	}
+}

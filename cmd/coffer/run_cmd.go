@@ -83,7 +83,7 @@ func newRunCmd() *cobra.Command {
 			// Exec rather than a child process: the command keeps coffer's
 			// process id, gets every signal sent to it directly, and its
 			// exit status is the process's.
-			err = syscall.Exec(path, args, append(os.Environ(), env...))
+			err = syscall.Exec(path, args, withVars(os.Environ(), env))
 			return &exitError{code: 126, msg: "coffer run: " + args[0] + ": " + err.Error()}
 		},
 	}
@@ -95,6 +95,24 @@ func newRunCmd() *cobra.Command {
 	f.StringVar(&service, "service", "jobs", "the service identity of the requests (X-NMP-Principal-Id: service:NAME)")
 	f.SetInterspersed(false) // flags after COMMAND belong to COMMAND
 	return cmd
+}
+
+// withVars is environ with vars (KEY=value) set: an existing entry for a key
+// is dropped rather than left before the new one, because exec does not
+// remove duplicates and C's getenv returns the first.
+func withVars(environ, vars []string) []string {
+	set := map[string]bool{}
+	for _, kv := range vars {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := make([]string, 0, len(environ)+len(vars))
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); !set[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, vars...)
 }
 
 // collectRefs gathers the references in precedence order; a later one for
