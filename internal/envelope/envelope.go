@@ -56,6 +56,22 @@ func (e *ProviderError) Error() string {
 	return "provider '" + e.Provider + "' is not configured"
 }
 
+// NotReadyError reports a provider that cannot work until an operator acts,
+// for example a Vault token past its expiry. /health/ready shows Error().
+type NotReadyError struct {
+	Provider string
+	Reason   string // never a token, key or value
+}
+
+// Error names the provider and the reason.
+func (e *NotReadyError) Error() string { return "key provider '" + e.Provider + "': " + e.Reason }
+
+// HealthChecker is implemented by providers that know, without a request,
+// that they cannot work (a Vault token that expired).
+type HealthChecker interface {
+	Health() error
+}
+
 // ErrUnavailable is wrapped by providers whose backing service could not be
 // reached (network error, timeout, non-2xx answer).
 var ErrUnavailable = errors.New("provider unavailable")

@@ -139,6 +139,19 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	return OpenDataV1(dek, s.Ciphertext)
 }
 
+// Health returns the first error of a provider implementing HealthChecker,
+// in name order, or nil when every provider can work.
+func (k *Keyring) Health() error {
+	for _, n := range k.Names() {
+		if h, ok := k.providers[n].(HealthChecker); ok {
+			if err := h.Health(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // providerFailure maps a provider's error to the Keyring's fixed set. The
 // provider's own error is dropped: it may quote a Vault reply. A context
 // deadline or cancellation counts as unavailable, since a provider that did

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -68,9 +69,27 @@ var statusOf = map[secrets.Kind]int{
 	secrets.KindPrecondition: http.StatusPreconditionFailed,
 }
 
-// writeError renders a domain error. Unknown errors become the generic 500;
-// causes are logged, never sent.
+// MsgProviderUnavailable is the detail of a 503 for a key provider that
+// cannot be reached (docs/key-management.md: the reference answered 500).
+const MsgProviderUnavailable = "Key provider unavailable"
+
+// providerRetryAfter is the Retry-After (seconds) of that 503: long enough
+// for the provider's own retries to have given up, short enough that a
+// client resumes soon after the provider does.
+const providerRetryAfter = "5"
+
+// writeError renders a domain error. A key provider that cannot be reached
+// (an *envelope.ProviderError marked Unavailable, whatever wraps it) is a
+// 503 with Retry-After, since the request may succeed when the provider is
+// back; unknown errors become the generic 500; causes are logged, never
+// sent.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *envelope.ProviderError
+	if errors.As(err, &pe) && pe.Unavailable {
+		w.Header().Set("Retry-After", providerRetryAfter)
+		writeDetail(w, http.StatusServiceUnavailable, MsgProviderUnavailable)
+		return
+	}
 	var de *secrets.Error
 	if !errors.As(err, &de) {
 		de = &secrets.Error{Kind: secrets.KindInternal, Detail: secrets.MsgUnexpected, Err: err}

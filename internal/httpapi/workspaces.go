@@ -2,9 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -130,7 +132,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ params) {
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
 			s.log.Warn("readiness check failed", "error", err.Error())
-			writeJSON(w, http.StatusServiceUnavailable, detail{map[string]string{"status": "not_ready"}})
+			body := map[string]string{"status": "not_ready"}
+			// A provider an operator must fix (an expired Vault token) says
+			// so; other causes (the database) stay in the log.
+			var nr *envelope.NotReadyError
+			if errors.As(err, &nr) {
+				body["reason"] = nr.Error()
+			}
+			writeJSON(w, http.StatusServiceUnavailable, detail{body})
 			return
 		}
 	}

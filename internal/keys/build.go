@@ -28,7 +28,7 @@ type DevKeyOptions struct {
 // returns the keyring the whole process shares. It implements the selection
 // table of crypto.md §2.4 and stops at the first problem with a message of
 // crypto.md §2.5.
-func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger) (*envelope.Keyring, error) {
+func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger, opts ...Option) (*envelope.Keyring, error) {
 	log = orDiscard(log)
 	skNames := slices.Sorted(maps.Keys(cfg.Providers.SecretKey))
 	vaultNames := slices.Sorted(maps.Keys(cfg.Providers.Vault))
@@ -79,7 +79,7 @@ func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger) (*envelope
 		ps = append(ps, p)
 	}
 	for _, n := range vaultNames {
-		p, err := buildVault(n, cfg.Providers.Vault[n], log)
+		p, err := buildVault(n, cfg.Providers.Vault[n], log, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -48,6 +48,50 @@ type VaultConfig struct {
 	Namespace      string `yaml:"namespace" json:"namespace"`
 	CACert         string `yaml:"ca_cert" json:"ca_cert"`
 	TimeoutSeconds int    `yaml:"timeout_seconds" json:"timeout_seconds"`
+	// MaxRetries is how often a Transit call is retried after a 5xx, a 429
+	// or a connection error; nil means DefaultVaultMaxRetries.
+	MaxRetries *int `yaml:"max_retries" json:"max_retries"`
+	// AuthMethod is how Coffer gets its Vault token: "token" (the default:
+	// Token, VAULT_TOKEN or ~/.vault-token), "approle" or "kubernetes".
+	AuthMethod string               `yaml:"auth_method" json:"auth_method"`
+	AppRole    AppRoleConfig        `yaml:"approle" json:"approle"`
+	Kubernetes KubernetesAuthConfig `yaml:"kubernetes" json:"kubernetes"`
+}
+
+// AppRoleConfig is the `approle` block of a vault provider: a login with a
+// role id and a secret id, each given inline or read from a file (read at
+// every login, so a rotated secret id file is picked up).
+type AppRoleConfig struct {
+	Mount        string `yaml:"mount" json:"mount"`
+	RoleID       string `yaml:"role_id" json:"role_id"`
+	RoleIDFile   string `yaml:"role_id_file" json:"role_id_file"`
+	SecretID     string `yaml:"secret_id" json:"secret_id"`
+	SecretIDFile string `yaml:"secret_id_file" json:"secret_id_file"`
+}
+
+// KubernetesAuthConfig is the `kubernetes` block of a vault provider: a
+// login with the pod's service-account token (re-read at every login, since
+// the kubelet rotates it).
+type KubernetesAuthConfig struct {
+	Mount     string `yaml:"mount" json:"mount"`
+	Role      string `yaml:"role" json:"role"`
+	TokenFile string `yaml:"token_file" json:"token_file"`
+}
+
+// String hides the secret id.
+func (c AppRoleConfig) String() string {
+	return fmt.Sprintf("{mount:%s role_id:%s role_id_file:%s secret_id:%s secret_id_file:%s}",
+		c.Mount, c.RoleID, c.RoleIDFile, redact(c.SecretID), c.SecretIDFile)
+}
+
+// GoString is String for %#v.
+func (c AppRoleConfig) GoString() string { return "keys.AppRoleConfig" + c.String() }
+
+// LogValue logs the settings with the secret id replaced by Redacted.
+func (c AppRoleConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("mount", c.Mount), slog.String("role_id", c.RoleID),
+		slog.String("role_id_file", c.RoleIDFile), slog.String("secret_id", redact(c.SecretID)),
+		slog.String("secret_id_file", c.SecretIDFile))
 }
 
 // redact shows whether a secret field is set without showing it.
@@ -76,14 +120,16 @@ func (c SecretKeyConfig) LogValue() slog.Value {
 
 // String prints the settings with the token replaced by Redacted.
 func (c VaultConfig) String() string {
-	return fmt.Sprintf("{key_name:%s mount:%s address:%s token:%s namespace:%s ca_cert:%s timeout_seconds:%d}",
-		c.KeyName, c.Mount, c.Address, redact(c.Token), c.Namespace, c.CACert, c.TimeoutSeconds)
+	return fmt.Sprintf("{key_name:%s mount:%s address:%s token:%s namespace:%s ca_cert:%s timeout_seconds:%d max_retries:%s auth_method:%s approle:%s kubernetes:%+v}",
+		c.KeyName, c.Mount, c.Address, redact(c.Token), c.Namespace, c.CACert, c.TimeoutSeconds, intOrUnset(c.MaxRetries),
+		c.AuthMethod, c.AppRole, c.Kubernetes)
 }
 
 // GoString is String for %#v.
 func (c VaultConfig) GoString() string {
-	return fmt.Sprintf("keys.VaultConfig{KeyName:%q, Mount:%q, Address:%q, Token:%q, Namespace:%q, CACert:%q, TimeoutSeconds:%d}",
-		c.KeyName, c.Mount, c.Address, redact(c.Token), c.Namespace, c.CACert, c.TimeoutSeconds)
+	return fmt.Sprintf("keys.VaultConfig{KeyName:%q, Mount:%q, Address:%q, Token:%q, Namespace:%q, CACert:%q, TimeoutSeconds:%d, MaxRetries:%s, AuthMethod:%q, AppRole:%#v, Kubernetes:%#v}",
+		c.KeyName, c.Mount, c.Address, redact(c.Token), c.Namespace, c.CACert, c.TimeoutSeconds, intOrUnset(c.MaxRetries),
+		c.AuthMethod, c.AppRole, c.Kubernetes)
 }
 
 // LogValue logs the settings with the token replaced by Redacted.
@@ -91,7 +137,17 @@ func (c VaultConfig) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("key_name", c.KeyName), slog.String("mount", c.Mount),
 		slog.String("address", c.Address), slog.String("token", redact(c.Token)),
 		slog.String("namespace", c.Namespace), slog.String("ca_cert", c.CACert),
-		slog.Int("timeout_seconds", c.TimeoutSeconds))
+		slog.Int("timeout_seconds", c.TimeoutSeconds), slog.String("max_retries", intOrUnset(c.MaxRetries)),
+		slog.String("auth_method", c.AuthMethod), slog.Any("approle", c.AppRole),
+		slog.String("kubernetes_mount", c.Kubernetes.Mount), slog.String("kubernetes_role", c.Kubernetes.Role),
+		slog.String("kubernetes_token_file", c.Kubernetes.TokenFile))
+}
+
+func intOrUnset(p *int) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.Itoa(*p)
 }
 
 // maxKeyFileSize bounds what is read from a key file, so that a path

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +26,12 @@ import (
 const (
 	DefaultVaultKeyName = "nemo-platform-key"
 	DefaultVaultMount   = "transit"
-	DefaultVaultTimeout = 10 * time.Second
+	DefaultVaultTimeout = 5 * time.Second
+	// DefaultVaultMaxRetries is how often a failed call is retried.
+	DefaultVaultMaxRetries = 2
+	// maxVaultRetries bounds max_retries: more would hold a request for
+	// longer than any client waits.
+	maxVaultRetries = 10
 )
 
 // Tuning of the shared HTTP client. Every secret write and read costs one
@@ -52,13 +58,41 @@ const (
 type Vault struct {
 	name       string
 	prefix     string // configuration key, for startup messages
+	addr       string
 	encryptURL string
 	decryptURL string
-	token      string
 	namespace  string
 	timeout    time.Duration
+	maxRetries int
 	client     *http.Client
 	log        *slog.Logger
+	observe    func(CallEvent)
+	login      *vaultLogin // nil: auth_method token
+	life       tokenLife
+}
+
+// CallEvent describes one Vault call (with its retries) for metrics: Op is
+// encrypt, decrypt, login, renew or lookup; Err is nil on success.
+type CallEvent struct {
+	Provider string
+	Op       string
+	Attempts int
+	Duration time.Duration
+	Err      error
+}
+
+// Option adjusts a provider built by Build or NewVault.
+type Option func(*providerOptions)
+
+type providerOptions struct {
+	observe func(CallEvent)
+}
+
+// WithCallObserver has every vault provider report each Vault call, so the
+// server can count them without this package importing a metrics library.
+// The hook runs on the request path and must be quick.
+func WithCallObserver(f func(CallEvent)) Option {
+	return func(o *providerOptions) { o.observe = f }
 }
 
 var _ envelope.Provider = (*Vault)(nil)
@@ -67,16 +101,26 @@ var _ envelope.Provider = (*Vault)(nil)
 // VAULT_ADDR, VAULT_TOKEN, ~/.vault-token and VAULT_CACERT, read now and
 // never again) and builds its HTTP client. It does not contact Vault; Build
 // calls Probe for that. Errors are the startup messages of crypto.md §2.5.
-func NewVault(name string, c VaultConfig, log *slog.Logger) (*Vault, error) {
+func NewVault(name string, c VaultConfig, log *slog.Logger, opts ...Option) (*Vault, error) {
 	log = orDiscard(log)
+	var o providerOptions
+	for _, f := range opts {
+		f(&o)
+	}
 	prefix := "secrets.encryption.providers.vault." + name
 	addr, err := vaultAddress(prefix, c.Address)
 	if err != nil {
 		return nil, err
 	}
-	token, source, err := vaultToken(prefix, c.Token, log)
+	login, err := newVaultLogin(prefix, addr, c)
 	if err != nil {
 		return nil, err
+	}
+	var token, source string
+	if login == nil {
+		if token, source, err = vaultToken(prefix, c.Token, log); err != nil {
+			return nil, err
+		}
 	}
 	tlsConf, err := vaultTLS(prefix, c.CACert)
 	if err != nil {
@@ -85,35 +129,55 @@ func NewVault(name string, c VaultConfig, log *slog.Logger) (*Vault, error) {
 	if c.TimeoutSeconds < 0 {
 		return nil, startupError(prefix + ".timeout_seconds: must be a positive number of seconds")
 	}
+	retries := DefaultVaultMaxRetries
+	if c.MaxRetries != nil {
+		retries = *c.MaxRetries
+	}
+	if retries < 0 || retries > maxVaultRetries {
+		return nil, startupError(prefix + ".max_retries: must be between 0 and " + strconv.Itoa(maxVaultRetries))
+	}
 	mount := cmp.Or(strings.Trim(c.Mount, "/"), DefaultVaultMount)
 	keyName := cmp.Or(c.KeyName, DefaultVaultKeyName)
 	base := addr + "/v1/" + escapeSegments(mount) + "/"
 	v := &Vault{
 		name:       name,
 		prefix:     prefix,
+		addr:       addr,
 		encryptURL: base + "encrypt/" + url.PathEscape(keyName),
 		decryptURL: base + "decrypt/" + url.PathEscape(keyName),
-		token:      token,
 		namespace:  c.Namespace,
 		timeout:    cmp.Or(time.Duration(c.TimeoutSeconds)*time.Second, DefaultVaultTimeout),
+		maxRetries: retries,
 		client:     newVaultClient(tlsConf),
 		log:        log,
+		observe:    o.observe,
+		login:      login,
+		life:       tokenLife{st: tokenState{value: token}, stop: make(chan struct{}), done: make(chan struct{})},
+	}
+	method := AuthToken
+	if login != nil {
+		method, source = login.method, login.url
 	}
 	log.Info("vault provider configured", "provider", name, "address", addr, "mount", mount,
-		"key_name", keyName, "namespace", c.Namespace, "token_source", source,
-		"timeout", v.timeout.String())
+		"key_name", keyName, "namespace", c.Namespace, "auth_method", method, "token_source", source,
+		"timeout", v.timeout.String(), "max_retries", retries)
 	return v, nil
 }
 
-// buildVault is how Build makes a vault provider: resolved, then probed.
-// Build has no context, so the probe is bounded by the provider's own
-// per-request timeout (two requests, 2 × timeout_seconds at most).
-func buildVault(name string, c VaultConfig, log *slog.Logger) (envelope.Provider, error) {
-	v, err := NewVault(name, c, log)
+// buildVault is how Build makes a vault provider: resolved, its token
+// looked up (or logged in), then probed. Build has no context, so each
+// call is bounded by the provider's own per-request timeout and retries.
+func buildVault(name string, c VaultConfig, log *slog.Logger, opts ...Option) (envelope.Provider, error) {
+	v, err := NewVault(name, c, log, opts...)
 	if err != nil {
 		return nil, err
 	}
+	if err := v.startLife(context.Background()); err != nil {
+		v.client.CloseIdleConnections()
+		return nil, err
+	}
 	if err := v.Probe(context.Background()); err != nil {
+		v.Close()
 		v.client.CloseIdleConnections()
 		return nil, err
 	}

@@ -9,10 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
@@ -24,9 +26,10 @@ import (
 // provider as unavailable; a 2xx reply that makes no sense is ErrEncrypt or
 // ErrDecrypt instead, since retrying elsewhere would not help.
 type transitError struct {
-	op    string
-	class string
-	kind  error
+	op     string
+	class  string
+	kind   error
+	status int // HTTP status, 0 when there was no answer
 }
 
 func (e *transitError) Error() string { return "vault transit " + e.op + ": " + e.class }
@@ -47,6 +50,13 @@ func errorClass(err error) string {
 func (v *Vault) fail(op, class string, kind error) error {
 	v.log.Warn("vault transit request failed", "provider", v.name, "operation", op, "error", class)
 	return &transitError{op: op, class: class, kind: kind}
+}
+
+// failStatus is fail for an HTTP answer, keeping its status.
+func (v *Vault) failStatus(op string, status int) error {
+	err := v.fail(op, "HTTP "+strconv.Itoa(status), envelope.ErrUnavailable)
+	err.(*transitError).status = status
+	return err
 }
 
 // transitReply is the part of Vault's response envelope Coffer reads.
@@ -100,53 +110,154 @@ func (v *Vault) decrypt(ctx context.Context, wrapped []byte) ([]byte, error) {
 	return r.Data.Plaintext, nil
 }
 
-// call POSTs one Transit request within the provider's timeout. Only the
-// status code and the error class of a failure survive; the reply body is
-// read (so the connection can be reused), parsed when 2xx, and cleared.
+// call POSTs one Transit request (with retries) and parses the reply. With
+// a login method, a 403 means the token was revoked or expired early: it
+// logs in again once and repeats the call. Only the status code and the
+// error class of a failure survive; the reply body is cleared.
 func (v *Vault) call(ctx context.Context, op, u string, body []byte) (*transitReply, error) {
 	garbage := envelope.ErrDecrypt
 	if op == "encrypt" {
 		garbage = envelope.ErrEncrypt
 	}
-	ctx, cancel := context.WithTimeout(ctx, v.timeout)
-	defer cancel()
-	req, err := v.newRequest(ctx, u, body)
-	if err != nil {
-		return nil, v.fail(op, "invalid request", garbage)
+	for relogged := false; ; relogged = true {
+		token, err := v.currentToken(ctx)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := v.send(ctx, op, http.MethodPost, u, body, token)
+		var te *transitError
+		if v.login != nil && !relogged && errors.As(err, &te) && te.status == http.StatusForbidden {
+			if _, lerr := v.relogin(ctx, token); lerr != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var r transitReply
+		perr := json.Unmarshal(raw, &r)
+		clear(raw)
+		if perr != nil || len(raw) > vaultMaxReply {
+			return nil, v.fail(op, "invalid response", garbage)
+		}
+		return &r, nil
 	}
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return nil, v.fail(op, networkClass(err), envelope.ErrUnavailable)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, vaultMaxReply+1))
-	defer clear(raw)
-	switch {
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return nil, v.fail(op, "HTTP "+strconv.Itoa(resp.StatusCode), envelope.ErrUnavailable)
-	case err != nil:
-		return nil, v.fail(op, networkClass(err), envelope.ErrUnavailable)
-	}
-	var r transitReply
-	if len(raw) > vaultMaxReply || json.Unmarshal(raw, &r) != nil {
-		return nil, v.fail(op, "invalid response", garbage)
-	}
-	return &r, nil
 }
 
-// newRequest is a Transit POST with the token and, when configured, the
-// namespace.
-func (v *Vault) newRequest(ctx context.Context, u string, body []byte) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+// authCall is one login, renewal or lookup, decoded into into.
+func (v *Vault) authCall(ctx context.Context, op, method, u string, body []byte, token string, into *authReply) error {
+	raw, err := v.send(ctx, op, method, u, body, token)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Vault-Token", v.token)
+	defer clear(raw)
+	if len(raw) > vaultMaxReply || json.Unmarshal(raw, into) != nil {
+		return v.fail(op, "invalid response", envelope.ErrUnavailable)
+	}
+	return nil
+}
+
+// Retry timing: the n-th retry waits about retryBase·2ⁿ (at most
+// retryMax), scaled by a random factor in [0.5, 1.5) so that replicas
+// retrying the same outage do not arrive in step.
+const (
+	retryBase = 100 * time.Millisecond
+	retryMax  = 2 * time.Second
+)
+
+func backoff(n int) time.Duration {
+	d := min(retryBase<<n, retryMax)
+	return d/2 + time.Duration(rand.Int64N(int64(d)))
+}
+
+// send makes one Vault request, each attempt within timeout_seconds, and
+// retries up to max_retries times after a 5xx, a 429 or a connection error
+// (refused, reset, closed): Transit encrypt and decrypt, logins and
+// renewals are safe to repeat. A timeout is not retried: a Vault that does
+// not answer within timeout_seconds is not helped by more load. It returns
+// a 2xx reply body (the caller clears it) or a *transitError.
+func (v *Vault) send(ctx context.Context, op, method, u string, body []byte, token string) (raw []byte, err error) {
+	start := time.Now()
+	attempts := 0
+	if v.observe != nil {
+		defer func() {
+			v.observe(CallEvent{Provider: v.name, Op: op, Attempts: attempts, Duration: time.Since(start), Err: err})
+		}()
+	}
+	for {
+		attempts++
+		raw, status, netErr := v.attempt(ctx, method, u, body, token)
+		if netErr == nil && status >= 200 && status <= 299 {
+			return raw, nil
+		}
+		clear(raw)
+		var class string
+		retry := false
+		if netErr != nil {
+			class = networkClass(netErr)
+			switch class {
+			case "connection refused", "connection reset", "connection closed", "host unreachable":
+				retry = true
+			}
+		} else {
+			class = "HTTP " + strconv.Itoa(status)
+			retry = status >= 500 || status == http.StatusTooManyRequests
+		}
+		if !retry || attempts > v.maxRetries || ctx.Err() != nil {
+			if netErr == nil {
+				return nil, v.failStatus(op, status)
+			}
+			return nil, v.fail(op, class, envelope.ErrUnavailable)
+		}
+		v.log.Debug("vault request failed; retrying", "provider", v.name, "operation", op, "error", class, "attempt", attempts)
+		t := time.NewTimer(backoff(attempts - 1))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, v.fail(op, networkClass(ctx.Err()), envelope.ErrUnavailable)
+		case <-t.C:
+		}
+	}
+}
+
+// attempt is one HTTP exchange within timeout_seconds. The body of a 2xx
+// answer is returned whole (at most vaultMaxReply); others are drained.
+func (v *Vault) attempt(ctx context.Context, method, u string, body []byte, token string) ([]byte, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, v.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("X-Vault-Token", token)
+	}
 	if v.namespace != "" {
 		req.Header.Set("X-Vault-Namespace", v.namespace)
 	}
-	return req, nil
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, vaultMaxReply+1))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		clear(raw)
+		return nil, resp.StatusCode, nil
+	}
+	if err != nil {
+		clear(raw)
+		return nil, 0, err
+	}
+	return raw, resp.StatusCode, nil // over vaultMaxReply: the caller's parse refuses it
 }
 
 // networkClass names what went wrong below HTTP in a few words an operator

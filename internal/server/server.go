@@ -88,7 +88,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		Limits: httpapi.Limits{MaxBodyBytes: int64(cfg.Coffer.Limits.MaxBodyBytes),
 			MaxValueBytes: cfg.Coffer.Limits.MaxValueBytes, MaxDescriptionChars: cfg.Coffer.Limits.MaxDescriptionChars},
 		Logger:          log,
-		Ready:           store.Ping,
+		Ready:           ready(store, ring),
 		TrustedNetworks: cfg.TrustedNetworks(),
 		MaxInFlight:     cfg.Coffer.HTTP.MaxInFlight,
 		Auth:            engine,
@@ -113,6 +113,17 @@ func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 // newService builds the key providers and the domain service on store and
 // makes sure the built-in workspaces exist.
+// ready is /health/ready: the database answers and every key provider can
+// work (a Vault token past its expiry is reported, docs/key-management.md).
+func ready(store secrets.Store, ring *envelope.Keyring) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := store.Ping(ctx); err != nil {
+			return err
+		}
+		return ring.Health()
+	}
+}
+
 func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*secrets.Service, *envelope.Keyring, error) {
 	ring, err := keys.Build(cfg.Secrets.Encryption, keys.DevKeyOptions{
 		Path:             cfg.Secrets.LocalKeyCreationPath,

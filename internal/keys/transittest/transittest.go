@@ -9,14 +9,25 @@
 //
 // with real AES-256-GCM (the aes256-gcm96 key type: a 12-byte random nonce
 // prepended to ciphertext and tag), versioned keys, token checking and the
-// error shapes Vault uses ({"errors":[…]}). Tests can rotate keys, inject
-// failures (status codes, delays, a stopped listener, corrupt replies) and
-// count requests and connections.
+// error shapes Vault uses ({"errors":[…]}), plus the token lifecycle a
+// client needs:
+//
+//	GET  /v1/auth/token/lookup-self   -> data.ttl, data.renewable, data.expire_time
+//	POST /v1/auth/token/renew-self    -> auth.client_token, auth.lease_duration, auth.renewable
+//	POST /v1/auth/{mount}/login       -> AppRole {"role_id","secret_id"} or Kubernetes {"role","jwt"}
+//
+// Tokens have a TTL, a maximum TTL and a renewable flag; an expired token is
+// refused with 403 as Vault does. Tests can rotate keys, inject failures
+// (status codes, the next n failures, reset connections, delays, a stopped
+// listener, corrupt replies) and count requests, logins, renewals and
+// connections.
 //
 // Differences from Vault that matter to a reader of the tests: encrypting
 // with an unknown key is a 400 here (Vault may create the key when the token
-// is allowed to), there are no policies beyond one token, and namespaces are
-// only compared with one configured value.
+// is allowed to), there are no policies beyond the tokens it issued,
+// namespaces are only compared with one configured value, renew-self ignores
+// a requested increment (it renews by the token's TTL), and a login method
+// has exactly one role.
 package transittest
 
 import (
@@ -29,6 +40,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +71,13 @@ type Server struct {
 
 	mu          sync.Mutex
 	hs          *httptest.Server
-	token       string
+	token       string            // the root token: never expires
+	tokens      map[string]*token // issued tokens, by value
+	logins      map[string]login  // enabled login methods, by mount
+	loginCount  int
+	renewCount  int
+	failNext    []int // statuses for the next Transit requests
+	resetNext   int   // Transit requests whose connection is dropped
 	namespace   string
 	keys        map[string]*key // by mount + "/" + name
 	mounts      map[string]bool
@@ -74,6 +92,27 @@ type Server struct {
 // key holds every version of one Transit key; versions[i] is version i+1.
 type key struct{ versions [][]byte }
 
+// TokenPolicy is the lifetime of tokens the double issues.
+type TokenPolicy struct {
+	TTL       time.Duration // lifetime after issue or renewal
+	MaxTTL    time.Duration // no renewal extends past issue + MaxTTL (0: TTL)
+	Renewable bool
+}
+
+// token is an issued token's lifetime.
+type token struct {
+	TokenPolicy
+	issued, expires time.Time
+}
+
+// login is an enabled AppRole or Kubernetes auth mount.
+type login struct {
+	kind   string // "approle" or "kubernetes"
+	id     string // role_id, or the Kubernetes role name
+	secret string // secret_id, or the service-account JWT
+	policy TokenPolicy
+}
+
 // New starts a plain-HTTP double with the default key (transit /
 // nemo-platform-key, version 1) and a random token. It is stopped when the
 // test ends.
@@ -85,7 +124,8 @@ func NewTLS(tb testing.TB) *Server { return start(tb, true) }
 
 func start(tb testing.TB, useTLS bool) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, tls: useTLS, token: "hvs.test-" + rand.Text(), keys: map[string]*key{}, mounts: map[string]bool{}}
+	s := &Server{tb: tb, tls: useTLS, token: "hvs.test-" + rand.Text(), keys: map[string]*key{}, mounts: map[string]bool{},
+		tokens: map[string]*token{}, logins: map[string]login{}}
 	s.AddKey(DefaultMount, DefaultKeyName)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -168,8 +208,62 @@ func (s *Server) CACertPEM() []byte {
 // Token is the only token the server accepts.
 func (s *Server) Token() string { s.mu.Lock(); defer s.mu.Unlock(); return s.token }
 
-// SetToken replaces the accepted token, e.g. to simulate a revoked one.
+// SetToken replaces the root token, e.g. to simulate a revoked one.
 func (s *Server) SetToken(t string) { s.mu.Lock(); s.token = t; s.mu.Unlock() }
+
+// IssueToken creates a token with policy p, as `vault token create -ttl
+// -explicit-max-ttl [-renewable=false]` would.
+func (s *Server) IssueToken(p TokenPolicy) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issueLocked(p)
+}
+
+func (s *Server) issueLocked(p TokenPolicy) string {
+	if p.MaxTTL == 0 {
+		p.MaxTTL = p.TTL
+	}
+	t := "hvs.issued-" + rand.Text()
+	now := time.Now()
+	s.tokens[t] = &token{TokenPolicy: p, issued: now, expires: now.Add(p.TTL)}
+	return t
+}
+
+// RevokeToken makes an issued token invalid at once.
+func (s *Server) RevokeToken(t string) { s.mu.Lock(); delete(s.tokens, t); s.mu.Unlock() }
+
+// EnableAppRole enables AppRole at mount with one role, whose logins issue
+// tokens with policy p.
+func (s *Server) EnableAppRole(mount, roleID, secretID string, p TokenPolicy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logins[mount] = login{kind: "approle", id: roleID, secret: secretID, policy: p}
+}
+
+// EnableKubernetes enables Kubernetes auth at mount: a login with role and
+// exactly this service-account jwt issues tokens with policy p.
+func (s *Server) EnableKubernetes(mount, role, jwt string, p TokenPolicy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logins[mount] = login{kind: "kubernetes", id: role, secret: jwt, policy: p}
+}
+
+// Logins counts successful logins; Renewals counts successful renew-self
+// calls.
+func (s *Server) Logins() int   { s.mu.Lock(); defer s.mu.Unlock(); return s.loginCount }
+func (s *Server) Renewals() int { s.mu.Lock(); defer s.mu.Unlock(); return s.renewCount }
+
+// FailNext makes the next Transit requests (encrypt, decrypt) answer these
+// statuses, one each, then serves normally again: a transient failure.
+func (s *Server) FailNext(statuses ...int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = append(s.failNext, statuses...)
+}
+
+// ResetNext drops the connection of the next n Transit requests without an
+// answer, as a crashing proxy or a reset would.
+func (s *Server) ResetNext(n int) { s.mu.Lock(); s.resetNext += n; s.mu.Unlock() }
 
 // RequireNamespace makes every request without exactly this
 // X-Vault-Namespace fail with 403, as a token from another namespace would.
@@ -245,27 +339,143 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !wait(r, st.delay) {
 		return
 	}
+	if st.reset {
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				if tc, ok := c.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // RST rather than FIN: "connection reset by peer"
+				}
+				c.Close()
+				return
+			}
+		}
+	}
+	isLogin := strings.HasPrefix(r.URL.Path, "/v1/auth/") && strings.HasSuffix(r.URL.Path, "/login") &&
+		r.URL.Path != "/v1/auth/token/login"
 	switch {
 	case st.failStatus != 0:
 		writeErrors(w, st.failStatus, "injected failure; request was: "+string(body))
+	case r.URL.Path == "/v1/auth/token/lookup-self" && r.Method == http.MethodGet:
+		s.tokenSelf(w, r, false)
 	case r.Method != http.MethodPost && r.Method != http.MethodPut:
 		writeErrors(w, http.StatusMethodNotAllowed, "unsupported operation")
-	case r.Header.Get("X-Vault-Token") != st.token || st.token == "":
+	case isLogin:
+		s.login(w, strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v1/auth/"), "/login"), body)
+	case !s.valid(r.Header.Get("X-Vault-Token")):
 		writeErrors(w, http.StatusForbidden, "permission denied")
 	case st.namespace != "" && r.Header.Get("X-Vault-Namespace") != st.namespace:
 		writeErrors(w, http.StatusForbidden, "permission denied")
+	case r.URL.Path == "/v1/auth/token/renew-self":
+		s.tokenSelf(w, r, true)
+	case r.URL.Path == "/v1/auth/token/lookup-self":
+		s.tokenSelf(w, r, false)
 	default:
 		s.route(w, r.URL.Path, body, st.corrupt)
 	}
 }
 
+// valid reports whether t is the root token or an issued, unexpired one.
+func (s *Server) valid(t string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t == "" {
+		return false
+	}
+	if t == s.token {
+		return true
+	}
+	tk, ok := s.tokens[t]
+	return ok && time.Now().Before(tk.expires)
+}
+
+// tokenSelf answers lookup-self, or renew-self when renew is true.
+func (s *Server) tokenSelf(w http.ResponseWriter, r *http.Request, renew bool) {
+	t := r.Header.Get("X-Vault-Token")
+	if !s.valid(t) {
+		writeErrors(w, http.StatusForbidden, "permission denied")
+		return
+	}
+	s.mu.Lock()
+	now := time.Now()
+	tk, issued := s.tokens[t]
+	if !issued { // the root token
+		s.mu.Unlock()
+		if renew {
+			writeErrors(w, http.StatusBadRequest, "lease is not renewable")
+			return
+		}
+		writeData(w, map[string]any{"ttl": 0, "renewable": false, "expire_time": nil, "policies": []string{"root"}})
+		return
+	}
+	if renew {
+		if !tk.Renewable {
+			s.mu.Unlock()
+			writeErrors(w, http.StatusBadRequest, "lease is not renewable")
+			return
+		}
+		tk.expires = now.Add(tk.TTL)
+		if max := tk.issued.Add(tk.MaxTTL); tk.expires.After(max) {
+			tk.expires = max
+		}
+		s.renewCount++
+	}
+	ttl := int(math.Round(tk.expires.Sub(now).Seconds()))
+	renewable, expires := tk.Renewable, tk.expires
+	s.mu.Unlock()
+	if renew {
+		writeAuth(w, t, ttl, renewable)
+		return
+	}
+	writeData(w, map[string]any{"ttl": ttl, "renewable": renewable, "expire_time": expires.UTC().Format(time.RFC3339Nano)})
+}
+
+// login answers an AppRole or Kubernetes login on mount.
+func (s *Server) login(w http.ResponseWriter, mount string, body []byte) {
+	var req struct {
+		RoleID   string `json:"role_id"`
+		SecretID string `json:"secret_id"`
+		Role     string `json:"role"`
+		JWT      string `json:"jwt"`
+	}
+	s.mu.Lock()
+	l, ok := s.logins[mount]
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		writeErrors(w, http.StatusNotFound, "no handler for route")
+		return
+	case json.Unmarshal(body, &req) != nil:
+		writeErrors(w, http.StatusBadRequest, "failed to parse JSON input")
+		return
+	case l.kind == "approle" && (req.RoleID != l.id || req.SecretID != l.secret),
+		l.kind == "kubernetes" && (req.Role != l.id || req.JWT != l.secret):
+		writeErrors(w, http.StatusBadRequest, "invalid credentials") // Vault's answer for AppRole; Kubernetes says 403
+		return
+	}
+	s.mu.Lock()
+	t := s.issueLocked(l.policy)
+	s.loginCount++
+	s.mu.Unlock()
+	writeAuth(w, t, int(l.policy.TTL.Seconds()), l.policy.Renewable)
+}
+
+// writeAuth answers a login or renewal in Vault's envelope.
+func writeAuth(w http.ResponseWriter, t string, ttl int, renewable bool) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"request_id": rand.Text(), "lease_id": "", "renewable": false, "lease_duration": 0, "data": nil,
+		"auth": map[string]any{"client_token": t, "accessor": rand.Text(), "policies": []string{"coffer"},
+			"lease_duration": ttl, "renewable": renewable},
+	})
+}
+
 // settings is a snapshot taken under the lock, so a request is answered
 // with one consistent set of injected behaviours.
 type settings struct {
-	token, namespace string
-	failStatus       int
-	delay            time.Duration
-	corrupt          bool
+	namespace  string
+	failStatus int
+	delay      time.Duration
+	corrupt    bool
+	reset      bool
 }
 
 func (s *Server) admit(r *http.Request) settings {
@@ -273,7 +483,18 @@ func (s *Server) admit(r *http.Request) settings {
 	defer s.mu.Unlock()
 	s.requests++
 	s.namespaces = append(s.namespaces, r.Header.Get("X-Vault-Namespace"))
-	return settings{s.token, s.namespace, s.failStatus, s.delay, s.corrupt}
+	st := settings{s.namespace, s.failStatus, s.delay, s.corrupt, false}
+	if !strings.HasPrefix(r.URL.Path, "/v1/auth/") {
+		switch {
+		case s.resetNext > 0:
+			s.resetNext--
+			st.reset = true
+		case len(s.failNext) > 0 && st.failStatus == 0:
+			st.failStatus = s.failNext[0]
+			s.failNext = s.failNext[1:]
+		}
+	}
+	return st
 }
 
 // wait sleeps d unless the client goes away first; false means it did.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // post sends one request the way a Transit client would and returns the
@@ -92,5 +93,102 @@ func TestStopRestart(t *testing.T) {
 	if status, _ := post(t, s, "/v1/transit/encrypt/nemo-platform-key", s.Token(),
 		map[string]string{"plaintext": "aGk="}); status != 200 || s.URL != url {
 		t.Errorf("after restart: %d at %s", status, s.URL)
+	}
+}
+
+func get(t *testing.T, s *Server, path, token string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.URL+path, nil)
+	req.Header.Set("X-Vault-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestTokenLifecycle: issued tokens expire, renew up to their max TTL,
+// refuse renewal when not renewable; logins issue tokens.
+func TestTokenLifecycle(t *testing.T) {
+	s := New(t)
+	const enc = "/v1/transit/encrypt/nemo-platform-key"
+	pt := map[string]string{"plaintext": base64.StdEncoding.EncodeToString([]byte("x"))}
+
+	tok := s.IssueToken(TokenPolicy{TTL: time.Second, MaxTTL: 1500 * time.Millisecond, Renewable: true})
+	if st, r := get(t, s, "/v1/auth/token/lookup-self", tok); st != 200 || r["data"].(map[string]any)["renewable"] != true {
+		t.Fatalf("lookup-self: %d %v", st, r)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if st, r := post(t, s, "/v1/auth/token/renew-self", tok, nil); st != 200 || r["auth"].(map[string]any)["lease_duration"].(float64) != 1 {
+		t.Fatalf("renew-self: %d %v", st, r)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if st, _ := post(t, s, enc, tok, pt); st != 200 {
+		t.Errorf("renewed token refused: %d", st)
+	}
+	time.Sleep(400 * time.Millisecond) // past the 1.5 s max TTL
+	if st, _ := post(t, s, enc, tok, pt); st != 403 {
+		t.Errorf("expired token: %d", st)
+	}
+	if s.Renewals() != 1 {
+		t.Errorf("renewals %d", s.Renewals())
+	}
+
+	fixed := s.IssueToken(TokenPolicy{TTL: time.Hour})
+	if st, _ := post(t, s, "/v1/auth/token/renew-self", fixed, nil); st != 400 {
+		t.Errorf("non-renewable renewal: %d", st)
+	}
+
+	s.EnableAppRole("approle", "r", "sid", TokenPolicy{TTL: time.Hour})
+	s.EnableKubernetes("k8s", "coffer", "jwt", TokenPolicy{TTL: time.Hour})
+	for _, c := range []struct {
+		path string
+		body map[string]string
+		want int
+	}{
+		{"/v1/auth/approle/login", map[string]string{"role_id": "r", "secret_id": "sid"}, 200},
+		{"/v1/auth/approle/login", map[string]string{"role_id": "r", "secret_id": "wrong"}, 400},
+		{"/v1/auth/k8s/login", map[string]string{"role": "coffer", "jwt": "jwt"}, 200},
+		{"/v1/auth/k8s/login", map[string]string{"role": "other", "jwt": "jwt"}, 400},
+		{"/v1/auth/nope/login", map[string]string{}, 404},
+	} {
+		st, r := post(t, s, c.path, "", c.body)
+		if st != c.want {
+			t.Errorf("%s %v: %d", c.path, c.body, st)
+			continue
+		}
+		if st == 200 {
+			tok := r["auth"].(map[string]any)["client_token"].(string)
+			if st, _ := post(t, s, enc, tok, pt); st != 200 {
+				t.Errorf("login token refused: %d", st)
+			}
+		}
+	}
+	if s.Logins() != 2 {
+		t.Errorf("logins %d", s.Logins())
+	}
+}
+
+func TestTransientFailures(t *testing.T) {
+	s := New(t)
+	const enc = "/v1/transit/encrypt/nemo-platform-key"
+	pt := map[string]string{"plaintext": base64.StdEncoding.EncodeToString([]byte("x"))}
+	s.FailNext(503, 429)
+	for _, want := range []int{503, 429, 200} {
+		if st, _ := post(t, s, enc, s.Token(), pt); st != want {
+			t.Errorf("got %d, want %d", st, want)
+		}
+	}
+	s.ResetNext(1)
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.URL+enc, strings.NewReader(`{}`))
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Error("reset connection answered")
+	}
+	if st, _ := post(t, s, enc, s.Token(), pt); st != 200 {
+		t.Errorf("after the reset: %d", st)
 	}
 }
