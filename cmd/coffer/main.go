@@ -36,6 +36,8 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newImportCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newVersionCmd())
+	setVersionFlag(root)
 	strictGroups(root)
 	return root
 }

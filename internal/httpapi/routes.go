@@ -36,6 +36,7 @@ func routes() []*route {
 		{method: http.MethodGet, pattern: "/apis/auth/discovery", handle: (*Server).discovery, public: true},
 		{method: http.MethodGet, pattern: "/health/live", handle: (*Server).live, public: true},
 		{method: http.MethodGet, pattern: "/health/ready", handle: (*Server).readyz, public: true},
+		{method: http.MethodGet, pattern: "/version", handle: (*Server).versionInfo, public: true},
 	}
 }
 

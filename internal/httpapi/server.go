@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/auth"
+	"github.com/coffer-dev/coffer/internal/buildinfo"
+	"github.com/coffer-dev/coffer/internal/reqid"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -58,6 +60,7 @@ type Server struct {
 	router  *router
 	warned  atomic.Int64  // unix seconds of the last untrusted-header warning
 	slots   chan struct{} // nil when unbounded
+	version []byte        // the body of GET /version, fixed for the process
 }
 
 // New returns the API handler.
@@ -70,6 +73,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
 		trusted: cfg.TrustedNetworks, auth: cfg.Auth, disc: cfg.Discovery, router: newRouter(routes())}
+	s.version, _ = marshal(buildinfo.Get()) // four strings: cannot fail
 	if cfg.MaxInFlight > 0 {
 		s.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
@@ -87,8 +91,16 @@ func actor(p params) *string {
 
 // ServeHTTP runs the pipeline of api.md §1.2: identity and authorization,
 // routing, then the handler (which applies body limits and validation).
+//
+// Every response, whatever answers it (a handler, a 404, 405 or 503, a
+// panic), carries X-Request-Id: the client's id when it is well-formed, else
+// a new one (docs/operations.md, "Request ids"). The id is in the request's
+// context, so log lines written with it name it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	id := reqid.Ensure(r.Header.Get(reqid.Header))
+	w.Header()[reqid.Header] = []string{id} // canonical already: no re-keying
+	r = r.WithContext(reqid.With(r.Context(), id))
 	sw := &statusWriter{ResponseWriter: w}
 	defer s.finish(sw, r, start)
 
@@ -184,7 +196,7 @@ func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err erro
 		ae = &auth.Error{Status: http.StatusInternalServerError, Detail: auth.MsgInternal, Err: err}
 	}
 	if ae.Status == http.StatusInternalServerError {
-		s.log.Error("authorization failed", "path", r.URL.Path, "error", err.Error())
+		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err.Error())
 	}
 	writeDetail(w, ae.Status, ae.Detail)
 }
@@ -199,7 +211,7 @@ func (s *Server) warnUntrusted(r *http.Request) {
 	if last := s.warned.Load(); now-last < 60 || !s.warned.CompareAndSwap(last, now) {
 		return
 	}
-	s.log.Warn("ignored X-NMP-Principal-* headers from a peer outside coffer.auth.trusted_header_networks",
+	s.log.WarnContext(r.Context(), "ignored X-NMP-Principal-* headers from a peer outside coffer.auth.trusted_header_networks",
 		"peer", r.RemoteAddr)
 }
 
@@ -211,7 +223,7 @@ func (s *Server) finish(sw *statusWriter, r *http.Request, start time.Time) {
 		if v == http.ErrAbortHandler {
 			panic(v)
 		}
-		s.log.Error("handler panic recovered", "method", r.Method, "path", r.URL.Path)
+		s.log.ErrorContext(r.Context(), "handler panic recovered", "method", r.Method, "path", r.URL.Path)
 		if sw.status == 0 {
 			writeDetail(sw, http.StatusInternalServerError, secrets.MsgUnexpected)
 		}

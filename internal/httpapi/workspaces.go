@@ -131,7 +131,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ params) {
 	defer cancel()
 	if s.ready != nil {
 		if err := s.ready(ctx); err != nil {
-			s.log.Warn("readiness check failed", "error", err.Error())
+			s.log.WarnContext(r.Context(), "readiness check failed", "error", err.Error())
 			body := map[string]string{"status": "not_ready"}
 			// A provider an operator must fix (an expired Vault token) says
 			// so; other causes (the database) stay in the log.

@@ -1,23 +1,49 @@
 package server
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/reqid"
 )
 
-// NewLogger returns the logger described by coffer.log.
+// NewLogger returns the logger described by coffer.log. A line logged with
+// a request's context ends with that request's id (request_id), so the
+// lines of one request can be found from the X-Request-Id a client saw.
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(requestIDHandler{slog.NewJSONHandler(w, opts)})
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(requestIDHandler{slog.NewTextHandler(w, opts)})
+}
+
+// requestIDHandler adds the request id a record's context carries.
+type requestIDHandler struct{ slog.Handler }
+
+// Handle adds request_id to r when ctx carries one. r is the handler's own
+// copy (slog passes records by value and its callers do not reuse them).
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := reqid.From(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the request id on loggers derived with With.
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+// WithGroup keeps the request id on loggers derived with WithGroup.
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }
 
 // LogFlushInterval is the longest a line waits in a LogBuffer.

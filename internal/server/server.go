@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/auth"
+	"github.com/coffer-dev/coffer/internal/buildinfo"
 	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/httpapi"
@@ -47,6 +48,9 @@ type Server struct {
 // built-in workspaces and prepares the HTTP server. Any error is a startup
 // error whose text names the bad setting.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool)) (*Server, error) {
+	bi := buildinfo.Get()
+	log.Info("Coffer starting", "version", bi.Version, "commit", bi.Commit, "build_date", bi.BuildDate,
+		"go_version", bi.GoVersion, "auth_enabled", cfg.Auth.Enabled)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
