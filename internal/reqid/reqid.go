@@ -46,11 +46,15 @@ func Valid(id string) bool {
 
 var encoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
-// New returns a fresh random id (26 characters, 128 bits).
+// New returns a fresh random id (26 characters, 128 bits). It runs for
+// every request that brings no id, so it encodes on the stack and allocates
+// only the string.
 func New() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
-	return encoding.EncodeToString(b[:])
+	var out [26]byte
+	encoding.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // Ensure returns the client's id when Valid, else a new one.
