@@ -33,8 +33,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // TestAccessAuditLine: every /access, successful or not, writes one audit
-// line with principal, on-behalf-of, workspace, name and outcome, and never
-// the value.
+// line with principal, on-behalf-of, workspace, name, outcome and the
+// request id, and never the value.
 func TestAccessAuditLine(t *testing.T) {
 	logs := &lockedBuffer{}
 	srv, _ := startServer(t, logs)
@@ -53,10 +53,11 @@ func TestAccessAuditLine(t *testing.T) {
 		srv.Handler().ServeHTTP(w, r)
 		return w.Code
 	}
-	if code := access("hf-token", "X-NMP-Principal-Id", "service:jobs", "X-NMP-Principal-On-Behalf-Of", "alice"); code != http.StatusOK {
+	if code := access("hf-token", "X-NMP-Principal-Id", "service:jobs", "X-NMP-Principal-On-Behalf-Of", "alice",
+		"X-Request-Id", "audit-1"); code != http.StatusOK {
 		t.Fatalf("access: %d", code)
 	}
-	if code := access("missing"); code != http.StatusNotFound {
+	if code := access("missing", "X-Request-Id", "audit-2"); code != http.StatusNotFound {
 		t.Fatalf("access of a missing secret: %d", code)
 	}
 	var audit []string
@@ -69,8 +70,8 @@ func TestAccessAuditLine(t *testing.T) {
 		t.Fatalf("%d audit lines, want 2:\n%s", len(audit), logs)
 	}
 	for i, want := range []string{
-		`level=INFO msg="secret access" principal=service:jobs on_behalf_of=alice workspace=default name=hf-token version=1 outcome=ok`,
-		`level=INFO msg="secret access" principal="" on_behalf_of="" workspace=default name=missing version=current outcome="Secret default/missing not found"`,
+		`level=INFO msg="secret access" principal=service:jobs on_behalf_of=alice workspace=default name=hf-token version=1 outcome=ok request_id=audit-1`,
+		`level=INFO msg="secret access" principal="" on_behalf_of="" workspace=default name=missing version=current outcome="Secret default/missing not found" request_id=audit-2`,
 	} {
 		if !strings.HasPrefix(audit[i], "time=") || !strings.HasSuffix(audit[i], want) {
 			t.Errorf("audit line %d:\n got %s\nwant time=… %s", i, audit[i], want)
