@@ -33,6 +33,10 @@ const (
 	// renewals or logins.
 	minRefreshRetry = 500 * time.Millisecond
 	maxRefreshRetry = 30 * time.Second
+	// loginHoldoff: after a failed login, requests that need a token fail
+	// at once for this long instead of each trying (and queueing behind)
+	// another login while Vault is down.
+	loginHoldoff = time.Second
 )
 
 // tokenState is the token in use and what Vault said about its lifetime.
@@ -149,6 +153,10 @@ type tokenLife struct {
 	mu      sync.RWMutex
 	st      tokenState
 	loginMu sync.Mutex
+	// lastLoginErr and lastLoginAt (guarded by loginMu) are the outcome
+	// of the last login, for loginHoldoff.
+	lastLoginErr error
+	lastLoginAt  time.Time
 	// expiredLogged makes the "static token expired" ERROR appear once.
 	expiredLogged bool
 
@@ -188,7 +196,12 @@ func (v *Vault) relogin(ctx context.Context, stale string) (string, error) {
 	if st := v.token(); st.value != stale && st.value != "" {
 		return st.value, nil
 	}
-	if err := v.doLogin(ctx); err != nil {
+	if l := &v.life; l.lastLoginErr != nil && time.Since(l.lastLoginAt) < loginHoldoff {
+		return "", l.lastLoginErr
+	}
+	err := v.doLogin(ctx)
+	v.life.lastLoginErr, v.life.lastLoginAt = err, time.Now()
+	if err != nil {
 		return "", err
 	}
 	return v.token().value, nil

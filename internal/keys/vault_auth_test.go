@@ -355,3 +355,50 @@ func TestVaultAuthConfigRedaction(t *testing.T) {
 		}
 	}
 }
+
+// TestVaultLoginDuringOutage: once an AppRole token has expired while
+// Vault is down, concurrent requests fail fast instead of each queueing
+// for its own login; /health/ready says why; the next login after the
+// outage restores service.
+func TestVaultLoginDuringOutage(t *testing.T) {
+	isolateVaultEnv(t)
+	srv := transittest.New(t)
+	srv.EnableAppRole("approle", "r", "s", transittest.TokenPolicy{TTL: time.Second})
+	c := VaultConfig{Address: srv.URL, AuthMethod: AuthAppRole, AppRole: AppRoleConfig{RoleID: "r", SecretID: "s"}}
+	kr, err := buildRing(t, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.FailWith(503)
+	time.Sleep(1200 * time.Millisecond) // the token expires; re-logins fail
+	before := srv.Requests()
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			_, err := kr.Seal(t.Context(), "ws", "n", []byte(testValue))
+			wantUnavailable(t, err)
+		})
+	}
+	wg.Wait()
+	if n := srv.Requests() - before; n > 9 {
+		t.Errorf("%d Vault requests for 20 requests during the outage, want at most one login with its retries (+ background)", n)
+	}
+	if err := kr.Health(); err == nil || !strings.Contains(err.Error(), "logging in again (approle) fails") {
+		t.Errorf("Health: %v", err)
+	}
+	srv.FailWith(0)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := kr.Seal(t.Context(), "ws", "n", []byte(testValue))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := kr.Health(); err != nil {
+		t.Errorf("Health after recovery: %v", err)
+	}
+}
