@@ -95,7 +95,9 @@ func (s *keySource) get(ctx context.Context, kid string) ([]jwk, error) {
 	now := s.now()
 	age := now.Sub(s.fetchedAt)
 	usable := s.keys != nil && age < s.ttl+s.maxStale
-	mayStart := s.inflight == nil && now.Sub(s.lastAttempt) >= refetchInterval
+	// Fetches are spaced by refetchInterval, or by the TTL when it is
+	// shorter (a TTL under 10 s asks for that many fetches).
+	mayStart := s.inflight == nil && now.Sub(s.lastAttempt) >= min(refetchInterval, s.ttl)
 	unknownKid := kid != "" && !hasKid(s.keys, kid)
 	wait := !usable || (unknownKid && (mayStart || s.inflight != nil)) || (age >= s.ttl && s.lastErr == nil)
 	if wait && (s.inflight != nil || mayStart) {
