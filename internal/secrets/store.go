@@ -192,6 +192,24 @@ type Store interface {
 	// replicas seed at once: exactly one of them returns true.
 	Seed(ctx context.Context, key string, b Binding) (bool, error)
 
+	// The audit trail (docs/operations.md, "Audit trail"). Every write
+	// method above, when its context carries a PendingAudit draft, inserts
+	// the draft's event in its own transaction after its statements
+	// succeeded and marks the draft committed once it committed; if the
+	// insert fails the write fails and changes nothing. Events are kept
+	// exactly as given (an empty ID is filled with NewAuditID(Time)).
+
+	// AppendAudit stores events in one transaction, durable when it
+	// returns: the events of reads and of failed writes.
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+	// ListAudit returns one page of the events matching q, newest first
+	// (by id, which orders by time), and how many match.
+	ListAudit(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
+	// PruneAudit deletes up to limit of the oldest events older than
+	// before and returns how many it deleted. Safe when several replicas
+	// run it at once.
+	PruneAudit(ctx context.Context, before time.Time, limit int) (int, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -16,7 +16,7 @@ import (
 // GetDeleted returns the entry id of ws's bin visible at now, with its
 // stored versions in ascending order, or ErrNotFound.
 func (s *Store) GetDeleted(ctx context.Context, ws, id string, now time.Time) (secrets.Deleted, []secrets.StoredVersion, error) {
-	rows, err := s.pool.Query(ctx, qGetDeleted, ws, id, ts(now))
+	rows, err := s.db.Query(ctx, qGetDeleted, ws, id, ts(now))
 	if err != nil {
 		return secrets.Deleted{}, nil, err
 	}
@@ -66,18 +66,18 @@ func scanDeletedRow(rows pgx.Rows, d *secrets.Deleted) (sv secrets.StoredVersion
 	return sv, err == nil, err
 }
 
-// RestoreDeleted makes the entry id of ws's bin live again, under r.Name
+// restoreDeleted makes the entry id of ws's bin live again, under r.Name
 // when it is not "" (its versions re-sealed as r.Reseals say), and returns
 // the record without its sealed value. ErrNotFound if no such entry is
 // visible at r.Now, ErrAlreadyExists if the name is live,
 // ErrRevisionChanged if a re-seal found another ciphertext than the one it
 // was read with, or a version it does not cover (then nothing changed).
-func (s *Store) RestoreDeleted(ctx context.Context, ws, id string, r secrets.BinRestore) (secrets.Record, error) {
+func (s *Store) restoreDeleted(ctx context.Context, ws, id string, r secrets.BinRestore) (secrets.Record, error) {
 	if err := secrets.CheckReseals(r.Reseals); err != nil {
 		return secrets.Record{}, err
 	}
 	var rec secrets.Record
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var secretID int64
 		if err := tx.QueryRow(ctx, qLockBin, ws, id, ts(r.Now)).Scan(&secretID); err != nil {
 			return notFound(err)
@@ -128,10 +128,10 @@ func resealAll(ctx context.Context, tx pgx.Tx, secretID int64, rs []secrets.Rese
 	return nil
 }
 
-// PurgeDeleted erases the entry id of ws's bin visible at now, or returns
+// purgeDeleted erases the entry id of ws's bin visible at now, or returns
 // ErrNotFound.
-func (s *Store) PurgeDeleted(ctx context.Context, ws, id string, now time.Time) error {
-	return affected(s.pool.Exec(ctx, qPurgeDeleted, ws, id, ts(now)))
+func (s *Store) purgeDeleted(ctx context.Context, ws, id string, now time.Time) error {
+	return affected(s.db.Exec(ctx, qPurgeDeleted, ws, id, ts(now)))
 }
 
 // PurgeExpired erases up to limit bin entries whose purge_at is at or
@@ -139,7 +139,7 @@ func (s *Store) PurgeDeleted(ctx context.Context, ws, id string, now time.Time) 
 // replicas) take disjoint entries.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, qPickExpired, ts(now), int64(max(limit, 0)))
 		if err != nil {
 			return err

@@ -23,7 +23,7 @@ func (s *Store) RolesOf(ctx context.Context, ws string, principals []string) (ma
 	if len(principals) == 0 || !secrets.StorableText(ws) {
 		return roles, nil
 	}
-	rows, err := s.pool.Query(ctx, qRolesOf, ws, principals)
+	rows, err := s.db.Query(ctx, qRolesOf, ws, principals)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +46,7 @@ func (s *Store) WorkspacesOf(ctx context.Context, principals []string) ([]string
 	if len(principals) == 0 {
 		return names, nil
 	}
-	rows, err := s.pool.Query(ctx, qWorkspacesOf, principals)
+	rows, err := s.db.Query(ctx, qWorkspacesOf, principals)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (s *Store) ListBindings(ctx context.Context, ws string) ([]secrets.Binding,
 	if !secrets.StorableText(ws) {
 		return nil, secrets.ErrNotFound
 	}
-	rows, err := s.pool.Query(ctx, qListBindings, ws)
+	rows, err := s.db.Query(ctx, qListBindings, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +95,13 @@ func (s *Store) ListBindings(ctx context.Context, ws string) ([]secrets.Binding,
 	return bindings, nil
 }
 
-// GrantRoles adds the roles principal lacks in ws.
-func (s *Store) GrantRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error {
+// grantRoles adds the roles principal lacks in ws.
+func (s *Store) grantRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error {
 	if err := checkText(ws, principal, roles); err != nil {
 		return err
 	}
 	var found int
-	err := s.pool.QueryRow(ctx, qGrantRoles, ws, principal, nonNil(roles), by, ts(at)).Scan(&found)
+	err := s.db.QueryRow(ctx, qGrantRoles, ws, principal, nonNil(roles), by, ts(at)).Scan(&found)
 	if err != nil {
 		return bindingErr(err)
 	}
@@ -111,9 +111,9 @@ func (s *Store) GrantRoles(ctx context.Context, ws, principal string, roles []st
 	return nil
 }
 
-// SetRoles makes principal's roles in ws exactly roles, refusing to remove
+// setRoles makes principal's roles in ws exactly roles, refusing to remove
 // the last Admin.
-func (s *Store) SetRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error {
+func (s *Store) setRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error {
 	if err := checkText(ws, principal, roles); err != nil {
 		return err
 	}
@@ -131,9 +131,9 @@ func (s *Store) SetRoles(ctx context.Context, ws, principal string, roles []stri
 	return nil
 }
 
-// RemoveMember deletes all of principal's roles in ws, refusing to remove
+// removeMember deletes all of principal's roles in ws, refusing to remove
 // the last Admin.
-func (s *Store) RemoveMember(ctx context.Context, ws, principal string) (int, error) {
+func (s *Store) removeMember(ctx context.Context, ws, principal string) (int, error) {
 	if !secrets.StorableText(ws) || !secrets.StorableText(principal) {
 		return 0, secrets.ErrNotFound // it cannot hold a role there
 	}
@@ -161,13 +161,13 @@ func (s *Store) Seed(ctx context.Context, key string, b secrets.Binding) (bool, 
 		return false, err
 	}
 	var found, seeded bool
-	if err := s.pool.QueryRow(ctx, qSeeded, b.Workspace, key).Scan(&found, &seeded); err != nil {
+	if err := s.db.QueryRow(ctx, qSeeded, b.Workspace, key).Scan(&found, &seeded); err != nil {
 		return false, err
 	}
 	if found && seeded {
 		return false, nil
 	}
-	err := s.pool.QueryRow(ctx, qSeed, key, b.Workspace, b.Principal, b.Role, b.GrantedBy,
+	err := s.db.QueryRow(ctx, qSeed, key, b.Workspace, b.Principal, b.Role, b.GrantedBy,
 		ts(b.GrantedAt)).Scan(&found, &seeded)
 	switch {
 	case err != nil:
@@ -184,7 +184,7 @@ func (s *Store) afterLock(ctx context.Context, ws string, scan func(pgx.Row) err
 	b := &pgx.Batch{}
 	b.Queue(qLockWorkspace, ws)
 	b.Queue(query, args...)
-	br := s.pool.SendBatch(ctx, b)
+	br := s.db.SendBatch(ctx, b)
 	_, err := br.Exec()
 	if err == nil {
 		err = scan(br.QueryRow())

@@ -217,7 +217,7 @@ func (s *Store) ListDeleted(ctx context.Context, ws string, q secrets.DeletedQue
 // at all means the workspace is missing.
 func listPage[T any](ctx context.Context, s *Store, query string, args []any,
 	scan func(rows pgx.Rows, total *int) (T, bool, error)) ([]T, int, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+	rows, err := s.db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -24,7 +24,18 @@ import (
 // concurrent use, also by several processes on one database.
 type Store struct {
 	pool *pgxpool.Pool
+	db   dbtx // pool, or the transaction of an audited write (audited)
 	log  *slog.Logger
+}
+
+// dbtx is what the store's methods run their statements on: the pool, or
+// a transaction (then pgx.BeginFunc on it opens a savepoint).
+type dbtx interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 var _ secrets.Store = (*Store)(nil)
@@ -51,7 +62,7 @@ func Open(ctx context.Context, dsn string, maxConns int, log *slog.Logger) (*Sto
 		pool.Close()
 		return nil, err
 	}
-	return &Store{pool: pool, log: log}, nil
+	return &Store{pool: pool, db: pool, log: log}, nil
 }
 
 // Ping checks that the database answers.

@@ -15,7 +15,7 @@ import (
 // ScanVersions returns up to limit stored versions with a key after after,
 // in key order.
 func (s *Store) ScanVersions(ctx context.Context, after secrets.VersionKey, limit int) ([]secrets.StoredVersion, error) {
-	rows, err := s.pool.Query(ctx, qScanVersions, after.SecretID, after.Version, int64(max(limit, 0)))
+	rows, err := s.db.Query(ctx, qScanVersions, after.SecretID, after.Version, int64(max(limit, 0)))
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (s *Store) ScanVersions(ctx context.Context, after secrets.VersionKey, limi
 // GetStoredVersion returns one stored version, or ErrNotFound when it is
 // gone or erased.
 func (s *Store) GetStoredVersion(ctx context.Context, key secrets.VersionKey) (secrets.StoredVersion, error) {
-	sv, err := scanStored(s.pool.QueryRow(ctx, qGetStoredVersion, key.SecretID, key.Version))
+	sv, err := scanStored(s.db.QueryRow(ctx, qGetStoredVersion, key.SecretID, key.Version))
 	return sv, notFound(err)
 }
 
@@ -59,7 +59,7 @@ func (s *Store) ResealVersions(ctx context.Context, rs []secrets.Reseal) ([]erro
 	if err := secrets.CheckReseals(rs); err != nil {
 		return nil, err
 	}
-	return reseal(ctx, s.pool, rs)
+	return reseal(ctx, s.db, rs)
 }
 
 // batchSender is a pool or a transaction.
@@ -136,7 +136,7 @@ func scanResealed(rows pgx.Rows, errs []error) error {
 // CountByProvider returns the number of stored versions, live and in the
 // bin, per provider name.
 func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, qCountByProvider)
+	rows, err := s.db.Query(ctx, qCountByProvider)
 	if err != nil {
 		return nil, err
 	}

@@ -16,13 +16,13 @@ import (
 // trip; a write that must read the secret first (a Cond, a version check)
 // is a transaction that locks the secret's row first (withLive).
 
-// CreateSecret inserts r as a live secret with its version 1 and returns
+// createSecret inserts r as a live secret with its version 1 and returns
 // the stored record (revision 1, Version 1).
-func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
+func (s *Store) createSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
 	rec := secrets.Record{Secret: r.Secret, Sealed: r.Sealed, Revision: 1}
 	rec.CreatedAt, rec.UpdatedAt = utc(ts(r.CreatedAt)), utc(ts(r.UpdatedAt))
 	rec.Version, rec.ETag = 1, ""
-	err := s.pool.QueryRow(ctx, qCreateSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt),
+	err := s.db.QueryRow(ctx, qCreateSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt),
 		ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK),
 		r.Sealed.Provider, r.Sealed.Format).Scan(&rec.ID)
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 // GetSecret returns a live secret with its current version's sealed value,
 // or ErrNotFound.
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	rec, err := scanSealedRecord(s.pool.QueryRow(ctx, qGetSecret, ws, name))
+	rec, err := scanSealedRecord(s.db.QueryRow(ctx, qGetSecret, ws, name))
 	return rec, notFound(err)
 }
 
@@ -42,18 +42,18 @@ func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record,
 // the current one; ErrNotFound without a live secret, ErrVersionNotFound
 // when the version never existed or was erased.
 func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) (secrets.Record, error) {
-	rec, err := scanSealedRecord(s.pool.QueryRow(ctx, qGetVersion, ws, name, version))
+	rec, err := scanSealedRecord(s.db.QueryRow(ctx, qGetVersion, ws, name, version))
 	if errors.Is(err, errErased) {
 		return secrets.Record{}, secrets.ErrVersionNotFound
 	}
 	return rec, notFound(err)
 }
 
-// UpdateSecret applies u to a live secret, increments its revision and,
+// updateSecret applies u to a live secret, increments its revision and,
 // with u.Sealed, adds the next version and prunes to u.Keep. It returns the
 // record without its sealed value. Without a Cond it is one round trip: the
 // update, and with a value qPrune, pipelined in one implicit transaction.
-func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+func (s *Store) updateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
 	var rec secrets.Record
 	b := &pgx.Batch{}
 	scan := func(row pgx.Row) (err error) {
@@ -70,7 +70,7 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 	}
 	var err error
 	if !u.Cond.Set {
-		err = s.pool.SendBatch(ctx, b).Close()
+		err = s.db.SendBatch(ctx, b).Close()
 	} else {
 		err = s.withLive(ctx, qLockLive, ws, name, u.Cond, func(tx pgx.Tx, _ live) error {
 			return tx.SendBatch(ctx, b).Close()
@@ -82,36 +82,36 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 	return rec, nil
 }
 
-// DeleteSecret moves a live secret to the recycle bin (d.BinID) or erases
+// deleteSecret moves a live secret to the recycle bin (d.BinID) or erases
 // it; ErrNotFound without a live secret, ErrPreconditionFailed if d.Cond
 // does not hold.
-func (s *Store) DeleteSecret(ctx context.Context, ws, name string, d secrets.SecretDelete) error {
+func (s *Store) deleteSecret(ctx context.Context, ws, name string, d secrets.SecretDelete) error {
 	query, args, lock := qEraseSecret, []any{ws, name}, qLockLiveForDelete
 	if d.BinID != "" {
 		query, lock = qBinSecret, qLockLive
 		args = append(args, d.BinID, ts(d.DeletedAt), d.DeletedBy, ts(d.PurgeAt))
 	}
 	if !d.Cond.Set {
-		return mapErr(affected(s.pool.Exec(ctx, query, args...)))
+		return mapErr(affected(s.db.Exec(ctx, query, args...)))
 	}
 	return s.withLive(ctx, lock, ws, name, d.Cond, func(tx pgx.Tx, _ live) error {
 		return mapErr(affected(tx.Exec(ctx, query, args...)))
 	})
 }
 
-// ImportSecret inserts r as version 1 with revision 1, or when a live
+// importSecret inserts r as version 1 with revision 1, or when a live
 // secret has the name and replace is set overwrites its metadata and adds
 // r.Sealed as its next version, pruned to keep; stored is false when an
 // existing secret was kept. One round trip: the upsert and qPrune
 // pipelined in one implicit transaction.
-func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool, keepN int) (bool, error) {
+func (s *Store) importSecret(ctx context.Context, r secrets.Record, replace bool, keepN int) (bool, error) {
 	var stored int64
 	b := &pgx.Batch{}
 	b.Queue(qImportSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt), ts(r.UpdatedAt),
 		r.CreatedBy, r.UpdatedBy, blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK), r.Sealed.Provider,
 		r.Sealed.Format, replace).QueryRow(func(row pgx.Row) error { return row.Scan(&stored) })
 	b.Queue(qPrune, r.Workspace, r.Name, keep(keepN))
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := s.db.SendBatch(ctx, b).Close(); err != nil {
 		return false, mapErr(err)
 	}
 	return stored > 0, nil
@@ -128,7 +128,7 @@ type live struct {
 // live secret), else ErrNotFound without a live secret.
 func (s *Store) withLive(ctx context.Context, lock, ws, name string, cond secrets.Cond,
 	fn func(tx pgx.Tx, l live) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var l live
 		err := tx.QueryRow(ctx, lock, ws, name).Scan(&l.id, &l.revision, &l.version)
 		exists := err == nil

@@ -57,10 +57,10 @@ func versionListQuery(ws, name string, q secrets.VersionQuery) (string, []any) {
 		SELECT ` + total + `, page.* FROM live LEFT JOIN page ON true ORDER BY page.` + order, args
 }
 
-// RestoreVersion copies version's sealed value, as stored, into a new
+// restoreVersion copies version's sealed value, as stored, into a new
 // current version, as UpdateSecret does with a new value (u.Description is
 // ignored), and returns the record without its sealed value.
-func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int64, u secrets.SecretUpdate) (secrets.Record, error) {
+func (s *Store) restoreVersion(ctx context.Context, ws, name string, version int64, u secrets.SecretUpdate) (secrets.Record, error) {
 	var rec secrets.Record
 	err := s.withLive(ctx, qLockLive, ws, name, u.Cond, func(tx pgx.Tx, l live) error {
 		var err error
@@ -79,9 +79,9 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 	return rec, nil
 }
 
-// DestroyVersion erases one version's value and increments the secret's
+// destroyVersion erases one version's value and increments the secret's
 // revision; a version already erased is left alone, revision included.
-func (s *Store) DestroyVersion(ctx context.Context, ws, name string, version int64, cond secrets.Cond) error {
+func (s *Store) destroyVersion(ctx context.Context, ws, name string, version int64, cond secrets.Cond) error {
 	return s.withLive(ctx, qLockLive, ws, name, cond, func(tx pgx.Tx, l live) error {
 		switch {
 		case version < 1 || version > l.version:

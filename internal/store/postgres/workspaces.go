@@ -10,20 +10,20 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// CreateWorkspace inserts w and, when admin is not "", binds admin as its
+// createWorkspace inserts w and, when admin is not "", binds admin as its
 // Admin in the same statement; ErrAlreadyExists if the name is taken.
-func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace, admin string) error {
+func (s *Store) createWorkspace(ctx context.Context, w secrets.Workspace, admin string) error {
 	if !secrets.StorableText(admin) {
 		return secrets.ErrUnstorableText
 	}
-	_, err := s.pool.Exec(ctx, qCreateWorkspace, w.ID, w.Name, w.Description,
+	_, err := s.db.Exec(ctx, qCreateWorkspace, w.ID, w.Name, w.Description,
 		ts(w.CreatedAt), w.CreatedBy, ts(w.UpdatedAt), w.UpdatedBy, admin, secrets.AdminRole)
 	return mapErr(err)
 }
 
 // GetWorkspace returns the named workspace or ErrNotFound.
 func (s *Store) GetWorkspace(ctx context.Context, name string) (secrets.Workspace, error) {
-	w, err := scanWorkspace(s.pool.QueryRow(ctx, qGetWorkspace, name))
+	w, err := scanWorkspace(s.db.QueryRow(ctx, qGetWorkspace, name))
 	return w, notFound(err)
 }
 
@@ -33,7 +33,7 @@ func (s *Store) ListWorkspaces(ctx context.Context, q secrets.WorkspaceQuery) ([
 	if !ok {
 		return nil, 0, fmt.Errorf("postgres: unknown workspace sort %q", q.Sort)
 	}
-	rows, err := s.pool.Query(ctx, query, int64(max(q.Limit, 0)), int64(max(q.Offset, 0)))
+	rows, err := s.db.Query(ctx, query, int64(max(q.Limit, 0)), int64(max(q.Offset, 0)))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -65,17 +65,17 @@ func scanWorkspaceRow(rows pgx.Rows, total *int) (w secrets.Workspace, ok bool, 
 	return w, true, nil
 }
 
-// UpdateWorkspace applies u and returns the result, or ErrNotFound.
-func (s *Store) UpdateWorkspace(ctx context.Context, name string, u secrets.WorkspaceUpdate) (secrets.Workspace, error) {
-	row := s.pool.QueryRow(ctx, qUpdateWorkspace, name, u.Description, ts(u.UpdatedAt), u.UpdatedBy)
+// updateWorkspace applies u and returns the result, or ErrNotFound.
+func (s *Store) updateWorkspace(ctx context.Context, name string, u secrets.WorkspaceUpdate) (secrets.Workspace, error) {
+	row := s.db.QueryRow(ctx, qUpdateWorkspace, name, u.Description, ts(u.UpdatedAt), u.UpdatedBy)
 	w, err := scanWorkspace(row)
 	return w, notFound(err)
 }
 
-// DeleteWorkspace removes the workspace; foreign keys cascade to its secrets
+// deleteWorkspace removes the workspace; foreign keys cascade to its secrets
 // and role bindings in the same statement.
-func (s *Store) DeleteWorkspace(ctx context.Context, name string) error {
-	return affected(s.pool.Exec(ctx, qDeleteWorkspace, name))
+func (s *Store) deleteWorkspace(ctx context.Context, name string) error {
+	return affected(s.db.Exec(ctx, qDeleteWorkspace, name))
 }
 
 // scanWorkspace reads the wsCols columns.

@@ -158,6 +158,7 @@ func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.Sec
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		rec, err = s.updateFrom(ctx, tx, guess, guessed, ws, name, u)
+		secrets.SetAuditVersion(ctx, rec.Version)
 		return err
 	})
 	if err != nil {

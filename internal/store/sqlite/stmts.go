@@ -80,6 +80,7 @@ type writeStmts struct {
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
 	recordSeed                                   *sql.Stmt
+	insertAudit, pruneAudit                      *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -165,6 +166,9 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&w.revokeRole:   `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
 		&w.removeMember: `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
 		&w.recordSeed:   `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
+		&w.insertAudit:  insertAuditSQL,
+		&w.pruneAudit: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events
+			WHERE id < ?1 ORDER BY id LIMIT ?2)`,
 	})
 }
 
@@ -176,7 +180,7 @@ func (w *writeStmts) close() error {
 		w.reseal, w.versionHeld, w.storedCount,
 		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
-		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed)
+		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed, w.insertAudit, w.pruneAudit)
 }
 
 // storedCols are a StoredVersion's columns, of secret_versions v joined to

@@ -86,6 +86,7 @@ func (s *Store) RestoreVersion(ctx context.Context, ws, name string, version int
 		if rec, updated, err = s.updateMeta(ctx, tx, l, u, &row); err == nil && !updated {
 			err = errChangedInWrite
 		}
+		secrets.SetAuditVersion(ctx, rec.Version)
 		return err
 	})
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 // and close it when t ends (t.Cleanup); it is called from parallel subtests.
 func Run(t *testing.T, open func(t *testing.T) secrets.Store) {
 	groups := [][]test{workspaceTests, secretTests, totalTests, rotationTests, valueTests, bindingTests, importTests,
-		versionTests, conditionTests, binTests, listQueryTests}
+		versionTests, conditionTests, binTests, listQueryTests, auditTests}
 	for _, group := range groups {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) {
