@@ -155,6 +155,24 @@ func (e *Engine) CheckRotate(ctx context.Context, p Principal) error {
 	return e.check(ctx, p.Applicable(), SystemWorkspace, PermSecretsRotate)
 }
 
+// CheckAuditAll admits the audit trail of every workspace
+// (docs/operations.md, "Audit trail"): PlatformAdmin in system and
+// platform services acting for no user. It returns nil, a 403 or a 500
+// *Error.
+func (e *Engine) CheckAuditAll(ctx context.Context, p Principal) error {
+	if !e.cfg.Enabled || p.IsService() && p.OnBehalfOf == "" {
+		return nil
+	}
+	ok, err := e.reader().platformAdmin(ctx, p.Applicable())
+	switch {
+	case err != nil:
+		return internalError(err)
+	case !ok:
+		return forbidden()
+	}
+	return nil
+}
+
 func (e *Engine) check(ctx context.Context, set Set, ws, perm string) error {
 	ok, err := e.HasPermissions(ctx, set, ws, perm)
 	switch {

@@ -22,6 +22,9 @@ const (
 	PermMembersCreate    = "workspaces.members.create"
 	PermMembersUpdate    = "workspaces.members.update"
 	PermMembersDelete    = "workspaces.members.delete"
+	// PermAuditRead reads a workspace's audit trail (docs/operations.md,
+	// "Audit trail"): Admin holds it, and PlatformAdmin.
+	PermAuditRead = "audit.read"
 	// permAll is ServiceSystem's permission: it grants every permission.
 	permAll = "*"
 )
@@ -47,8 +50,8 @@ var roles = map[string]role{
 	RoleEditor: {includes: RoleViewer, perms: []string{PermSecretsCreate, PermSecretsUpdate, PermSecretsDelete,
 		PermWorkspacesUpdate, PermWorkspacesDelete}},
 	RoleAdmin: {includes: RoleEditor, perms: []string{PermMembersList, PermMembersCreate, PermMembersUpdate,
-		PermMembersDelete}},
-	RolePlatformAdmin: {perms: []string{PermSecretsRotate}},
+		PermMembersDelete, PermAuditRead}},
+	RolePlatformAdmin: {perms: []string{PermSecretsRotate, PermAuditRead}},
 	RoleServiceSystem: {perms: []string{permAll}},
 }
 

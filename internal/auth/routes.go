@@ -23,6 +23,8 @@ const (
 	PatternWorkspace    = "/apis/entities/v2/workspaces/{name}"
 	PatternMembers      = "/apis/entities/v2/workspaces/{workspace}/members"
 	PatternMember       = "/apis/entities/v2/workspaces/{workspace}/members/{principal}"
+	PatternAudit        = "/apis/secrets/v2/workspaces/{workspace}/audit"
+	PatternAuditAll     = "/apis/secrets/v2/audit"
 )
 
 // Route is one row of the route table (auth.md §4.2).
@@ -74,6 +76,11 @@ func buildRoutes() []Route {
 		{http.MethodPost, PatternMembers, PermMembersCreate, entitiesWrite, ws},
 		{http.MethodPut, PatternMember, PermMembersUpdate, entitiesWrite, ws},
 		{http.MethodDelete, PatternMember, PermMembersDelete, entitiesWrite, ws},
+		{http.MethodGet, PatternAudit, PermAuditRead, secretsRead, ws},
+		// Every authenticated caller passes the table, as for the other
+		// GETs without a workspace; the handler then admits PlatformAdmin
+		// only (CheckAuditAll).
+		{http.MethodGet, PatternAuditAll, PermAuditRead, secretsRead, ""},
 	}
 }
 

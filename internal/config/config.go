@@ -45,6 +45,7 @@ type Coffer struct {
 	Log      Log      `yaml:"log"`
 	Auth     Auth     `yaml:"auth"`
 	HTTP     HTTP     `yaml:"http"`
+	Audit    Audit    `yaml:"audit"`
 }
 
 // HTTP bounds what slow or numerous clients can hold (Coffer addition).
@@ -163,6 +164,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			Log:      Log{Level: "info", Format: "text"},
 			Auth:     Auth{TrustedHeaderNetworks: envvar.StringList{"127.0.0.0/8", "::1/128"}},
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
+			Audit:    defaultAudit(),
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
 		Secrets:  Secrets{MaxVersions: 10, DeletedRetention: "168h"},

@@ -53,7 +53,10 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 	if err := c.Auth.ApplyEnv(lookup); err != nil {
 		return err
 	}
-	return envvar.Apply(c, envVars, lookup)
+	if err := envvar.Apply(c, envVars, lookup); err != nil {
+		return err
+	}
+	return envvar.Apply(c, auditEnvVars, lookup)
 }
 
 // unknownCofferKeys lists keys under coffer: that no setting reads, so a typo

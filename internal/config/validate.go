@@ -37,6 +37,9 @@ func (c *Config) validate() error {
 	if d, err := time.ParseDuration(c.Secrets.DeletedRetention); err != nil || d < 0 {
 		return fmt.Errorf("secrets.deleted_retention must be a duration such as 168h or 0, got %q", c.Secrets.DeletedRetention)
 	}
+	if err := co.Audit.validate(); err != nil {
+		return err
+	}
 	if co.DataDir == "" {
 		return fmt.Errorf("coffer.data_dir must not be empty")
 	}

@@ -157,6 +157,7 @@ func (s *Server) restoreDeleted(w http.ResponseWriter, r *http.Request, p params
 	if !ok {
 		return
 	}
+	p.audit.setSecret(newName)
 	sec, err := s.svc.RestoreDeleted(r.Context(), p.get("workspace"), p.get("id"), newName, actor(p))
 	if err != nil {
 		s.writeError(w, r, err)

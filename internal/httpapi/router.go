@@ -15,9 +15,10 @@ type route struct {
 	method  string
 	pattern string
 	handle  func(s *Server, w http.ResponseWriter, r *http.Request, p params)
-	public  bool     // no identity parsing, no authorization (health, discovery)
-	segs    []string // pattern segments; a parameter is "" here, named in names
-	names   []string // parameter names, in path order
+	public  bool      // no identity parsing, no authorization (health, discovery)
+	audit   auditSpec // the audit action; zero for routes not recorded (audit.go)
+	segs    []string  // pattern segments; a parameter is "" here, named in names
+	names   []string  // parameter names, in path order
 }
 
 // maxParams is the most {param} segments a pattern may have.
@@ -32,6 +33,7 @@ type params struct {
 	names     []string // the route's parameter names
 	values    [maxParams]string
 	principal auth.Principal // empty if anonymous
+	audit     *auditReq      // the request's audit event; nil when not recorded
 }
 
 // get returns the decoded parameter name ("" if the route has none).

@@ -8,9 +8,10 @@ const (
 	workspacesBase = "/apis/entities/v2/workspaces"
 )
 
-// routes is the route table of api.md §1.1.
+// routes is the route table of api.md §1.1, with Coffer's audit queries
+// (docs/operations.md, "Audit trail").
 func routes() []*route {
-	return []*route{
+	rs := []*route{
 		{method: http.MethodPost, pattern: secretsBase, handle: (*Server).createSecret},
 		{method: http.MethodGet, pattern: secretsBase, handle: (*Server).listSecrets},
 		{method: http.MethodGet, pattern: secretsBase + "/{name}", handle: (*Server).getSecret},
@@ -33,11 +34,17 @@ func routes() []*route {
 		{method: http.MethodPost, pattern: workspacesBase + "/{workspace}/members", handle: (*Server).addMember},
 		{method: http.MethodPut, pattern: workspacesBase + "/{workspace}/members/{principal}", handle: (*Server).setMember},
 		{method: http.MethodDelete, pattern: workspacesBase + "/{workspace}/members/{principal}", handle: (*Server).removeMember},
+		{method: http.MethodGet, pattern: "/apis/secrets/v2/workspaces/{workspace}/audit", handle: (*Server).listAudit},
+		{method: http.MethodGet, pattern: "/apis/secrets/v2/audit", handle: (*Server).listAuditAll},
 		{method: http.MethodGet, pattern: "/apis/auth/discovery", handle: (*Server).discovery, public: true},
 		{method: http.MethodGet, pattern: "/health/live", handle: (*Server).live, public: true},
 		{method: http.MethodGet, pattern: "/health/ready", handle: (*Server).readyz, public: true},
 		{method: http.MethodGet, pattern: "/version", handle: (*Server).versionInfo, public: true},
 	}
+	for _, r := range rs {
+		r.audit = auditSpecs[[2]string{r.method, r.pattern}]
+	}
+	return rs
 }
 
 // Pattern is the matched route's pattern ("" when no route matched).

@@ -19,7 +19,9 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 	var is items
 	name, it := o.str(stringRule{name: "name", required: true})
 	if it == nil {
-		it = nameItem(*name)
+		if it = nameItem(*name); it == nil {
+			p.audit.setSecret(*name)
+		}
 	}
 	is.add(it)
 	desc, it := s.description(o)
@@ -159,7 +161,14 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 	}
 	s.audit(r.Context(), pr, ws, name, got, outcome)
 	if err != nil {
+		if p.audit != nil {
+			p.audit.d.Event.Version = version
+		}
 		s.writeError(w, r, err)
+		return
+	}
+	if !s.auditValue(r.Context(), p.audit, got) {
+		writeDetail(w, http.StatusServiceUnavailable, msgAuditUnavailable)
 		return
 	}
 	w.Header()["Cache-Control"] = []string{"no-store"}

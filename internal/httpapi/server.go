@@ -46,6 +46,14 @@ type Config struct {
 	// MaxInFlight bounds concurrently handled API requests; beyond it
 	// requests get 503 at once instead of queueing (0 = unbounded).
 	MaxInFlight int
+	// Audit, when not nil, records the audit trail (docs/operations.md,
+	// "Audit trail"); the Service must use the same store.
+	Audit *secrets.AuditLog
+	// AuditReads is coffer.audit.reads: access ("" too), all or off.
+	AuditReads string
+	// AuditSyncReads is coffer.audit.read_durability sync: a value is
+	// sent only after its event is durable.
+	AuditSyncReads bool
 }
 
 // Server is the HTTP handler for the whole API.
@@ -61,6 +69,10 @@ type Server struct {
 	warned  atomic.Int64  // unix seconds of the last untrusted-header warning
 	slots   chan struct{} // nil when unbounded
 	version []byte        // the body of GET /version, fixed for the process
+
+	trail      *secrets.AuditLog // nil: no audit trail
+	auditReads string            // access, all or off
+	auditSync  bool
 }
 
 // New returns the API handler.
@@ -76,6 +88,10 @@ func New(cfg Config) *Server {
 	s.version, _ = marshal(buildinfo.Get()) // four strings: cannot fail
 	if cfg.MaxInFlight > 0 {
 		s.slots = make(chan struct{}, cfg.MaxInFlight)
+	}
+	s.trail, s.auditReads, s.auditSync = cfg.Audit, cfg.AuditReads, cfg.AuditSyncReads
+	if s.auditReads == "" {
+		s.auditReads = "access"
 	}
 	return s
 }
@@ -113,13 +129,27 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.release()
-	p, ok := s.identify(sw, r, m)
+	var au *auditReq
+	if s.trail != nil && m.route != nil && m.route.audit.action != "" {
+		au = s.startAudit(r, m)
+		defer func() { s.endAudit(r.Context(), au, sw.status) }()
+	}
+	p, method, ok := s.identify(sw, r, m)
+	if au != nil {
+		au.identified(p, method)
+	}
 	if !ok {
 		return
 	}
 	switch {
 	case m.route != nil:
 		m.params.principal = p
+		if au != nil {
+			m.params.audit = au
+			if au.kind == auditWrite {
+				r = r.WithContext(secrets.WithAuditDraft(r.Context(), &au.d))
+			}
+		}
 		m.route.handle(s, sw, r, m.params)
 	case m.Found():
 		sw.Header().Set("Allow", strings.Join(s.router.allowed(r.URL.EscapedPath()), ", "))
@@ -155,38 +185,45 @@ func (s *Server) release() {
 // identify runs steps 2–7 of auth.md §2: identity headers from trusted
 // peers (400 when malformed, also with auth disabled), else a bearer token or
 // anonymous, then the decision. It answers the request itself when it must
-// stop.
-func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (auth.Principal, bool) {
+// stop (ok false); p and method (header, jwt or none, for the audit trail)
+// are then whatever was learnt before the refusal.
+func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (p auth.Principal, method string, ok bool) {
 	ctx := r.Context()
 	trusted := s.trusted.Contains(r.RemoteAddr)
-	var p auth.Principal
 	have := false
+	method = authNone
 	if trusted {
 		var err error
 		if p, have, err = auth.FromHeaders(r.Header); err != nil {
 			writeDetail(w, http.StatusBadRequest, err.Error())
-			return auth.Principal{}, false
+			return auth.Principal{}, method, false
+		}
+		if have {
+			method = authHeader
 		}
 	} else {
 		s.warnUntrusted(r)
 	}
 	if !s.auth.Enabled() {
-		return p, true
+		return p, method, true
 	}
 	if !have {
+		if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") {
+			method = authJWT
+		}
 		var err error
 		if p, err = s.auth.Identify(ctx, r.Header, trusted); err != nil {
 			s.writeAuthError(w, r, err)
-			return auth.Principal{}, false
+			return auth.Principal{}, method, false
 		}
 	}
 	err := s.auth.Decide(ctx, auth.Request{Method: r.Method, Path: r.URL.EscapedPath(),
 		PathKnown: m.Found(), Pattern: m.Pattern(), Param: m.Param, Principal: p})
 	if err != nil {
 		s.writeAuthError(w, r, err)
-		return auth.Principal{}, false
+		return p, method, false
 	}
-	return p, true
+	return p, method, true
 }
 
 // writeAuthError answers an *auth.Error; its cause goes to the log only.

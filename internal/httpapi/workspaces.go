@@ -19,6 +19,8 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request, p param
 	name, it := o.str(stringRule{name: "name", required: true})
 	if it == nil && !secrets.ValidWorkspaceName(*name) {
 		it = patternItem(*name, secrets.WorkspaceNamePattern)
+	} else if it == nil {
+		p.audit.setWorkspace(*name)
 	}
 	is.add(it)
 	desc, it := s.description(o)

@@ -191,3 +191,16 @@ func AuditIDFloor(t time.Time) string {
 	binary.BigEndian.PutUint64(b[:], uint64(max(t.UnixMicro(), 0)))
 	return hex.EncodeToString(b[:])
 }
+
+// ListAudit returns one page of the events q selects (q.Offset and q.Limit
+// are set from page and pageSize), newest first.
+func (s *Service) ListAudit(ctx context.Context, q AuditQuery, page, pageSize int) ([]AuditEvent, Page, error) {
+	p := Page{Page: page, PageSize: pageSize}
+	q.Offset, q.Limit = p.Offset(), pageSize
+	items, total, err := s.store.ListAudit(ctx, q)
+	if err != nil {
+		return nil, p, internal(MsgUnexpected, err)
+	}
+	p.TotalResults = total
+	return items, p, nil
+}

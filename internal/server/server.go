@@ -35,6 +35,8 @@ type Server struct {
 	ring    *envelope.Keyring
 	Service *secrets.Service
 	http    *http.Server
+	trail   *secrets.AuditLog
+	sink    *os.File // coffer.audit.file, nil when unset
 
 	// Work that Serve starts in the background ends with the server:
 	// Shutdown cancels life and waits for bg before closing the store.
@@ -87,6 +89,10 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 	warnAuth(cfg, log)
 	warnShadowed(ctx, log, store, ngcWS, ngcName)
 	warnExposure(cfg, log)
+	trail, sink, err := openAuditLog(cfg.Coffer.Audit, store, log)
+	if err != nil {
+		return nil, err
+	}
 	api := httpapi.New(httpapi.Config{
 		Service: svc,
 		Limits: httpapi.Limits{MaxBodyBytes: int64(cfg.Coffer.Limits.MaxBodyBytes),
@@ -97,6 +103,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		MaxInFlight:     cfg.Coffer.HTTP.MaxInFlight,
 		Auth:            engine,
 		Discovery:       auth.NewDiscovery(cfg.Auth, auth.WithLogger(log)),
+		Audit:           trail,
+		AuditReads:      cfg.Coffer.Audit.Reads,
+		AuditSyncReads:  cfg.Coffer.Audit.SyncReads(),
 	})
 	hs := &http.Server{
 		Handler:           api,
@@ -106,7 +115,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	s := &Server{cfg: cfg, log: log, store: store, ring: ring, Service: svc, http: hs}
+	s := &Server{cfg: cfg, log: log, store: store, ring: ring, Service: svc, http: hs, trail: trail, sink: sink}
 	// The lifetime keeps ctx's values but not its end: New's context may be
 	// a startup deadline, and Shutdown ends background work anyway.
 	s.life, s.end = context.WithCancel(context.WithoutCancel(ctx))
@@ -273,6 +282,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.log.Info("Coffer listening", "address", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
 	s.background(func(ctx context.Context) { warnUnreadable(ctx, s.log, s.store, s.ring) })
 	s.background(s.purgeLoop)
+	s.background(s.auditPruneLoop)
 	var err error
 	if tlsCfg.CertFile != "" {
 		err = s.http.ServeTLS(ln, tlsCfg.CertFile, tlsCfg.KeyFile)
@@ -308,6 +318,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	err := s.http.Shutdown(ctx)
 	s.bg.Wait()
+	s.trail.Close() // stores the queued events while the store is open
+	if s.sink != nil {
+		if cerr := s.sink.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := s.store.Close(); err == nil {
 		err = cerr
 	}

@@ -172,7 +172,11 @@ func (s *Store) DeleteWorkspace(ctx context.Context, name string) error {
 
 // CreateSecret inserts a secret (secrets.go).
 func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (rec secrets.Record, err error) {
-	err = s.audited(ctx, func(s *Store) error { rec, err = s.createSecret(ctx, r); return err })
+	err = s.audited(ctx, func(s *Store) error {
+		rec, err = s.createSecret(ctx, r)
+		secrets.SetAuditVersion(ctx, rec.Version)
+		return err
+	})
 	return rec, err
 }
 

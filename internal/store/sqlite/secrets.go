@@ -32,6 +32,7 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 		if rec.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		secrets.SetAuditVersion(ctx, 1)
 		return s.firstVersion(ctx, tx, live{id: rec.ID, revision: 1}, 1, r.Sealed, r.CreatedAt, r.CreatedBy)
 	})
 	if err != nil {
