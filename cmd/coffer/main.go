@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newImportCmd())
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newAuditCmd())
 	root.AddCommand(newVersionCmd())
 	setVersionFlag(root)
 	strictGroups(root)

@@ -484,7 +484,7 @@ func TestApplicableSets(t *testing.T) {
 }
 
 func TestRoutesAndRoles(t *testing.T) {
-	if len(Routes()) != 22 {
+	if len(Routes()) != 24 { // with the two audit queries
 		t.Errorf("%d routes", len(Routes()))
 	}
 	// The lifecycle routes and the permission each needs (docs/lifecycle.md).
@@ -520,6 +520,11 @@ func TestRoutesAndRoles(t *testing.T) {
 	}
 	if slices.Contains(admin, PermSecretsAccess) || slices.Contains(admin, PermSecretsRotate) {
 		t.Error("Admin holds access or rotate")
+	}
+	// The audit trail (docs/operations.md): Admin and PlatformAdmin read it.
+	if !slices.Contains(admin, PermAuditRead) || !roleGrants(RolePlatformAdmin, PermAuditRead) ||
+		roleGrants(RoleEditor, PermAuditRead) || roleGrants(RoleViewer, PermAuditRead) {
+		t.Error("audit.read held by the wrong roles")
 	}
 	if !roleGrants(RoleServiceSystem, PermSecretsAccess) || roleGrants("Owner", PermSecretsRead) {
 		t.Error("roleGrants")

@@ -242,7 +242,7 @@ type auditSink struct {
 
 // auditSinkQueue bounds the events waiting for the sink; beyond it events
 // are dropped (and counted) rather than holding up requests.
-const auditSinkQueue = 16384
+const auditSinkQueue = 4096
 
 func newAuditSink(w io.Writer, log *slog.Logger) *auditSink {
 	s := &auditSink{w: w, log: log, q: make(chan AuditEvent, auditSinkQueue), done: make(chan struct{})}

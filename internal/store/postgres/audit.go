@@ -31,7 +31,7 @@ func (s *Store) audited(ctx context.Context, fn func(s *Store) error) error {
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		in := *s
-		in.db = tx
+		in.db = flatTx{tx}
 		if err := fn(&in); err != nil {
 			return err
 		}
@@ -45,6 +45,24 @@ func (s *Store) audited(ctx context.Context, fn func(s *Store) error) error {
 	}
 	return err
 }
+
+// flatTx is the transaction of an audited write as the write's own code
+// sees it: its Begin returns the same transaction rather than a savepoint,
+// and leaves commit and rollback to audited's BeginFunc (an error still
+// rolls everything back: it propagates to there). A savepoint would run
+// the write's statements in a subtransaction, with its own xid, and qPrune
+// recognises the rows the write changed by the top transaction's xid.
+type flatTx struct{ pgx.Tx }
+
+// Begin returns t itself: no savepoint.
+func (t flatTx) Begin(context.Context) (pgx.Tx, error) { return t, nil }
+
+// Commit leaves the commit to the outer transaction.
+func (t flatTx) Commit(context.Context) error { return nil }
+
+// Rollback leaves the rollback to the outer transaction, which the error
+// that caused it reaches.
+func (t flatTx) Rollback(context.Context) error { return nil }
 
 // insertAudit inserts es in one multi-row INSERT.
 func insertAudit(ctx context.Context, db dbtx, es []secrets.AuditEvent) error {

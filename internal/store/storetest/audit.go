@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ var auditTests = []test{
 	{"AuditFailedEventInsertFailsTheWrite", testAuditFailedEventInsertFailsTheWrite},
 	{"AuditFailedWriteStoresNoEvent", testAuditFailedWriteStoresNoEvent},
 	{"AuditDraftStoredOnce", testAuditDraftStoredOnce},
+	{"AuditedWritesPrune", testAuditedWritesPrune},
 	{"AuditListFilters", testAuditListFilters},
 	{"AuditPrune", testAuditPrune},
 }
@@ -59,7 +61,7 @@ func testAuditWritesCommitTheirEvent(t *testing.T, st secrets.Store) {
 		{secrets.ActionWorkspaceCreate, 0, func(ctx context.Context) error {
 			return st.CreateWorkspace(ctx, newWorkspace("ws", at), "alice")
 		}},
-		{secrets.ActionSecretCreate, 0, func(ctx context.Context) error {
+		{secrets.ActionSecretCreate, 1, func(ctx context.Context) error {
 			_, err := st.CreateSecret(ctx, newRecord("ws", "a", at))
 			return err
 		}},
@@ -281,4 +283,44 @@ func testAuditPrune(t *testing.T, st secrets.Store) {
 	}
 	got := allEvents(t, st)
 	sameList(t, "events kept", showEvent, got, []secrets.AuditEvent{es[9], es[8], es[7], es[6]})
+}
+
+// testAuditedWritesPrune: a write that commits an event erases the
+// versions past the history limit exactly as one without.
+func testAuditedWritesPrune(t *testing.T, st secrets.Store) {
+	at := secrets.Now()
+	mustCreateWorkspace(t, st, "ws", at)
+	r := mustCreateSecret(t, st, "ws", "a", at)
+	audited := func(action string) context.Context {
+		return secrets.WithAuditDraft(ctx, draft(action, "ws", "a", at))
+	}
+	v := sealed("k1", "two")
+	_, err := st.UpdateSecret(audited(secrets.ActionSecretUpdate), "ws", "a",
+		secrets.SecretUpdate{Sealed: &v, UpdatedAt: at, Keep: 1, Cond: cond(tagOf(r))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v3 := sealed("k1", "three")
+	if _, err := st.UpdateSecret(audited(secrets.ActionSecretUpdate), "ws", "a",
+		secrets.SecretUpdate{Sealed: &v3, UpdatedAt: at, Keep: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RestoreVersion(audited(secrets.ActionSecretRestore), "ws", "a", 2,
+		secrets.SecretUpdate{UpdatedAt: at, Keep: 1, Cond: cond(tagOf(mustGetSecret(t, st, "ws", "a")))}); err != nil {
+		t.Fatal(err)
+	}
+	vs, _, err := st.ListVersions(ctx, "ws", "a", secrets.VersionQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, fmt.Sprintf("%d:%v", v.Number, v.Destroyed))
+	}
+	if want := "4:false 3:true 2:true 1:true"; strings.Join(got, " ") != want {
+		t.Errorf("versions %s, want %s (destroyed)", strings.Join(got, " "), want)
+	}
+	if es := allEvents(t, st); len(es) != 3 {
+		t.Errorf("%d events, want 3", len(es))
+	}
 }
