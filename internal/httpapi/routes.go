@@ -40,6 +40,8 @@ func routes() []*route {
 		{method: http.MethodGet, pattern: "/health/live", handle: (*Server).live, public: true},
 		{method: http.MethodGet, pattern: "/health/ready", handle: (*Server).readyz, public: true},
 		{method: http.MethodGet, pattern: "/version", handle: (*Server).versionInfo, public: true},
+		{method: http.MethodGet, pattern: "/openapi.json", handle: (*Server).openapiJSON, public: true},
+		{method: http.MethodGet, pattern: "/openapi.yaml", handle: (*Server).openapiYAML, public: true},
 	}
 	for _, r := range rs {
 		r.audit = auditSpecs[[2]string{r.method, r.pattern}]
