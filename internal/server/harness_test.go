@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/openapi/openapitest"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 )
 
@@ -146,6 +147,9 @@ func (ts *testServer) do(t *testing.T, method, path, body string, headers ...str
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every response of the end-to-end suite must match the OpenAPI
+	// document: its status documented for the route, headers and body.
+	openapitest.CheckT(t, req, res.StatusCode, res.Header, b)
 	return response{res.StatusCode, res.Header, string(b)}
 }
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/openapi/openapitest"
 	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
 )
 
@@ -262,7 +263,7 @@ func TestKilledReplicaLosesNoAcknowledgedWrite(t *testing.T) {
 			defer writers.Done()
 			for i := 0; ; i++ {
 				name, value := fmt.Sprintf("w%d-%d", w, i), fmt.Sprintf("value-%d-%d", w, i)
-				r, err := tryDo(rs[0].URL, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":"%s","value":"%s"}`, name, value))
+				r, err := tryDo(t, rs[0].URL, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":"%s","value":"%s"}`, name, value))
 				if err != nil {
 					return // the replica is gone
 				}
@@ -288,8 +289,9 @@ func TestKilledReplicaLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("%d acknowledged writes verified after SIGKILL", count)
 }
 
-// tryDo is do without failing the test on transport errors.
-func tryDo(url, method, path, body string) (int, error) {
+// tryDo is do without failing the test on transport errors; a complete
+// response must still match the OpenAPI document.
+func tryDo(t *testing.T, url, method, path, body string) (int, error) {
 	req, err := http.NewRequest(method, url+path, strings.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -299,6 +301,9 @@ func tryDo(url, method, path, body string) (int, error) {
 		return 0, err
 	}
 	defer res.Body.Close()
-	_, err = io.ReadAll(res.Body)
+	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		openapitest.CheckT(t, req, res.StatusCode, res.Header, b)
+	}
 	return res.StatusCode, err
 }
