@@ -7,12 +7,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/openapi/openapitest"
 )
 
 // cofferBin is the binary under test, built once in TestMain.
@@ -290,18 +295,23 @@ func TestSettingsFromEnvironmentAndFlags(t *testing.T) {
 }
 
 // liveServer is one `coffer serve` shared by the tests that need the real
-// service; each test works in its own workspaces.
+// service; each test works in its own workspaces. The tests reach it through
+// a proxy that validates every response against the OpenAPI document.
 type liveServer struct {
 	env []string // extra environment of coffer serve
 	tls bool     // serve HTTPS with a certificate of a test CA (caFile)
 
 	once   sync.Once
-	url    string
+	url    string // the validating proxy's
 	caFile string // PEM of the CA that signed the server's certificate
 	err    error
 	dir    string // data directory and log file
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
+	proxy  *httptest.Server
+	// failures are responses that did not match the document, reported by
+	// the test that is running when they arrive.
+	failures openapitest.Collector
 }
 
 var (
@@ -329,6 +339,7 @@ func (s *liveServer) URL(t *testing.T) string {
 		logText, _ := os.ReadFile(filepath.Join(s.dir, "serve.log"))
 		t.Fatalf("starting coffer serve: %v\nserver log:\n%s", s.err, logText)
 	}
+	t.Cleanup(func() { s.failures.Drain(t) })
 	return s.url
 }
 
@@ -338,8 +349,8 @@ func (s *liveServer) start() {
 	}
 	env := append([]string{"HOME=" + s.dir, "XDG_DATA_HOME=" + s.dir}, s.env...)
 	scheme, hc := "http", http.DefaultClient
+	var certFile, keyFile string
 	if s.tls {
-		var certFile, keyFile string
 		if s.caFile, certFile, keyFile, hc, s.err = testCA(s.dir); s.err != nil {
 			return
 		}
@@ -368,13 +379,39 @@ func (s *liveServer) start() {
 		s.cmd.Wait()
 		close(s.done)
 	}()
-	s.url = scheme + "://" + addr
-	s.err = waitReady(hc, s.url, s.done)
+	if s.err = waitReady(hc, scheme+"://"+addr, s.done); s.err != nil {
+		return
+	}
+	s.url, s.err = s.startProxy(&url.URL{Scheme: scheme, Host: addr}, hc, certFile, keyFile)
+}
+
+// startProxy puts a reverse proxy in front of the service that validates
+// every response against the OpenAPI document; with TLS it serves the
+// service's own certificate, so the tests see the same CA.
+func (s *liveServer) startProxy(target *url.URL, hc *http.Client, certFile, keyFile string) (string, error) {
+	s.proxy = httptest.NewUnstartedServer(&httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: openapitest.Transport(hc.Transport, s.failures.Add),
+	})
+	if !s.tls {
+		s.proxy.Start()
+		return s.proxy.URL, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return "", err
+	}
+	s.proxy.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	s.proxy.StartTLS()
+	return s.proxy.URL, nil
 }
 
 // stop ends the server with SIGTERM, as an operator would, and removes its
 // data.
 func (s *liveServer) stop() {
+	if s.proxy != nil {
+		s.proxy.Close()
+	}
 	if s.done != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
