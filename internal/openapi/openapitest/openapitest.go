@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -195,6 +196,9 @@ func (v *Validator) checkUnrouted(pathKnown bool, req *http.Request, status int,
 			}
 		}
 	}
+	if id := header.Get("X-Request-Id"); !requestID.MatchString(id) {
+		return fmt.Errorf("%d response: X-Request-Id %q is missing or malformed", status, id)
+	}
 	if req.Method == http.MethodHead {
 		return nil
 	}
@@ -214,6 +218,9 @@ func (v *Validator) checkUnrouted(pathKnown bool, req *http.Request, status int,
 	}
 	return nil
 }
+
+// requestID is the shape of X-Request-Id (components/headers/XRequestId).
+var requestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
 func decodeJSON(body []byte) (any, error) {
 	var val any

@@ -51,13 +51,15 @@ func TestCheck(t *testing.T) {
 		{"HEAD", "HEAD", "/health/live", 200, []string{json}, "", ""},
 		{"HEAD with a body", "HEAD", "/health/live", 200, []string{json}, `{"status":"live"}`, "body"},
 		{"busy without Retry-After", "GET", secrets, 503, []string{json}, `{"detail":"Server busy"}`, "Retry-After"},
+		{"malformed request id", "GET", "/health/live", 200, []string{json, "X-Request-Id: a b"}, `{"status":"live"}`, "X-Request-Id"},
+		{"unknown path without request id", "GET", "/nope", 404, []string{json, "X-Request-Id:"}, `{"detail":"Not Found"}`, "X-Request-Id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, tc.path, nil)
-			h := http.Header{}
+			h := http.Header{"X-Request-Id": {"r1"}}
 			for _, kv := range tc.headers {
 				k, val, _ := strings.Cut(kv, ":")
-				h.Add(k, strings.TrimSpace(val))
+				h.Set(k, strings.TrimSpace(val))
 			}
 			err := v.Check(req, tc.status, h, []byte(tc.body))
 			switch {
