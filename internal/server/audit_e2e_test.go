@@ -440,7 +440,7 @@ func TestKilledServerLosesNoWriteEvent(t *testing.T) {
 			writers.Go(func() {
 				for i := 0; ; i++ {
 					name := fmt.Sprintf("w%d-%d", w, i)
-					code, err := tryDo(r.URL, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":"%s","value":"v"}`, name))
+					code, err := tryDo(t, r.URL, "POST", base+"/default/secrets", fmt.Sprintf(`{"name":"%s","value":"v"}`, name))
 					if err != nil {
 						return // the server is gone
 					}
