@@ -12,7 +12,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/server"
 )
 
-// The reference's format-1 vector (crypto.md §4.1), exported as an entity
+// The reference's format-1 vector (docs/crypto.md §5), exported as an entity
 // record, and its key.
 const (
 	refKEK     = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Defaults of auth.md §10.
+// Defaults of docs/configuration.md "auth".
 const (
 	DefaultWorkspace         = "default"
 	DefaultOIDCScopes        = "openid profile email offline_access"
@@ -28,7 +28,7 @@ const (
 	cognitoGroupsClaim = "cognito:groups"
 )
 
-// Config is the auth: section of the configuration file (auth.md §10). Key
+// Config is the auth: section of the configuration file (docs/configuration.md "auth"). Key
 // names are the reference's, so a NeMo Platform config.yaml works as is;
 // its policy-engine keys are unknown here and ignored by the decoder.
 type Config struct {
@@ -150,7 +150,7 @@ var oidcEnv = []envvar.Var[Config]{
 	{Name: "SKIP_AUDIENCE_CHECK", Set: envvar.Bool(func(c *Config) *bool { return &c.OIDC.SkipAudienceCheck })},
 }
 
-// ApplyEnv overrides c with the environment variables of auth.md §10.
+// ApplyEnv overrides c with the environment variables of docs/configuration.md "auth".
 // lookup is os.LookupEnv outside tests. A variable that is set, even to "",
 // overrides the file. When both NMP_AUTH_OIDC_<KEY> and the alias
 // NMP_AUTH_OIDC__<KEY> are set, the single-underscore name wins.
@@ -182,7 +182,7 @@ func IsIgnoredKey(key string) bool {
 	return false
 }
 
-// StartupWarnings returns the WARN lines of auth.md §3.2 and §3.4 for this
+// StartupWarnings returns the WARN lines of docs/auth.md "Platform services: reading values" and "Running behind an OIDC provider" for this
 // configuration and the trusted header networks, for the caller to log.
 func StartupWarnings(c Config, trusted Networks) []string {
 	var out []string

@@ -16,7 +16,7 @@ const (
 	Wildcard = "*"
 )
 
-// Bindings reads role bindings (auth.md §5). The storage backends implement
+// Bindings reads role bindings (docs/auth.md "Roles"). The storage backends implement
 // it; every decision reads through it, so a change is seen by the next
 // request.
 type Bindings interface {
@@ -66,7 +66,7 @@ type Request struct {
 	Principal Principal
 }
 
-// Decide runs steps 6 and 7 of auth.md §2. It returns nil when the request
+// Decide is step 3 of docs/auth.md "For integrators". It returns nil when the request
 // may proceed, else an *Error: 400 for a permission-like scope, 401 for a
 // denied anonymous caller, 403 for any other denial, 500 when bindings
 // could not be read.
@@ -87,7 +87,7 @@ func (e *Engine) Decide(ctx context.Context, req Request) error {
 	return nil
 }
 
-// Allowed is the decision of auth.md §6.1 on its own; the error is a
+// Allowed is the decision of docs/auth.md "Roles" on its own; the error is a
 // binding lookup failure. Rules that need no lookup run first, so most
 // requests cost one query.
 func (e *Engine) Allowed(ctx context.Context, req Request) (bool, error) {
@@ -122,7 +122,7 @@ func param(req Request, name string) string {
 	return req.Param(name)
 }
 
-// HasPermissions is auth.md §6.2 for the handler checks of §7: true when a
+// HasPermissions is the permission check of docs/auth.md "Roles" for the handler checks of "Platform services: reading values": true when a
 // member of set is PlatformAdmin in system, or one member holds all perms
 // in ws (permissions are never pooled across members).
 func (e *Engine) HasPermissions(ctx context.Context, set Set, ws string, perms ...string) (bool, error) {
@@ -136,7 +136,7 @@ func (e *Engine) HasPermissions(ctx context.Context, set Set, ws string, perms .
 	return rr.platformAdmin(ctx, set)
 }
 
-// CheckAccess is the /access on-behalf-of check (auth.md §7): with
+// CheckAccess is the /access on-behalf-of check (docs/auth.md "Platform services: reading values"): with
 // on-behalf-of, that user must hold secrets.read in ws (faithfully not
 // secrets.access). It returns nil, a 403 or a 500 *Error.
 func (e *Engine) CheckAccess(ctx context.Context, p Principal, ws string) error {
@@ -146,7 +146,7 @@ func (e *Engine) CheckAccess(ctx context.Context, p Principal, ws string) error 
 	return e.check(ctx, p.OnBehalfOfSet(), ws, PermSecretsRead)
 }
 
-// CheckRotate is the rotation check (auth.md §7). It returns nil, a 403 or
+// CheckRotate is the rotation check (docs/auth.md "Platform services: reading values"). It returns nil, a 403 or
 // a 500 *Error.
 func (e *Engine) CheckRotate(ctx context.Context, p Principal) error {
 	if !e.cfg.Enabled {
@@ -184,7 +184,7 @@ func (e *Engine) check(ctx context.Context, set Set, ws, perm string) error {
 	return nil
 }
 
-// Visibility is the workspace list a caller may see (auth.md §6.4).
+// Visibility is the workspace list a caller may see (docs/api.md §9.3).
 type Visibility struct {
 	// All means no filtering.
 	All bool

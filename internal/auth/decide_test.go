@@ -52,7 +52,7 @@ func (m *memBindings) WorkspacesOf(_ context.Context, principals []string) ([]st
 }
 
 // seeded returns the bindings used by the matrix: the startup seeds of
-// auth.md §5 plus one principal per role.
+// docs/auth.md "Roles" plus one principal per role.
 func seeded() *memBindings {
 	return &memBindings{rows: [][3]string{
 		{"default", "*", RoleEditor},

@@ -13,7 +13,7 @@ import (
 // calls it before logging in, so a slow IdP must not hang it for long.
 const discoveryFetchTimeout = 5 * time.Second
 
-// DiscoveryDocument is the body of GET /apis/auth/discovery (auth.md §9).
+// DiscoveryDocument is the body of GET /apis/auth/discovery (docs/auth.md "Running behind an OIDC provider").
 // Field order is the key order on the wire; nil pointers are JSON nulls.
 type DiscoveryDocument struct {
 	AuthEnabled bool           `json:"auth_enabled"`

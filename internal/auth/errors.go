@@ -2,7 +2,7 @@ package auth
 
 import "net/http"
 
-// Response details of auth.md §3.4 and §8, byte-exact.
+// Response details, byte-exact (docs/api.md §12).
 const (
 	MsgUnauthorized        = "Unauthorized"
 	MsgForbidden           = "Forbidden"

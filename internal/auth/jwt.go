@@ -19,7 +19,7 @@ import (
 // tokens, even with hundreds of groups, are far smaller.
 const maxTokenBytes = 64 << 10
 
-// Identify runs steps 4 and 5 of auth.md §2 for a request without a header
+// Identify is step 2 of docs/auth.md "For integrators" for a request without a header
 // identity: a bearer token is verified (failures are 401 *Errors), anything
 // else is anonymous. Anonymous scopes come from X-NMP-Scopes, read only when
 // trustedPeer is true. With auth disabled tokens are never examined.
@@ -37,7 +37,7 @@ func (e *Engine) Identify(ctx context.Context, h http.Header, trustedPeer bool) 
 	return p, nil
 }
 
-// VerifyToken authenticates a bearer token (auth.md §3.4) regardless of
+// VerifyToken authenticates a bearer token (docs/auth.md "Running behind an OIDC provider") regardless of
 // auth.enabled, for callers that extract the token themselves.
 func (e *Engine) VerifyToken(ctx context.Context, token string) (Principal, error) {
 	return e.jwt.verify(ctx, token)
@@ -243,7 +243,7 @@ func (o OIDCConfig) acceptsIssuer(iss string) bool {
 	return iss != "" && (iss == o.Issuer || slices.Contains(o.AdditionalIssuers, iss))
 }
 
-// principal maps claims to a Principal (auth.md §3.4). JWT values are not
+// principal maps claims to a Principal (docs/auth.md "Running behind an OIDC provider"). JWT values are not
 // held to the identity-header character rules.
 func (v *verifier) principal(c claims) (Principal, error) {
 	if _, ok := c.str("sub"); !ok {

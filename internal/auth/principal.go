@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// Principal is the identity a request acts as (auth.md §3.1).
+// Principal is the identity a request acts as (docs/auth.md "Modes").
 type Principal struct {
 	ID               string
 	Email            string
@@ -58,7 +58,7 @@ func last(h http.Header, name string) (string, bool) {
 	return strings.TrimSpace(vs[len(vs)-1]), true
 }
 
-// FromHeaders parses the identity headers (auth.md §3.3). ok is false when
+// FromHeaders parses the identity headers (docs/auth.md "Modes"). ok is false when
 // X-NMP-Principal-Id is absent or empty: there is then no header identity.
 func FromHeaders(h http.Header) (p Principal, ok bool, err error) {
 	id, _ := last(h, HeaderID)

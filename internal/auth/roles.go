@@ -2,7 +2,7 @@ package auth
 
 import "slices"
 
-// Permissions checked by the route table (auth.md §4.2) and the handler
+// Permissions checked by the route table (docs/auth.md "Roles") and the handler
 // checks (§7).
 const (
 	PermSecretsList   = "secrets.list"
@@ -29,7 +29,7 @@ const (
 	permAll = "*"
 )
 
-// Role names (auth.md §4.1); they are compared case-sensitively.
+// Role names (docs/auth.md "Roles"); they are compared case-sensitively.
 const (
 	RoleViewer        = "Viewer"
 	RoleEditor        = "Editor"

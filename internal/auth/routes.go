@@ -27,7 +27,7 @@ const (
 	PatternAuditAll     = "/apis/secrets/v2/audit"
 )
 
-// Route is one row of the route table (auth.md §4.2).
+// Route is one row of the route table (docs/auth.md "Roles").
 type Route struct {
 	Method  string
 	Pattern string

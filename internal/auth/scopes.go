@@ -8,14 +8,14 @@ import (
 
 // ScopesFromHeader returns the X-NMP-Scopes of an anonymous request (the
 // identity-header path reads them in FromHeaders). Call it only for trusted
-// peers: from anyone else the header is ignored as if absent (auth.md §3.2).
+// peers: from anyone else the header is ignored as if absent (docs/auth.md "Platform services: reading values").
 func ScopesFromHeader(h http.Header) []string {
 	v, _ := last(h, HeaderScopes)
 	return strings.Fields(v)
 }
 
 // CheckScopeSyntax returns a 400 *Error for the first scope written like a
-// permission (auth.md §4.4). Callers pass permissions in X-NMP-Scopes by
+// permission (docs/auth.md "Roles"). Callers pass permissions in X-NMP-Scopes by
 // mistake often enough that a silent scope mismatch would hide the bug.
 func CheckScopeSyntax(scopes []string) error {
 	for _, s := range scopes {
@@ -55,7 +55,7 @@ func permissionSegment(seg string) bool {
 	return true
 }
 
-// scopesPass is the scope check of auth.md §4.4. Scopes without ':' (OIDC's
+// scopesPass is the scope check of docs/auth.md "Roles". Scopes without ':' (OIDC's
 // openid, profile, …) carry no API meaning, so they never restrict.
 func scopesPass(have, route []string) bool {
 	if len(route) == 0 || !slices.ContainsFunc(have, func(s string) bool { return strings.Contains(s, ":") }) {

@@ -1,7 +1,7 @@
 package auth
 
 // Seed is a role binding Coffer creates once per database at startup
-// (auth.md §5); the storage layer records that it did, so a seed removed
+// (docs/auth.md "Roles"); the storage layer records that it did, so a seed removed
 // through the members API stays removed.
 type Seed struct {
 	Workspace string

@@ -2,7 +2,7 @@ package auth
 
 import "strings"
 
-// Set is an applicable set (auth.md §3.1): the principal strings role
+// Set is an applicable set (docs/auth.md "Roles"; with on-behalf-of see "Deliberate reference behaviour"): the principal strings role
 // bindings are compared with. ID is the only member that can be a service
 // identity with the implicit ServiceSystem role; Others (emails, groups)
 // never get it, so an IdP group or email that happens to start with

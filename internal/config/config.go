@@ -34,7 +34,7 @@ type Config struct {
 	Notes    []string `yaml:"-"`
 }
 
-// Coffer holds Coffer's own settings (api.md §9).
+// Coffer holds Coffer's own settings (docs/configuration.md).
 type Coffer struct {
 	Listen   string   `yaml:"listen"`
 	DataDir  string   `yaml:"data_dir"`

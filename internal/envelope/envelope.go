@@ -1,6 +1,6 @@
 // Package envelope implements Coffer's envelope encryption: a fresh data key
 // (DEK) per write seals the value with AES-256-GCM, and a named key provider
-// wraps the DEK. It knows the two record formats of crypto.md (format 2 is
+// wraps the DEK. It knows the two record formats of docs/crypto.md (format 2 is
 // written, format 1 is read for records imported from NeMo Platform).
 package envelope
 
@@ -32,7 +32,7 @@ type Provider interface {
 
 // Errors returned by the Keyring. They carry no key material, values or
 // provider replies, so they are safe to log and their texts are the fixed
-// rotation failure strings of crypto.md §6.
+// rotation failure strings of docs/crypto.md §7.
 var (
 	// ErrDecrypt: the record did not authenticate (wrong key, tag, AAD,
 	// format or length). No value is returned with it.
@@ -48,7 +48,7 @@ type ProviderError struct {
 	Unavailable bool // true: configured but unreachable; false: not configured
 }
 
-// Error returns the fixed rotation failure text of crypto.md §6.
+// Error returns the fixed rotation failure text of docs/crypto.md §7.
 func (e *ProviderError) Error() string {
 	if e.Unavailable {
 		return "provider '" + e.Provider + "' is unavailable"

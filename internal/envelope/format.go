@@ -11,7 +11,7 @@ import (
 	"strings"
 )
 
-// Sizes and labels of the record formats (crypto.md §3 and §4). They are part
+// Sizes and labels of the record formats (docs/crypto.md §2 and §3). They are part
 // of the stored bytes: changing any of them makes existing records unreadable.
 const (
 	// FormatV1 is the reference (NeMo Platform) format, read-only in Coffer.

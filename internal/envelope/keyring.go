@@ -16,7 +16,7 @@ type Keyring struct {
 
 // NewKeyring returns a keyring whose current provider is current; it must be
 // one of ps. Provider names must be unique. The error texts are the startup
-// messages of crypto.md §2.5.
+// messages of docs/crypto.md §6.
 func NewKeyring(current string, ps ...Provider) (*Keyring, error) {
 	k := &Keyring{providers: make(map[string]Provider, len(ps)), current: current}
 	for _, p := range ps {

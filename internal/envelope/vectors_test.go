@@ -170,7 +170,7 @@ func TestFormat1ReferenceVector(t *testing.T) {
 }
 
 // TestFormat1VectorMatchesSpec guards the test-data file itself against an
-// accidental edit: these strings are copied from crypto.md §4.1.
+// accidental edit: these strings are copied from docs/crypto.md §5.
 func TestFormat1VectorMatchesSpec(t *testing.T) {
 	var v format1Vector
 	loadJSON(t, "format1_vector.json", &v)

@@ -95,7 +95,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p params) 
 	writeJSON(w, http.StatusOK, deleteResultJSON{Message: "Member removed from workspace '" + ws + "'", ID: principal, DeletedCount: n})
 }
 
-// principalItem trims a principal and checks it (api.md §6.7).
+// principalItem trims a principal and checks it (docs/api.md §9.7).
 func principalItem(v string) (string, *item) {
 	t := strings.TrimSpace(v)
 	if n := utf8.RuneCountInString(t); n >= 1 && n <= 320 && !strings.ContainsFunc(t, unicode.IsControl) {

@@ -15,7 +15,7 @@ import (
 )
 
 // writeJSON writes v with the given status. Values are plain structs whose
-// field order is the key order of api.md §2.
+// field order is the key order of docs/api.md §2.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := marshal(v)
 	if err != nil {

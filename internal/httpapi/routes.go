@@ -8,7 +8,7 @@ const (
 	workspacesBase = "/apis/entities/v2/workspaces"
 )
 
-// routes is the route table of api.md §1.1, with Coffer's audit queries
+// routes is the route table of docs/api.md §1.1, with Coffer's audit queries
 // (docs/operations.md, "Audit trail").
 func routes() []*route {
 	rs := []*route{

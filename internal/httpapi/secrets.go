@@ -53,7 +53,7 @@ func writeSecret(w http.ResponseWriter, status int, sec secrets.Secret) {
 	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec, false))
 }
 
-// nameItem runs the two secret-name checks of api.md §3.1.
+// nameItem runs the two secret-name checks of docs/api.md §3.1.
 func nameItem(name string) *item {
 	loc := []any{"body", "name"}
 	switch secrets.CheckSecretName(name) {

@@ -18,14 +18,14 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// Limits are the configurable request limits of api.md §3.4.
+// Limits are the configurable request limits of docs/api.md §3.4.
 type Limits struct {
 	MaxBodyBytes        int64
 	MaxValueBytes       int
 	MaxDescriptionChars int
 }
 
-// DefaultLimits are the limits of api.md §3.4.
+// DefaultLimits are the limits of docs/api.md §3.4.
 var DefaultLimits = Limits{MaxBodyBytes: 1 << 20, MaxValueBytes: 65536, MaxDescriptionChars: 4096}
 
 // Config wires a Server.
@@ -38,7 +38,7 @@ type Config struct {
 	Ready func(ctx context.Context) error
 	// TrustedNetworks are the peers whose X-NMP-Principal-* headers count.
 	TrustedNetworks auth.Networks
-	// Auth authenticates and authorizes requests (auth.md); with
+	// Auth authenticates and authorizes requests (docs/auth.md); with
 	// auth.enabled false it allows everything. Required.
 	Auth *auth.Engine
 	// Discovery answers GET /apis/auth/discovery.
@@ -105,7 +105,7 @@ func actor(p params) *string {
 	return &id
 }
 
-// ServeHTTP runs the pipeline of api.md §1.2: identity and authorization,
+// ServeHTTP runs the pipeline of docs/api.md §1.2: identity and authorization,
 // routing, then the handler (which applies body limits and validation).
 //
 // Every response, whatever answers it (a handler, a 404, 405 or 503, a
@@ -182,7 +182,7 @@ func (s *Server) release() {
 	}
 }
 
-// identify runs steps 2–7 of auth.md §2: identity headers from trusted
+// identify runs steps 1–3 of docs/auth.md "For integrators": identity headers from trusted
 // peers (400 when malformed, also with auth disabled), else a bearer token or
 // anonymous, then the decision. It answers the request itself when it must
 // stop (ok false); p and method (header, jwt or none, for the audit trail)

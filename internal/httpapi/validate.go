@@ -12,7 +12,7 @@ import (
 	"unicode/utf8"
 )
 
-// item is one 422 validation item (api.md §1.5). An empty Input is omitted;
+// item is one 422 validation item (docs/api.md §1.5). An empty Input is omitted;
 // json.RawMessage("null") is sent as null.
 type item struct {
 	Type  string          `json:"type"`
@@ -219,7 +219,7 @@ func hasLoneSurrogate(raw []byte) bool {
 	return pendingHigh
 }
 
-// description validates an optional description member (api.md §3.4).
+// description validates an optional description member (docs/api.md §3.4).
 func (s *Server) description(o object) (*string, *item) {
 	d, it := o.str(stringRule{name: "description", nullable: true})
 	if it != nil || d == nil {

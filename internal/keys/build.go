@@ -12,7 +12,7 @@ import (
 )
 
 // DevKeyOptions are the settings outside `secrets.encryption` that decide
-// whether and where the development key is used (crypto.md §2.4).
+// whether and where the development key is used (docs/crypto.md §6).
 type DevKeyOptions struct {
 	// Path is secrets.local_key_creation_path, already defaulted to
 	// <data_dir>/nmp-encryption-key.txt by the caller.
@@ -26,8 +26,8 @@ type DevKeyOptions struct {
 
 // Build validates the encryption configuration, builds every provider and
 // returns the keyring the whole process shares. It implements the selection
-// table of crypto.md §2.4 and stops at the first problem with a message of
-// crypto.md §2.5.
+// table of docs/crypto.md §6 and stops at the first problem with a message of
+// docs/crypto.md §6.
 func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger, opts ...Option) (*envelope.Keyring, error) {
 	log = orDiscard(log)
 	skNames := slices.Sorted(maps.Keys(cfg.Providers.SecretKey))
@@ -120,7 +120,7 @@ func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger, opts ...Op
 }
 
 // DevKeyWarning is the line Build logs at WARN whenever the development key
-// is current (crypto.md §2.4). Operators grep for it, so it never changes.
+// is current (docs/crypto.md §6). Operators grep for it, so it never changes.
 func DevKeyWarning(path string) string {
 	return "DEVELOPMENT KEY IN USE: secret values are encrypted with a key stored at " + path +
 		", next to the data. Anyone who can read that file can decrypt every secret. Configure secrets.encryption.providers and current_provider for production."

@@ -37,8 +37,7 @@ type SecretKeyConfig struct {
 	FromFile string `yaml:"from_file" json:"from_file"`
 }
 
-// VaultConfig is `secrets.encryption.providers.vault.<name>` (crypto.md
-// §2.3). Empty fields take the defaults of crypto.md §2.1 when the provider
+// VaultConfig is `secrets.encryption.providers.vault.<name>` (docs/key-management.md §3). Empty fields take the defaults of docs/crypto.md §6 when the provider
 // is built.
 type VaultConfig struct {
 	KeyName        string `yaml:"key_name" json:"key_name"`
@@ -158,7 +157,7 @@ const maxKeyFileSize = 64 << 10
 // ResolveSecretKey reads the key of secret_key provider name from its
 // configured source and returns the provider. Sources are tried in the order
 // from_env, from_file, value; the first one set wins and a warning is logged
-// when more than one is set. Errors are the messages of crypto.md §2.5.
+// when more than one is set. Errors are the messages of docs/crypto.md §6.
 func ResolveSecretKey(name string, c SecretKeyConfig, log *slog.Logger) (*SecretKey, error) {
 	log = orDiscard(log)
 	prefix := "secrets.encryption.providers.secret_key." + name
@@ -202,7 +201,7 @@ func ResolveSecretKey(name string, c SecretKeyConfig, log *slog.Logger) (*Secret
 	return NewSecretKey(name, key)
 }
 
-// decodeKey applies the decoding rules of crypto.md §2.2: surrounding
+// decodeKey applies the decoding rules of docs/key-management.md §2: surrounding
 // whitespace trimmed, then strict standard base64 of at least 32 bytes.
 // Stray characters are refused rather than skipped (as the reference did), so
 // a key never silently decodes to something other than what the operator

@@ -20,7 +20,7 @@ var errDevKeyMissing = errors.New("development key file does not exist")
 
 // LoadOrCreateDevKey returns the development key (a secret_key provider
 // named "") stored at path. A missing file is created when create is true
-// (crypto.md §2.4), otherwise it is an error. Concurrent callers, in this
+// (docs/crypto.md §6), otherwise it is an error. Concurrent callers, in this
 // process or others, all end up with the same key: the file is put in place
 // with an operation that fails if the target exists, and losers load the
 // winner's key.
@@ -57,7 +57,7 @@ func loadDevKey(path string, log *slog.Logger) (*SecretKey, error) {
 	return NewSecretKey("", key)
 }
 
-// createDevKey writes a new key with the steps of crypto.md §2.4. The
+// createDevKey writes a new key with the steps of docs/crypto.md §6. The
 // temporary file is complete and synced before it becomes visible under
 // path, so no reader ever sees a partial key, and a crash leaves at worst a
 // stray temporary file, never a truncated key.

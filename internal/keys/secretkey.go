@@ -1,7 +1,7 @@
 // Package keys builds Coffer's key-encryption-key providers from
-// configuration and validates them once, at startup (crypto.md §2): the
+// configuration and validates them once, at startup (docs/crypto.md §6): the
 // secret_key provider, the development key file and the provider selection
-// table. Its errors are the startup messages of crypto.md §2.5; none of them,
+// table. Its errors are the startup messages of docs/crypto.md §6; none of them,
 // and no log line, carries key material or tokens.
 package keys
 
@@ -75,7 +75,7 @@ func (k *SecretKey) LogValue() slog.Value { return slog.StringValue(Redacted) }
 func (k *SecretKey) MarshalJSON() ([]byte, error) { return []byte(`"` + Redacted + `"`), nil }
 
 // startupError is a configuration problem found while building providers.
-// Its text is one of the messages of crypto.md §2.5.
+// Its text is one of the messages of docs/crypto.md §6.
 type startupError string
 
 func (e startupError) Error() string { return string(e) }

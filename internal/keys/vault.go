@@ -21,7 +21,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
 
-// Defaults of a vault provider (crypto.md §2.1). The key name is the
+// Defaults of a vault provider (docs/crypto.md §6). The key name is the
 // reference's, so a NeMo Platform Vault setup works unchanged.
 const (
 	DefaultVaultKeyName = "nemo-platform-key"
@@ -51,7 +51,7 @@ const (
 )
 
 // Vault is the vault provider: DEKs are wrapped by a HashiCorp Vault or
-// OpenBao Transit key over its HTTP API (crypto.md §2.3). It is built once
+// OpenBao Transit key over its HTTP API (docs/key-management.md §3). It is built once
 // at startup with one HTTP client whose connections all requests share, and
 // is safe for concurrent use. Its errors carry an HTTP status or a network
 // error class, never a token, DEK or reply body.
@@ -100,7 +100,7 @@ var _ envelope.Provider = (*Vault)(nil)
 // NewVault resolves the settings of vault provider name (defaults from
 // VAULT_ADDR, VAULT_TOKEN, ~/.vault-token and VAULT_CACERT, read now and
 // never again) and builds its HTTP client. It does not contact Vault; Build
-// calls Probe for that. Errors are the startup messages of crypto.md §2.5.
+// calls Probe for that. Errors are the startup messages of docs/crypto.md §6.
 func NewVault(name string, c VaultConfig, log *slog.Logger, opts ...Option) (*Vault, error) {
 	log = orDiscard(log)
 	var o providerOptions
@@ -348,7 +348,7 @@ func (v *Vault) UnwrapV1(ctx context.Context, wrapped []byte) ([]byte, error) {
 }
 
 // Probe encrypts then decrypts 32 random bytes and compares them
-// (crypto.md §2.5), so a wrong address, token, policy, key name or CA is
+// (docs/crypto.md §6), so a wrong address, token, policy, key name or CA is
 // found at startup rather than on the first write. Its error is the startup
 // message, ending in the HTTP status or network error class.
 func (v *Vault) Probe(ctx context.Context) error {

@@ -89,7 +89,7 @@ func transitDecrypt(t *testing.T, srv *transittest.Server, ct string) []byte {
 
 // formatV1VaultRecord builds a reference (format 1) vault record of value by
 // hand: the DEK's base64 text is what Transit encrypts, so on the wire the
-// DEK is base64-encoded twice (crypto.md §4).
+// DEK is base64-encoded twice (docs/crypto.md §3).
 func formatV1VaultRecord(t *testing.T, srv *transittest.Server, provider string, value []byte) envelope.Sealed {
 	t.Helper()
 	dek := make([]byte, 32)

@@ -1,6 +1,6 @@
 // Package nmpimport reads secrets exported from a NeMo Platform deployment:
 // JSON Lines of `platform_secret` entity records as the entity store returns
-// them (crypto.md §7), turned into format-1 records for Coffer's store.
+// them (docs/import.md), turned into format-1 records for Coffer's store.
 package nmpimport
 
 import (

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The reference's format-1 vector (crypto.md §4.1) as an exported entity.
+// The reference's format-1 vector (docs/crypto.md §5) as an exported entity.
 const vectorLine = `{"entity_type":"platform_secret","workspace":"default","name":"hf-token","created_at":"2025-03-04T05:06:07.123456789","created_by":"alice","data":{"description":"HF","_data":"IiIiIiIiIiIiIiIif5FYLLiu8i+JWoFIJ82Mu+D2SmU0SY5IaJAybcPlbWs=","_encrypted_dek":"MzMzMzMzMzMzMzMzMzMzM0RERERERERERERERNbp3AiTc6a4K5rcbj+pKKIK66bgucSu3W5Air0j2wKSLrn07NBeYKpOo1F77KZ9iao7FPKe/QO2FvdO5Q==","_secret_provider":"v1"}}`
 
 func readAll(t *testing.T, input string) []Entry {

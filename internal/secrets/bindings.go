@@ -8,7 +8,7 @@ import (
 )
 
 // Binding is one role granted to a principal string in a workspace
-// (auth.md §5). The principal is compared literally with each member of a
+// (docs/auth.md "Roles"). The principal is compared literally with each member of a
 // caller's applicable set, so it may be a user id, an email, a group, a
 // service id or "*".
 type Binding struct {
@@ -17,7 +17,7 @@ type Binding struct {
 	GrantedAt                  time.Time
 }
 
-// AdminRole is the role the last-admin rule protects (api.md §6.7) and the
+// AdminRole is the role the last-admin rule protects (docs/api.md §9.7) and the
 // role a workspace creator receives. The storage layer names it itself
 // rather than importing the auth package, which sits above it.
 const AdminRole = "Admin"

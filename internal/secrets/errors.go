@@ -36,7 +36,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Fixed 500 texts (api.md §1.4).
+// Fixed 500 texts (docs/api.md §1.4).
 const (
 	MsgUnexpected       = "An unexpected error occurred."
 	MsgCreateFailed     = "Unexpected error creating secret"

@@ -17,7 +17,7 @@ const (
 	Failed
 )
 
-// ImportOptions control an import run (crypto.md §7).
+// ImportOptions control an import run (docs/import.md).
 type ImportOptions struct {
 	Replace bool // overwrite existing secrets instead of skipping them
 	DryRun  bool // verify and report, write nothing

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Member is a principal's roles in one workspace (api.md §6.7).
+// Member is a principal's roles in one workspace (docs/api.md §9.7).
 type Member struct {
 	Principal string
 	Roles     []string
@@ -86,7 +86,7 @@ func (s *Service) RemoveMember(ctx context.Context, ws, principal string) (int, 
 	return n, nil
 }
 
-// Seed creates a seed binding once per database (auth.md §5); the
+// Seed creates a seed binding once per database (docs/auth.md "Roles"); the
 // workspace is created first when it does not exist yet.
 func (s *Service) Seed(ctx context.Context, ws, principal, role string) error {
 	if err := s.ensureWorkspace(ctx, ws, nil); err != nil {

@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// NameCheck is the outcome of checking a secret name (api.md §3.1).
+// NameCheck is the outcome of checking a secret name (docs/api.md §3.1).
 type NameCheck int
 
 // Outcomes of CheckSecretName, in the order the checks run.
@@ -24,7 +24,7 @@ const SecretNamePattern = `^[a-z](?!.*--)[a-z0-9._-]{1,62}(?<!-)$`
 // workspaces exported from NeMo Platform import unchanged.
 const WorkspaceNamePattern = `^[a-z](?!.*--)[a-z0-9\-@.+_]{1,62}(?<!-)$`
 
-// CheckSecretName runs the two checks of api.md §3.1 in order.
+// CheckSecretName runs the two checks of docs/api.md §3.1 in order.
 func CheckSecretName(name string) NameCheck {
 	if name == "" || !utf8.ValidString(name) {
 		return NameBadChars
@@ -40,7 +40,7 @@ func CheckSecretName(name string) NameCheck {
 	return NameOK
 }
 
-// ValidWorkspaceName reports whether name satisfies api.md §3.2.
+// ValidWorkspaceName reports whether name satisfies docs/api.md §3.2.
 func ValidWorkspaceName(name string) bool { return validShape(name, "-@.+_") }
 
 // validShape checks: first byte a-z, length 2–63, only a-z, 0-9 and extra,

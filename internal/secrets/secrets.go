@@ -87,7 +87,7 @@ const (
 )
 
 // BuiltinWorkspaces lists the workspaces created before the listener opens,
-// with their descriptions (api.md §6.1).
+// with their descriptions (docs/api.md §9.1).
 var BuiltinWorkspaces = []struct{ Name, Description string }{
 	{DefaultWorkspace, "General-purpose workspace (all users have write access)"},
 	{SystemWorkspace, "Platform-provided resources (read-only for users)"},

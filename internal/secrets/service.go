@@ -9,7 +9,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
 
-// NGC configures the virtual NGC API key secret (api.md §5). The feature is
+// NGC configures the virtual NGC API key secret (docs/api.md §4.8). The feature is
 // off when Workspace is empty; the secret is present when Value is non-empty.
 type NGC struct {
 	Workspace string

@@ -155,7 +155,7 @@ type Store interface {
 	// the workspace is missing.
 	ImportSecret(ctx context.Context, r Record, replace bool, keep int) (stored bool, err error)
 
-	// Role bindings (auth.md §5, api.md §6.7). Principal and role strings
+	// Role bindings (docs/auth.md "Roles", docs/api.md §9.7). Principal and role strings
 	// that fail StorableText hold no roles: lookups skip them and writes
 	// return ErrUnstorableText; a workspace name that fails it names no
 	// workspace.
@@ -223,7 +223,7 @@ type VersionKey struct {
 }
 
 // StoredVersion is one version's sealed value and the name it is sealed
-// under (its associated data, crypto.md), for rotation and restores.
+// under (its associated data, docs/crypto.md §2), for rotation and restores.
 type StoredVersion struct {
 	VersionKey
 	Workspace string

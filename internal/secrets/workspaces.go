@@ -21,7 +21,7 @@ func (s *Service) EnsureBuiltins(ctx context.Context) error {
 
 // CreateWorkspace creates a workspace; actor is the effective principal id
 // or nil. A non-empty admin is bound as the workspace's Admin in the same
-// transaction (auth.md §5).
+// transaction (docs/auth.md "Roles").
 func (s *Service) CreateWorkspace(ctx context.Context, name string, description *string, actor *string, admin string) (Workspace, error) {
 	now := Now()
 	w := Workspace{ID: newWorkspaceID(), Name: name, Description: description,

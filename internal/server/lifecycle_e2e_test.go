@@ -1462,8 +1462,7 @@ func TestLifecycleRotationFailures(t *testing.T) {
 }
 
 // TestListQueryVersions: the version list takes the list queries too
-// (lifecycle.md §4: "secrets, versions and recycle-bin lists take them
-// too"); a version has a created_at to filter on.
+// (docs/api.md §8); a version has a created_at to filter on.
 func TestListQueryVersions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, env func(t *testing.T) map[string]string) {
 		s := startLC(t, env(t), "")
@@ -1513,7 +1512,7 @@ func TestLifecycleConfigErrors(t *testing.T) {
 
 // TestDeletedPurgeOnReplicas: purge passes of several replicas on one
 // PostgreSQL database, at once, erase every expired entry exactly once and
-// report no failure (lifecycle.md §2: "it must be safe to run concurrently").
+// report no failure (docs/lifecycle.md §2: replicas split the work; running it twice is harmless).
 func TestDeletedPurgeOnReplicas(t *testing.T) {
 	env := backends()["postgres"](t)
 	env["COFFER_DELETED_RETENTION"] = "1s"

@@ -12,7 +12,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
-// The reference's format-1 test vector (crypto.md §4.1).
+// The reference's format-1 test vector (docs/crypto.md §5).
 const (
 	refKEK  = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 	refData = "IiIiIiIiIiIiIiIif5FYLLiu8i+JWoFIJ82Mu+D2SmU0SY5IaJAybcPlbWs="

@@ -196,7 +196,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secre
 }
 
 // warnUnreadable names providers that stored records use but that are not
-// configured (crypto.md §2.5). CountByProvider reads every secret (0.3 s
+// configured (docs/crypto.md §6). CountByProvider reads every secret (0.3 s
 // for a million in SQLite), so Serve runs this in the background rather than
 // delaying readiness: it only logs. A count cut short by shutdown is not
 // worth a warning.
@@ -227,7 +227,7 @@ func warnShadowed(ctx context.Context, log *slog.Logger, store secrets.Store, ws
 	}
 }
 
-// seed creates the seed role bindings of auth.md §5, once per database and
+// seed creates the seed role bindings of docs/auth.md "Roles", once per database and
 // also with auth disabled, so that turning auth on later behaves the same.
 // On a database already seeded it only reads: the workspace lookup of
 // Service.Seed and Store.Seed's check of the seed record come before any

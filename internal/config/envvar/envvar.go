@@ -1,5 +1,5 @@
 // Package envvar binds environment variables to settings with the parsing
-// rules every Coffer setting shares (api.md §9): a variable that is set, even
+// rules every Coffer setting shares (docs/configuration.md): a variable that is set, even
 // to "", overrides the file; booleans accept true/false, 1/0, yes/no, on/off;
 // lists accept a JSON array or a comma-separated string. Both package config
 // and package auth (which config imports) use it.

@@ -41,7 +41,7 @@ type Store struct {
 var _ secrets.Store = (*Store)(nil)
 
 // busyTimeout bounds how long a connection waits for a lock held by another
-// process (a backup, the sqlite3 shell) before failing (api.md §8).
+// process (a backup, the sqlite3 shell) before failing (docs/storage.md).
 const busyTimeout = 5 * time.Second
 
 // Open opens or creates the database file at path (mode 0600, parent

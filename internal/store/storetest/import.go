@@ -14,7 +14,7 @@ var importTests = []test{
 	{"ImportSecretNoWorkspace", testImportSecretNoWorkspace},
 }
 
-// imported returns a format 1 record as crypto.md §7 imports it, with
+// imported returns a format 1 record as docs/import.md imports it, with
 // timestamps in the past, finer than microseconds and not in UTC.
 func imported(ws, name, seed string, at time.Time) secrets.Record {
 	r := newRecord(ws, name, at)
