@@ -46,6 +46,22 @@ type Coffer struct {
 	Auth     Auth     `yaml:"auth"`
 	HTTP     HTTP     `yaml:"http"`
 	Audit    Audit    `yaml:"audit"`
+	Metrics  Metrics  `yaml:"metrics"`
+	Admin    Admin    `yaml:"admin"`
+}
+
+// Metrics configures GET /metrics (docs/operations.md, "Metrics").
+type Metrics struct {
+	// Enabled collects metrics and serves them; false makes GET /metrics
+	// 404 on both listeners.
+	Enabled bool `yaml:"enabled"`
+}
+
+// Admin configures the optional second listener for operators.
+type Admin struct {
+	// Listen is host:port of a listener serving /metrics and
+	// /debug/pprof/ ("" = none). pprof is never on the main listener.
+	Listen string `yaml:"listen"`
 }
 
 // HTTP bounds what slow or numerous clients can hold (Coffer addition).
@@ -165,6 +181,7 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			Auth:     Auth{TrustedHeaderNetworks: envvar.StringList{"127.0.0.0/8", "::1/128"}},
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 			Audit:    defaultAudit(),
+			Metrics:  Metrics{Enabled: true},
 		},
 		Platform: Platform{NGCAPIKeySecret: &ngc, NGCAPIKeyEnvVar: "NGC_API_KEY"},
 		Secrets:  Secrets{MaxVersions: 10, DeletedRetention: "168h"},

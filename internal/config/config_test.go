@@ -38,6 +38,9 @@ func TestDefaults(t *testing.T) {
 	if ws, name := c.NGC(); ws != "system" || name != "ngc-api-key" {
 		t.Errorf("ngc %q/%q", ws, name)
 	}
+	if !c.Coffer.Metrics.Enabled || c.Coffer.Admin.Listen != "" {
+		t.Errorf("metrics enabled %v, admin listener %q; want on, none", c.Coffer.Metrics.Enabled, c.Coffer.Admin.Listen)
+	}
 	c, _ = Load(Flags{}, env(map[string]string{"NMP_DATA_DIR": "/d", "XDG_DATA_HOME": "/x"}))
 	if c.Coffer.DataDir != "/d" {
 		t.Errorf("NMP_DATA_DIR ignored: %q", c.Coffer.DataDir)
@@ -161,6 +164,9 @@ func TestValidationNamesTheKey(t *testing.T) {
 		{env: map[string]string{"COFFER_DELETED_RETENTION": "7d"}, want: `secrets.deleted_retention must be a duration such as 168h or 0, got "7d"`},
 		{env: map[string]string{"COFFER_DELETED_RETENTION": "-1h"}, want: `secrets.deleted_retention must be a duration such as 168h or 0, got "-1h"`},
 		{file: "secrets:\n  deleted_retention: soon\n", want: `secrets.deleted_retention must be a duration such as 168h or 0, got "soon"`},
+		{env: map[string]string{"COFFER_ADMIN_LISTEN": "9090"}, want: `coffer.admin.listen must be host:port or empty, got "9090"`},
+		{env: map[string]string{"COFFER_ADMIN_LISTEN": "127.0.0.1:8080"}, want: "coffer.admin.listen must differ from coffer.listen"},
+		{env: map[string]string{"COFFER_METRICS_ENABLED": "sometimes"}, want: "environment variable COFFER_METRICS_ENABLED: not a boolean"},
 	}
 	for _, tt := range tests {
 		flags := Flags{}
@@ -181,4 +187,25 @@ func mergeHome(m map[string]string) map[string]string {
 	}
 	m["HOME"] = "/h"
 	return m
+}
+
+// TestMetricsSettings: coffer.metrics.enabled and coffer.admin.listen from
+// the file, and the environment over the file.
+func TestMetricsSettings(t *testing.T) {
+	file := writeFile(t, "coffer:\n  metrics:\n    enabled: false\n  admin:\n    listen: 127.0.0.1:9090\n")
+	c, err := Load(Flags{ConfigFile: file}, env(mergeHome(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Coffer.Metrics.Enabled || c.Coffer.Admin.Listen != "127.0.0.1:9090" || len(c.Warnings) != 0 {
+		t.Errorf("from the file: enabled %v, admin %q, warnings %q", c.Coffer.Metrics.Enabled, c.Coffer.Admin.Listen, c.Warnings)
+	}
+	c, err = Load(Flags{ConfigFile: file}, env(mergeHome(map[string]string{
+		"COFFER_METRICS_ENABLED": "true", "COFFER_ADMIN_LISTEN": "[::1]:9191"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Coffer.Metrics.Enabled || c.Coffer.Admin.Listen != "[::1]:9191" {
+		t.Errorf("from the environment: enabled %v, admin %q", c.Coffer.Metrics.Enabled, c.Coffer.Admin.Listen)
+	}
 }

@@ -34,6 +34,15 @@ func (c *Config) validate() error {
 	if _, _, err := net.SplitHostPort(co.Listen); err != nil {
 		return fmt.Errorf("coffer.listen must be host:port, got %q", co.Listen)
 	}
+	if co.Admin.Listen != "" {
+		_, port, err := net.SplitHostPort(co.Admin.Listen)
+		if err != nil {
+			return fmt.Errorf("coffer.admin.listen must be host:port or empty, got %q", co.Admin.Listen)
+		}
+		if co.Admin.Listen == co.Listen && port != "0" { // port 0: each gets a free port
+			return fmt.Errorf("coffer.admin.listen must differ from coffer.listen (pprof is never served on the main listener)")
+		}
+	}
 	if d, err := time.ParseDuration(c.Secrets.DeletedRetention); err != nil || d < 0 {
 		return fmt.Errorf("secrets.deleted_retention must be a duration such as 168h or 0, got %q", c.Secrets.DeletedRetention)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/auth"
+	"github.com/coffer-dev/coffer/internal/metrics"
 )
 
 // route is one row of the route table. Patterns are literal segments with
@@ -19,6 +20,9 @@ type route struct {
 	audit   auditSpec // the audit action; zero for routes not recorded (audit.go)
 	segs    []string  // pattern segments; a parameter is "" here, named in names
 	names   []string  // parameter names, in path order
+	// obs and headObs count the route's requests (HEAD ones apart for a
+	// GET route); nil without metrics.
+	obs, headObs *metrics.Route
 }
 
 // maxParams is the most {param} segments a pattern may have.

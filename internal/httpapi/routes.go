@@ -42,6 +42,7 @@ func routes() []*route {
 		{method: http.MethodGet, pattern: "/version", handle: (*Server).versionInfo, public: true},
 		{method: http.MethodGet, pattern: "/openapi.json", handle: (*Server).openapiJSON, public: true},
 		{method: http.MethodGet, pattern: "/openapi.yaml", handle: (*Server).openapiYAML, public: true},
+		{method: http.MethodGet, pattern: "/metrics", handle: (*Server).metricsText, public: true},
 	}
 	for _, r := range rs {
 		r.audit = auditSpecs[[2]string{r.method, r.pattern}]

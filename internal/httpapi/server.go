@@ -14,6 +14,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/buildinfo"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/reqid"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	// AuditSyncReads is coffer.audit.read_durability sync: a value is
 	// sent only after its event is durable.
 	AuditSyncReads bool
+	// Metrics counts requests and serves GET /metrics; nil when metrics
+	// are disabled (GET /metrics is then 404).
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP handler for the whole API.
@@ -73,6 +77,8 @@ type Server struct {
 	trail      *secrets.AuditLog // nil: no audit trail
 	auditReads string            // access, all or off
 	auditSync  bool
+	metrics *metrics.Metrics
+	metricz http.Handler // GET /metrics; nil when metrics are disabled
 }
 
 // New returns the API handler.
@@ -86,6 +92,17 @@ func New(cfg Config) *Server {
 	s := &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
 		trusted: cfg.TrustedNetworks, auth: cfg.Auth, disc: cfg.Discovery, router: newRouter(routes())}
 	s.version, _ = marshal(buildinfo.Get()) // four strings: cannot fail
+	if cfg.Metrics != nil {
+		s.metrics, s.metricz = cfg.Metrics, cfg.Metrics.Handler()
+		// Each route's counters are resolved once, here: observing a
+		// request is then no label lookup (docs/performance.md).
+		for _, rt := range s.router.routes {
+			rt.obs = cfg.Metrics.Route(rt.pattern, rt.method)
+			if rt.method == http.MethodGet {
+				rt.headObs = cfg.Metrics.Route(rt.pattern, http.MethodHead)
+			}
+		}
+	}
 	if cfg.MaxInFlight > 0 {
 		s.slots = make(chan struct{}, cfg.MaxInFlight)
 	}
@@ -112,15 +129,27 @@ func actor(p params) *string {
 // panic), carries X-Request-Id: the client's id when it is well-formed, else
 // a new one (docs/operations.md, "Request ids"). The id is in the request's
 // context, so log lines written with it name it.
+//
+// Metrics (docs/operations.md, "Metrics") count every request by its route
+// pattern, or "unmatched", never by its path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := reqid.Ensure(r.Header.Get(reqid.Header))
 	w.Header()[reqid.Header] = []string{id} // canonical already: no re-keying
 	r = r.WithContext(reqid.With(r.Context(), id))
 	sw := &statusWriter{ResponseWriter: w}
+	s.metrics.RequestStarted()
 	defer s.finish(sw, r, start)
 
 	m := s.router.match(r.Method, r.URL.EscapedPath())
+	switch {
+	case m.route == nil:
+		sw.obs = s.metrics.UnmatchedRoute(r.Method)
+	case r.Method == http.MethodHead:
+		sw.obs = m.route.headObs
+	default:
+		sw.obs = m.route.obs
+	}
 	if m.route != nil && m.route.public {
 		m.route.handle(s, sw, r, m.params)
 		return
@@ -170,6 +199,7 @@ func (s *Server) acquire(w http.ResponseWriter) bool {
 	case s.slots <- struct{}{}:
 		return true
 	default:
+		s.metrics.Rejected()
 		w.Header().Set("Retry-After", "1")
 		writeDetail(w, http.StatusServiceUnavailable, "Server busy: too many requests in flight; retry shortly")
 		return false
@@ -195,6 +225,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (p au
 	if trusted {
 		var err error
 		if p, have, err = auth.FromHeaders(r.Header); err != nil {
+			s.metrics.Auth(metrics.AuthHeader, metrics.AuthBadRequest)
 			writeDetail(w, http.StatusBadRequest, err.Error())
 			return auth.Principal{}, method, false
 		}
@@ -213,21 +244,34 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (p au
 		}
 		var err error
 		if p, err = s.auth.Identify(ctx, r.Header, trusted); err != nil {
-			s.writeAuthError(w, r, err)
+			s.metrics.Auth(authMetric(method), s.writeAuthError(w, r, err))
 			return auth.Principal{}, method, false
 		}
 	}
 	err := s.auth.Decide(ctx, auth.Request{Method: r.Method, Path: r.URL.EscapedPath(),
 		PathKnown: m.Found(), Pattern: m.Pattern(), Param: m.Param, Principal: p})
 	if err != nil {
-		s.writeAuthError(w, r, err)
+		s.metrics.Auth(authMetric(method), s.writeAuthError(w, r, err))
 		return p, method, false
 	}
+	s.metrics.Auth(authMetric(method), metrics.AuthOK)
 	return p, method, true
 }
 
+// authMetric is the metrics label of an audit auth method.
+func authMetric(method string) metrics.AuthMethod {
+	switch method {
+	case authHeader:
+		return metrics.AuthHeader
+	case authJWT:
+		return metrics.AuthJWT
+	}
+	return metrics.AuthNone
+}
+
 // writeAuthError answers an *auth.Error; its cause goes to the log only.
-func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+// It returns the outcome for metrics.
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) metrics.AuthOutcome {
 	var ae *auth.Error
 	if !errors.As(err, &ae) {
 		ae = &auth.Error{Status: http.StatusInternalServerError, Detail: auth.MsgInternal, Err: err}
@@ -236,6 +280,15 @@ func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err erro
 		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err.Error())
 	}
 	writeDetail(w, ae.Status, ae.Detail)
+	switch ae.Status {
+	case http.StatusUnauthorized:
+		return metrics.AuthUnauthorized
+	case http.StatusForbidden:
+		return metrics.AuthForbidden
+	case http.StatusBadRequest:
+		return metrics.AuthBadRequest
+	}
+	return metrics.AuthError
 }
 
 // warnUntrusted logs, at most once a minute, that identity headers from a
@@ -265,14 +318,18 @@ func (s *Server) finish(sw *statusWriter, r *http.Request, start time.Time) {
 			writeDetail(sw, http.StatusInternalServerError, secrets.MsgUnexpected)
 		}
 	}
+	d := time.Since(start)
+	sw.obs.Observe(sw.status, d)
+	s.metrics.RequestDone()
 	s.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+		slog.Int("status", sw.status), slog.Duration("duration", d))
 }
 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	obs    *metrics.Route // the request's route counters; nil without metrics
 }
 
 func (w *statusWriter) WriteHeader(code int) {

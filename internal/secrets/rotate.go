@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
 )
@@ -30,6 +31,17 @@ type RotationFailure struct {
 	Name      string
 	Version   int64
 	Error     string
+}
+
+// rotationCounts are the per-version outcomes of every rotation run since
+// the process started, for metrics (docs/operations.md, "Metrics").
+type rotationCounts struct{ rotated, skipped, failed atomic.Int64 }
+
+// RotationCounts returns how many stored versions rotation runs of this
+// process re-wrapped (rotated), found current already (skipped) or could
+// not re-wrap (failed). Versions deleted during a run are not counted.
+func (s *Service) RotationCounts() (rotated, skipped, failed int64) {
+	return s.rot.rotated.Load(), s.rot.skipped.Load(), s.rot.failed.Load()
 }
 
 // rotationWorkers bounds how many versions of a batch are decrypted and
@@ -215,10 +227,13 @@ func (t *tally) add(v StoredVersion, o outcome) {
 	case o.rotated:
 		t.rotated = true
 		t.res.RotatedVersions++
+		t.s.rot.rotated.Add(1)
 	case o.skipped:
 		t.skipped = true
+		t.s.rot.skipped.Add(1)
 	case o.reason != "":
 		t.failed = true
+		t.s.rot.failed.Add(1)
 		if len(t.res.Failed) < t.s.cfg.MaxFailuresListed {
 			t.res.Failed = append(t.res.Failed, RotationFailure{Workspace: v.Workspace, Name: v.Name,
 				Version: v.Version, Error: o.reason})

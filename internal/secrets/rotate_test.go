@@ -402,4 +402,9 @@ func TestRotationCoversVersionsAndBin(t *testing.T) {
 	if err != nil || again.RotatedVersions != 0 || again.Skipped != 3 {
 		t.Errorf("second pass %+v, %v; want every secret skipped", again, err)
 	}
+	// The metrics' counts are per version and add up over runs: five
+	// re-wrapped by the first run, the same five found current by the second.
+	if r, s, f := svc.RotationCounts(); r != 5 || s != 5 || f != 0 {
+		t.Errorf("RotationCounts = %d rotated, %d skipped, %d failed; want 5, 5, 0", r, s, f)
+	}
 }

@@ -53,6 +53,7 @@ type Service struct {
 	keys  *envelope.Keyring
 	cfg   Config
 	log   *slog.Logger
+	rot   rotationCounts
 }
 
 // NewService returns a Service; it does no I/O.

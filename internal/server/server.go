@@ -22,6 +22,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/httpapi"
 	"github.com/coffer-dev/coffer/internal/keys"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/postgres"
 	"github.com/coffer-dev/coffer/internal/store/sqlite"
@@ -37,6 +38,9 @@ type Server struct {
 	http    *http.Server
 	trail   *secrets.AuditLog
 	sink    *os.File // coffer.audit.file, nil when unset
+	metrics *metrics.Metrics // nil when coffer.metrics.enabled is false
+	admin   *http.Server     // coffer.admin.listen; nil when not set
+	adminLn net.Listener
 
 	// Work that Serve starts in the background ends with the server:
 	// Shutdown cancels life and waits for bg before closing the store.
@@ -61,11 +65,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(
 	} else {
 		log.Info("no configuration file; using defaults and environment")
 	}
-	store, err := openStore(ctx, cfg, log)
+	var m *metrics.Metrics
+	if cfg.Coffer.Metrics.Enabled {
+		m = metrics.New(bi)
+	}
+	store, err := openStore(ctx, cfg, log, m)
 	if err != nil {
 		return nil, err
 	}
-	s, err := assemble(ctx, cfg, log, lookup, store)
+	s, err := assemble(ctx, cfg, log, lookup, store, m)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -73,12 +81,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(
 	return s, nil
 }
 
-func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*Server, error) {
-	svc, ring, err := newService(ctx, cfg, log, lookup, store)
+func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store, m *metrics.Metrics) (*Server, error) {
+	svc, ring, err := newService(ctx, cfg, log, lookup, store, m)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := auth.NewEngine(cfg.Auth, store, auth.WithLogger(log))
+	observe(m, store, svc)
+	// Fetches of the IdP's discovery document and JWKS are counted by the
+	// client's transport, so the auth package needs no metrics of its own.
+	idp := auth.WithHTTPClient(&http.Client{Transport: m.Transport(nil)})
+	engine, err := auth.NewEngine(cfg.Auth, store, auth.WithLogger(log), idp)
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +114,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		TrustedNetworks: cfg.TrustedNetworks(),
 		MaxInFlight:     cfg.Coffer.HTTP.MaxInFlight,
 		Auth:            engine,
-		Discovery:       auth.NewDiscovery(cfg.Auth, auth.WithLogger(log)),
+		Discovery:       auth.NewDiscovery(cfg.Auth, auth.WithLogger(log), idp),
 		Audit:           trail,
 		AuditReads:      cfg.Coffer.Audit.Reads,
 		AuditSyncReads:  cfg.Coffer.Audit.SyncReads(),
+		Metrics:         m,
 	})
 	hs := &http.Server{
 		Handler:           api,
@@ -115,7 +128,15 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	s := &Server{cfg: cfg, log: log, store: store, ring: ring, Service: svc, http: hs, trail: trail, sink: sink}
+	s := &Server{cfg: cfg, log: log, store: store, ring: ring, Service: svc, http: hs, trail: trail, sink: sink, metrics: m}
+	if cfg.Coffer.Admin.Listen != "" {
+		s.admin = &http.Server{
+			Handler:           adminHandler(m),
+			ReadHeaderTimeout: seconds(cfg.Coffer.HTTP.ReadHeaderTimeoutSeconds),
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}
+	}
 	// The lifetime keeps ctx's values but not its end: New's context may be
 	// a startup deadline, and Shutdown ends background work anyway.
 	s.life, s.end = context.WithCancel(context.WithoutCancel(ctx))
@@ -137,7 +158,7 @@ func ready(store secrets.Store, ring *envelope.Keyring) func(context.Context) er
 	}
 }
 
-func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store) (*secrets.Service, *envelope.Keyring, error) {
+func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool), store secrets.Store, m *metrics.Metrics) (*secrets.Service, *envelope.Keyring, error) {
 	ring, err := keys.Build(cfg.Secrets.Encryption, keys.DevKeyOptions{
 		Path:             cfg.Secrets.LocalKeyCreationPath,
 		AllowKeyCreation: cfg.Secrets.AllowKeyCreation,
@@ -145,6 +166,11 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, looku
 	}, log)
 	if err != nil {
 		return nil, nil, err
+	}
+	if m != nil {
+		// Every provider call (a Transit round trip for Vault) is counted
+		// and timed by provider name.
+		ring = ring.Observed(func(name string) envelope.ProviderHook { return m.KEKObserver(name) })
 	}
 	ngcWS, ngcName := cfg.NGC()
 	svc := secrets.NewService(store, ring, secrets.Config{
@@ -163,11 +189,11 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, looku
 // OpenService opens storage and key providers without HTTP, for offline
 // commands such as `coffer import`. close releases the database.
 func OpenService(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup func(string) (string, bool)) (svc *secrets.Service, close func() error, err error) {
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg, log, nil)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, _, err = newService(ctx, cfg, log, lookup, store)
+	svc, _, err = newService(ctx, cfg, log, lookup, store, nil)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
@@ -175,7 +201,7 @@ func OpenService(ctx context.Context, cfg *config.Config, log *slog.Logger, look
 	return svc, store.Close, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secrets.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (secrets.Store, error) {
 	if cfg.IsPostgres() {
 		st, err := postgres.Open(ctx, cfg.Coffer.Database.DSN, cfg.Coffer.Database.MaxOpenConns, log)
 		if err != nil {
@@ -187,7 +213,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (secre
 		return nil, fmt.Errorf("coffer.data_dir: cannot create %s: %w", cfg.Coffer.DataDir, errors.Unwrap(err))
 	}
 	path := cfg.SQLitePath()
-	st, err := sqlite.Open(ctx, path, log)
+	st, err := sqlite.Open(ctx, path, log, sqlite.WithCommitHook(m.CommitObserver()))
 	if err != nil {
 		return nil, fmt.Errorf("coffer.database: cannot open SQLite database %s: %w", path, err)
 	}
@@ -262,13 +288,29 @@ func warnExposure(cfg *config.Config, log *slog.Logger) {
 		": anyone who can reach " + cfg.Coffer.Listen + " can read every secret value")
 }
 
-// Listen opens the configured listen address.
+// Listen opens the configured listen address, and the admin listener when
+// coffer.admin.listen is set (Serve serves both).
 func (s *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.cfg.Coffer.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("coffer.listen: %w", err)
 	}
+	if s.admin != nil && s.adminLn == nil {
+		if s.adminLn, err = net.Listen("tcp", s.cfg.Coffer.Admin.Listen); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("coffer.admin.listen: %w", err)
+		}
+	}
 	return ln, nil
+}
+
+// AdminAddr is the admin listener's address once Listen has opened it, or
+// "" when there is none.
+func (s *Server) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
 }
 
 // Serve serves on ln until Shutdown; it returns nil after a clean shutdown.
@@ -279,7 +321,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		scheme = "https"
 		s.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	s.log.Info("Coffer listening", "address", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String())
+	s.log.Info("Coffer listening", "address", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String(),
+		"metrics", s.metrics != nil)
+	if s.adminLn != nil {
+		s.log.Info("admin listener (metrics, pprof) listening", "address", s.adminLn.Addr().String())
+		s.background(func(context.Context) { s.serveAdmin() })
+	}
 	s.background(func(ctx context.Context) { warnUnreadable(ctx, s.log, s.store, s.ring) })
 	s.background(s.purgeLoop)
 	s.background(s.auditPruneLoop)
@@ -317,6 +364,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.end()
 	s.mu.Unlock()
 	err := s.http.Shutdown(ctx)
+	if s.admin != nil {
+		s.admin.Shutdown(ctx)
+		if s.adminLn != nil {
+			s.adminLn.Close() // when Serve never ran
+		}
+	}
 	s.bg.Wait()
 	s.trail.Close() // stores the queued events while the store is open
 	if s.sink != nil {

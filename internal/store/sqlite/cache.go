@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -27,6 +28,10 @@ type readCache struct {
 	records bounded[recordKey, secrets.Record]
 	pages   bounded[pageKey, cachedPage]
 	roles   bounded[rolesKey, map[string][]string]
+
+	// Lookups answered from the cache and lookups that went to the
+	// database, while the cache is on (metrics).
+	hits, misses atomic.Uint64
 }
 
 // Cache sizes: records, list items (a page counts its items plus one) and
@@ -104,6 +109,11 @@ func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, walMar
 	}
 	mark := c.syncLocked()
 	v, ok := b.m[k]
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
 	return v, mark, ok
 }
 

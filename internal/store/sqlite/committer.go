@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Group commit (docs/storage.md).
@@ -58,6 +59,9 @@ type committer struct {
 	// Counters for tests and benchmarks: transactions committed, and the
 	// writes that ran in them (including those that reported their own error).
 	commits, writes atomic.Int64
+	// onCommit, when set, is told the size and duration of each committed
+	// transaction (metrics).
+	onCommit func(batch int, d time.Duration)
 }
 
 // A write moves from queued to running when the committer starts it, or from
@@ -92,8 +96,8 @@ func (p *writePanic) Error() string {
 
 // newCommitter prepares the savepoint statements on db and starts the
 // committer goroutine.
-func newCommitter(ctx context.Context, db *sql.DB) (*committer, error) {
-	c := &committer{db: db, queue: make(chan *write, maxBatch), done: make(chan struct{})}
+func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d time.Duration)) (*committer, error) {
+	c := &committer{db: db, queue: make(chan *write, maxBatch), done: make(chan struct{}), onCommit: onCommit}
 	// One name serves all: a batch's writes run one after the other, and a
 	// failed write's savepoint is released after being rolled back to.
 	err := prepareAll(ctx, db, map[**sql.Stmt]string{
@@ -195,6 +199,7 @@ func (c *committer) run() {
 // commit runs batch in one transaction and delivers each write's outcome
 // after the COMMIT. Writes abandoned by their callers are skipped.
 func (c *committer) commit(batch []*write) {
+	start := time.Now()
 	// Not a caller's context: database/sql rolls a transaction back when the
 	// context given to BeginTx ends, and this one is shared.
 	tx, err := c.db.BeginTx(context.Background(), nil)
@@ -239,6 +244,9 @@ func (c *committer) commit(batch []*write) {
 	}
 	c.commits.Add(1)
 	c.writes.Add(int64(len(ran)))
+	if c.onCommit != nil {
+		c.onCommit(len(ran), time.Since(start))
+	}
 	for _, w := range ran {
 		w.finish(w.err)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -22,6 +23,46 @@ var totalTests = []test{
 	{"SecretTotalWorkspaceChurn", testSecretTotalWorkspaceChurn},
 	{"SecretTotalBin", testSecretTotalBin},
 	{"SecretTotalBinConcurrent", testSecretTotalBinConcurrent},
+	{"CountSecrets", testCountSecrets},
+}
+
+// secretCounter is the count behind the coffer_secrets_stored metric; both
+// backends have it, outside secrets.Store because only metrics use it.
+type secretCounter interface {
+	CountSecrets(ctx context.Context) (int64, error)
+}
+
+// testCountSecrets: the count of live secrets of all workspaces follows
+// creates, moves to and from the bin, erasure and workspace deletes.
+func testCountSecrets(t *testing.T, st secrets.Store) {
+	c, ok := st.(secretCounter)
+	if !ok {
+		t.Fatalf("%T has no CountSecrets", st)
+	}
+	want := func(what string, n int64) {
+		t.Helper()
+		got, err := c.CountSecrets(ctx)
+		if err != nil || got != n {
+			t.Fatalf("%s: CountSecrets = %d, %v; want %d", what, got, err, n)
+		}
+	}
+	want("empty", 0)
+	mustCreateWorkspace(t, st, "ws", t0)
+	mustCreateWorkspace(t, st, "other", t0)
+	for _, name := range []string{"a", "b", "c"} {
+		mustCreateSecret(t, st, "ws", name, t0)
+	}
+	mustCreateSecret(t, st, "other", "x", t0)
+	want("created", 4)
+	wantErr(t, "DeleteSecret to the bin", st.DeleteSecret(ctx, "ws", "a", binDelete("bin-a", t0, t0.Add(retention))), nil)
+	want("one in the bin", 3)
+	_, err := st.RestoreDeleted(ctx, "ws", "bin-a", secrets.BinRestore{UpdatedAt: t0, Now: t0})
+	wantErr(t, "RestoreDeleted", err, nil)
+	want("restored", 4)
+	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "b", secrets.SecretDelete{}), nil)
+	want("erased", 3)
+	wantErr(t, "DeleteWorkspace", st.DeleteWorkspace(ctx, "ws"), nil)
+	want("workspace deleted", 1)
 }
 
 // totalCase is one ListSecrets total to check.
