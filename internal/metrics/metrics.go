@@ -15,7 +15,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +45,8 @@ type Metrics struct {
 
 	kekOps *prometheus.CounterVec
 	kekDur *prometheus.HistogramVec
-	oidc   *prometheus.CounterVec
+	oidc      *prometheus.CounterVec
+	staleKeys prometheus.Counter
 
 	commitBatch prometheus.Histogram
 	commitDur   prometheus.Histogram
@@ -96,8 +96,12 @@ func New(build buildinfo.Info) *Metrics {
 	}, []string{"provider", "op"})
 	m.oidc = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "coffer_oidc_fetches_total",
-		Help: "Fetches of the identity provider's discovery document and JWKS, by target and outcome.",
+		Help: "Fetches of the identity provider's discovery document and JWKS, by target and outcome (error: unreachable, non-2xx or unusable answer).",
 	}, []string{"target", "outcome"})
+	m.staleKeys = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "coffer_oidc_stale_keys_total",
+		Help: "Tokens checked against a key set past auth.oidc.jwks_cache_ttl because the identity provider could not be reached to refresh it.",
+	})
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "coffer_store_commit_batch_size",
 		Help:    "Writes per SQLite group commit (one fsync acknowledges them all).",
@@ -119,7 +123,7 @@ func New(build buildinfo.Info) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests, m.duration, m.inFlight, m.rejected, authVec,
-		m.kekOps, m.kekDur, m.oidc, m.commitBatch, m.commitDur, buildInfo,
+		m.kekOps, m.kekDur, m.oidc, m.staleKeys, m.commitBatch, m.commitDur, buildInfo,
 	)
 	m.unmatched = make(map[string]*Route, len(methods))
 	for _, meth := range methods {
@@ -291,37 +295,27 @@ func (m *Metrics) KEKObserver(provider string) func(op, outcome string, d time.D
 	}
 }
 
-// Transport wraps rt (nil: http.DefaultTransport) so that each request the
-// auth package sends to the identity provider is counted: target
-// "discovery" for an OpenID configuration document, else "jwks"; outcome
-// "ok" for a 2xx answer, else "error". Returns rt unchanged when m is nil.
-func (m *Metrics) Transport(rt http.RoundTripper) http.RoundTripper {
-	if rt == nil {
-		rt = http.DefaultTransport
+// IdPFetch counts one request to the identity provider: kind is
+// "discovery" or "jwks" (anything else is not counted), err nil on success.
+// It is the auth package's Observer.Fetch hook.
+func (m *Metrics) IdPFetch(kind string, err error) {
+	if m == nil || (kind != "discovery" && kind != "jwks") {
+		return
 	}
-	if m == nil {
-		return rt
-	}
-	return &countingTransport{rt: rt, m: m}
-}
-
-type countingTransport struct {
-	rt http.RoundTripper
-	m  *Metrics
-}
-
-func (t *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	target := "jwks"
-	if strings.HasSuffix(r.URL.Path, "/.well-known/openid-configuration") {
-		target = "discovery"
-	}
-	res, err := t.rt.RoundTrip(r)
 	outcome := "ok"
-	if err != nil || res.StatusCode < 200 || res.StatusCode > 299 {
+	if err != nil {
 		outcome = "error"
 	}
-	t.m.oidc.WithLabelValues(target, outcome).Inc()
-	return res, err
+	m.oidc.WithLabelValues(kind, outcome).Inc()
+}
+
+// StaleKeys counts a token checked against a key set older than
+// auth.oidc.jwks_cache_ttl because the IdP could not be reached to refresh
+// it. It is the auth package's Observer.StaleKeys hook.
+func (m *Metrics) StaleKeys() {
+	if m != nil {
+		m.staleKeys.Inc()
+	}
 }
 
 // CommitObserver returns the hook the SQLite store calls after each group

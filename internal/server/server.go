@@ -87,9 +87,9 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		return nil, err
 	}
 	observe(m, store, svc)
-	// Fetches of the IdP's discovery document and JWKS are counted by the
-	// client's transport, so the auth package needs no metrics of its own.
-	idp := auth.WithHTTPClient(&http.Client{Transport: m.Transport(nil)})
+	// Fetches of the IdP's discovery document and JWKS are counted through
+	// the auth package's hooks, so it needs no metrics of its own.
+	idp := auth.WithObserver(auth.Observer{Fetch: m.IdPFetch, StaleKeys: m.StaleKeys})
 	engine, err := auth.NewEngine(cfg.Auth, store, auth.WithLogger(log), idp)
 	if err != nil {
 		return nil, err
