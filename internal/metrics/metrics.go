@@ -43,8 +43,8 @@ type Metrics struct {
 	rejected prometheus.Counter
 	auth     [numAuthMethods][numAuthOutcomes]prometheus.Counter
 
-	kekOps *prometheus.CounterVec
-	kekDur *prometheus.HistogramVec
+	kekOps    *prometheus.CounterVec
+	kekDur    *prometheus.HistogramVec
 	oidc      *prometheus.CounterVec
 	staleKeys prometheus.Counter
 
