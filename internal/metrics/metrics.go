@@ -276,23 +276,41 @@ func (m *Metrics) KEKObserver(provider string) func(op, outcome string, d time.D
 	if provider == "" {
 		provider = "development"
 	}
-	type key struct{ op, outcome string }
-	counts := map[key]prometheus.Counter{}
-	durs := map[string]prometheus.Observer{}
-	for _, op := range []string{"wrap", "unwrap", "unwrap_v1"} {
-		durs[op] = m.kekDur.WithLabelValues(provider, op)
-		for _, oc := range []string{"ok", "unavailable", "error"} {
-			counts[key{op, oc}] = m.kekOps.WithLabelValues(provider, op, oc)
+	var (
+		counts [3][3]prometheus.Counter // [op][outcome]
+		durs   [3]prometheus.Observer   // [op]
+	)
+	for i, op := range kekOps {
+		durs[i] = m.kekDur.WithLabelValues(provider, op)
+		for j, oc := range kekOutcomes {
+			counts[i][j] = m.kekOps.WithLabelValues(provider, op, oc)
 		}
 	}
 	return func(op, outcome string, d time.Duration) {
-		c, ok := counts[key{op, outcome}]
-		if !ok {
+		i, j := index(kekOps, op), index(kekOutcomes, outcome)
+		if i < 0 || j < 0 {
 			return // not one of the fixed values: never a new label
 		}
-		c.Inc()
-		durs[op].Observe(d.Seconds())
+		counts[i][j].Inc()
+		durs[i].Observe(d.Seconds())
 	}
+}
+
+// The op and outcome labels of the KEK metrics.
+var (
+	kekOps      = [3]string{"wrap", "unwrap", "unwrap_v1"}
+	kekOutcomes = [3]string{"ok", "unavailable", "error"}
+)
+
+// index is v's position in set, or -1: a few string compares per provider
+// call instead of a map lookup.
+func index(set [3]string, v string) int {
+	for i, s := range set {
+		if s == v {
+			return i
+		}
+	}
+	return -1
 }
 
 // IdPFetch counts one request to the identity provider: kind is
