@@ -134,9 +134,9 @@ func actor(p params) *string {
 // pattern, or "unmatched", never by its path.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := reqid.Ensure(r.Header.Get(reqid.Header))
-	w.Header()[reqid.Header] = []string{id} // canonical already: no re-keying
-	r = r.WithContext(reqid.With(r.Context(), id))
+	ctx, hdr := reqid.WithHeader(r.Context(), reqid.Ensure(r.Header.Get(reqid.Header)))
+	w.Header()[reqid.Header] = hdr // canonical already: no re-keying
+	r = r.WithContext(ctx)
 	sw := &statusWriter{ResponseWriter: w}
 	s.metrics.RequestStarted()
 	defer s.finish(sw, r, start)

@@ -16,15 +16,43 @@ const maxLen = 128
 
 type ctxKey struct{}
 
+// idContext carries an id. It is one allocation where context.WithValue
+// with a string costs two (the context and the boxed string), and it holds
+// the id as a one-element slice that WithHeader hands out as the header's
+// value: this runs for every request.
+type idContext struct {
+	context.Context
+	id [1]string
+}
+
+// Value returns the idContext itself for ctxKey, so reading it boxes
+// nothing; other keys go to the parent.
+func (c *idContext) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // With returns ctx carrying id.
 func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
+	return &idContext{Context: ctx, id: [1]string{id}}
+}
+
+// WithHeader returns ctx carrying id and id as a header value
+// ([]string{id}) sharing the context's allocation. The caller must not
+// modify the slice.
+func WithHeader(ctx context.Context, id string) (context.Context, []string) {
+	c := &idContext{Context: ctx, id: [1]string{id}}
+	return c, c.id[:]
 }
 
 // From returns the id ctx carries, or "".
 func From(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
+	if c, ok := ctx.Value(ctxKey{}).(*idContext); ok {
+		return c.id[0]
+	}
+	return ""
 }
 
 // Valid reports whether a client-sent id may be kept: 1–128 characters of

@@ -53,3 +53,39 @@ func TestContext(t *testing.T) {
 		t.Fatalf("From(With(r1)) = %q", got)
 	}
 }
+
+type otherKey struct{}
+
+// TestContextChain: the id context passes other values and cancellation
+// through, an inner id wins, and WithHeader's slice is the id.
+func TestContextChain(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), otherKey{}, "v"))
+	ctx, hdr := WithHeader(parent, "r1")
+	if len(hdr) != 1 || hdr[0] != "r1" || From(ctx) != "r1" {
+		t.Fatalf("WithHeader: %q, From %q", hdr, From(ctx))
+	}
+	if ctx.Value(otherKey{}) != "v" {
+		t.Error("a parent's value is lost")
+	}
+	inner, stop := context.WithCancel(With(ctx, "r2"))
+	defer stop()
+	if From(inner) != "r2" {
+		t.Errorf("inner id = %q", From(inner))
+	}
+	cancel()
+	<-inner.Done() // cancellation reaches through the id context
+	if ctx.Err() == nil {
+		t.Error("the id context is not cancelled with its parent")
+	}
+}
+
+func BenchmarkWithHeader(b *testing.B) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		c, _ := WithHeader(ctx, "abc")
+		if From(c) != "abc" {
+			b.Fatal("lost")
+		}
+	}
+}
