@@ -77,8 +77,8 @@ type Server struct {
 	trail      *secrets.AuditLog // nil: no audit trail
 	auditReads string            // access, all or off
 	auditSync  bool
-	metrics *metrics.Metrics
-	metricz http.Handler // GET /metrics; nil when metrics are disabled
+	metrics    *metrics.Metrics
+	metricz    http.Handler // GET /metrics; nil when metrics are disabled
 }
 
 // New returns the API handler.

@@ -37,7 +37,7 @@ type Server struct {
 	Service *secrets.Service
 	http    *http.Server
 	trail   *secrets.AuditLog
-	sink    *os.File // coffer.audit.file, nil when unset
+	sink    *os.File         // coffer.audit.file, nil when unset
 	metrics *metrics.Metrics // nil when coffer.metrics.enabled is false
 	admin   *http.Server     // coffer.admin.listen; nil when not set
 	adminLn net.Listener
