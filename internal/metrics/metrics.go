@@ -392,6 +392,24 @@ func (c rotationCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(f), "failed")
 }
 
+// AuditCounters exports the audit trail's counters, read at scrape time:
+// events stored, events that could not be stored, and events the JSON-lines
+// sink (coffer.audit.file) failed to write or dropped.
+func (m *Metrics) AuditCounters(written, failed, sinkFailures func() int64) {
+	if m == nil {
+		return
+	}
+	counter := func(name, help string, f func() int64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f()) })
+	}
+	m.reg.MustRegister(
+		counter("coffer_audit_events_written_total", "Audit events stored in the database by this process.", written),
+		counter("coffer_audit_events_failed_total", "Audit events that could not be stored (logged as \"audit event not recorded\").", failed),
+		counter("coffer_audit_sink_failures_total", "Audit events the coffer.audit.file sink failed to write or dropped because it was behind.", sinkFailures),
+	)
+}
+
 // SecretsStored exports the number of live secrets (all workspaces; the
 // recycle bin does not count), counted by count at scrape time with a 2 s
 // deadline. The stores answer it from the per-workspace counts they keep,

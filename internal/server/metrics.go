@@ -18,9 +18,12 @@ type secretCounter interface {
 
 // observe connects the counters the store and the service keep to m,
 // which reads them at scrape time (docs/operations.md, "Metrics").
-func observe(m *metrics.Metrics, store secrets.Store, svc *secrets.Service) {
+func observe(m *metrics.Metrics, store secrets.Store, svc *secrets.Service, trail *secrets.AuditLog) {
 	if m == nil {
 		return
+	}
+	if trail != nil {
+		m.AuditCounters(trail.EventsWritten, trail.EventsFailed, trail.SinkFailures)
 	}
 	if st, ok := store.(*sqlite.Store); ok {
 		m.CacheCounters(

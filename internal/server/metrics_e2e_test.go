@@ -255,6 +255,15 @@ func TestMetricsAfterRequestMix(t *testing.T) {
 				t.Errorf("%s%v = %v, want %v", g.name, g.labels, got, g.want)
 			}
 		}
+		// The 2 creates and the update commit their audit events with them
+		// (the other events are batched and may still be queued).
+		if got := after.value("coffer_audit_events_written_total") - before.value("coffer_audit_events_written_total"); got < 3 {
+			t.Errorf("%v audit events written, want at least the 3 writes' events", got)
+		}
+		if after["coffer_audit_sink_failures_total"] == nil || after.value("coffer_audit_sink_failures_total") != 0 ||
+			after.value("coffer_audit_events_failed_total") != 0 {
+			t.Error("audit failure counters missing or not 0")
+		}
 		if after.value("coffer_oidc_fetches_total", "target=discovery", "outcome=ok") < 1 {
 			t.Error("the discovery document fetch was not counted")
 		}

@@ -86,7 +86,6 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 	if err != nil {
 		return nil, err
 	}
-	observe(m, store, svc)
 	// Fetches of the IdP's discovery document and JWKS are counted through
 	// the auth package's hooks, so it needs no metrics of its own.
 	idp := auth.WithObserver(auth.Observer{Fetch: m.IdPFetch, StaleKeys: m.StaleKeys})
@@ -105,6 +104,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 	if err != nil {
 		return nil, err
 	}
+	observe(m, store, svc, trail)
 	api := httpapi.New(httpapi.Config{
 		Service: svc,
 		Limits: httpapi.Limits{MaxBodyBytes: int64(cfg.Coffer.Limits.MaxBodyBytes),
