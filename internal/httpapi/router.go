@@ -23,6 +23,7 @@ type route struct {
 	// obs and headObs count the route's requests (HEAD ones apart for a
 	// GET route); nil without metrics.
 	obs, headObs *metrics.Route
+	pmask        uint32 // bit i set: segment i is a parameter ("/" has one empty literal)
 }
 
 // maxParams is the most {param} segments a pattern may have.
@@ -67,6 +68,7 @@ func newRouter(rs []*route) *router {
 			if strings.HasPrefix(s, "{") {
 				r.names = append(r.names, s[1:len(s)-1])
 				r.segs[i] = ""
+				r.pmask |= 1 << i
 			}
 		}
 		if len(r.names) > maxParams {
@@ -135,7 +137,7 @@ func (r *route) matchSegs(segs []string) (p params, ok bool) {
 	}
 	n := 0
 	for i, lit := range r.segs {
-		if lit != "" {
+		if r.pmask&(1<<i) == 0 {
 			if segs[i] != lit {
 				return params{}, false
 			}

@@ -43,6 +43,8 @@ func routes() []*route {
 		{method: http.MethodGet, pattern: "/openapi.json", handle: (*Server).openapiJSON, public: true},
 		{method: http.MethodGet, pattern: "/openapi.yaml", handle: (*Server).openapiYAML, public: true},
 		{method: http.MethodGet, pattern: "/metrics", handle: (*Server).metricsText, public: true},
+		{method: http.MethodGet, pattern: "/", handle: (*Server).consoleIndex, public: true},
+		{method: http.MethodGet, pattern: "/console/{file}", handle: (*Server).consoleAsset, public: true},
 	}
 	for _, r := range rs {
 		r.audit = auditSpecs[[2]string{r.method, r.pattern}]

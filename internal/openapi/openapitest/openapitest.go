@@ -38,6 +38,7 @@ type path struct {
 	template string
 	segs     []string
 	names    []string
+	param    []bool // segment i is a parameter ("/" has one empty literal segment)
 	item     *openapi3.PathItem
 }
 
@@ -62,11 +63,13 @@ func Load() (*Validator, error) {
 	for template, item := range doc.Paths.Map() {
 		p := path{template: template, item: item}
 		for _, s := range strings.Split(strings.TrimPrefix(template, "/"), "/") {
-			if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			isParam := strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}")
+			if isParam {
 				p.names = append(p.names, s[1:len(s)-1])
 				s = ""
 			}
 			p.segs = append(p.segs, s)
+			p.param = append(p.param, isParam)
 		}
 		v.paths = append(v.paths, p)
 	}
@@ -93,7 +96,7 @@ func (v *Validator) find(escapedPath string) (*path, map[string]string) {
 		}
 		params, literals, ok := map[string]string{}, 0, true
 		for j, lit := range p.segs {
-			if lit != "" {
+			if !p.param[j] {
 				if lit != segs[j] {
 					ok = false
 					break

@@ -1,0 +1,650 @@
+// The Coffer console: one page, hash routes, the public JSON API only
+// (docs/console.md).
+//
+//   #/ws/{workspace}                 secrets of a workspace
+//   #/ws/{workspace}/secret/{name}   versions of a secret
+//   #/ws/{workspace}/bin             recycle bin
+//   #/ws/{workspace}/members         members and workspace settings
+//   #/keys                           key rotation
+
+import { h, clear, id } from './dom.js';
+import { call, paths, query, APIError } from './api.js';
+import { modal, confirm } from './dialogs.js';
+import { broken, secretNameRules, workspaceNameRules } from './names.js';
+import { relative, exact } from './time.js';
+
+const $ = (sel) => document.querySelector(sel);
+const main = $('#main');
+let viewRoot = main; // the element the view being built renders into
+const state = { workspaces: [], ws: null, list: { search: '', sort: '-created_at', page: 1, pageSize: 25 } };
+
+// ---- messages ------------------------------------------------------------
+
+function say(msg) {
+  $('#status').textContent = msg;
+}
+
+function showError(e) {
+  const box = $('#error');
+  if (!e) {
+    box.hidden = true;
+    box.textContent = '';
+    return;
+  }
+  box.textContent = e instanceof APIError || e instanceof Error ? e.message : String(e);
+  box.hidden = false;
+}
+
+// ---- small widgets -------------------------------------------------------
+
+function time(iso) {
+  return h('time', { datetime: iso || '', title: exact(iso), text: relative(iso) });
+}
+
+function field(label, control, hint) {
+  const hintID = hint ? id('hint') : null;
+  if (hintID) control.setAttribute('aria-describedby', hintID);
+  return h('div', { class: 'field' },
+    h('label', { for: control.id, text: label }),
+    control,
+    hint ? h('div', { id: hintID, class: 'hint' }, hint) : null);
+}
+
+/** nameField is a name input checked against rules as the user types. */
+function nameField(label, rules, initial = '') {
+  const input = h('input', { id: id('name'), type: 'text', required: true, autocomplete: 'off', spellcheck: 'false', value: initial });
+  const items = rules.map((r) => h('li', { 'data-ok': 'unknown', text: r.text }));
+  const listID = id('rules');
+  const summary = h('p', { class: 'rule-summary', 'aria-live': 'polite' });
+  input.setAttribute('aria-describedby', listID);
+  const update = () => {
+    const bad = broken(rules, input.value);
+    rules.forEach((r, i) => {
+      items[i].dataset.ok = input.value === '' ? 'unknown' : String(!bad.includes(r));
+    });
+    input.setAttribute('aria-invalid', String(input.value !== '' && bad.length > 0));
+    summary.textContent = input.value === '' ? '' : bad.length ? `Not valid yet. Still needed: ${bad.map((r) => r.text).join('; ')}.` : 'The name is valid.';
+    return bad.length === 0;
+  };
+  input.addEventListener('input', update);
+  const el = h('div', { class: 'field' },
+    h('label', { for: input.id, text: label }),
+    input,
+    h('div', { id: listID, class: 'rules' }, h('span', { text: 'A name:' }), h('ul', {}, items)),
+    summary);
+  return { el, input, valid: update };
+}
+
+/**
+ * valueField is a masked value input with a reveal toggle and a "load from
+ * file" button. The value lives only in the input (or, from a file, in this
+ * closure) until it is sent, and is cleared when the dialog closes.
+ */
+function valueField(label, optional) {
+  const input = h('input', { id: id('value'), type: 'password', autocomplete: 'off', spellcheck: 'false', 'data-value': 'true' });
+  let fromFile = null;
+  const note = h('span', { class: 'hint', 'aria-live': 'polite' });
+  const reveal = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false', text: 'Show' });
+  reveal.setAttribute('aria-label', `Show ${label.toLowerCase()}`);
+  reveal.addEventListener('click', () => {
+    const show = input.type === 'password';
+    input.type = show ? 'text' : 'password';
+    reveal.setAttribute('aria-pressed', String(show));
+    reveal.textContent = show ? 'Hide' : 'Show';
+  });
+  const fileInput = h('input', { id: id('file'), type: 'file', class: 'visually-hidden' });
+  const fileButton = h('button', { type: 'button', class: 'secondary small', text: 'Load from file…' });
+  fileButton.addEventListener('click', () => fileInput.click());
+  fileInput.addEventListener('change', async () => {
+    const f = fileInput.files && fileInput.files[0];
+    if (!f) return;
+    fromFile = await f.text();
+    fileInput.value = '';
+    input.value = '';
+    input.disabled = true;
+    note.textContent = `Loaded ${f.name} (${f.size} bytes). `;
+    note.append(h('button', {
+      type: 'button', class: 'link', text: 'Type a value instead',
+      onclick: () => { fromFile = null; input.disabled = false; note.textContent = ''; input.focus(); },
+    }));
+  });
+  input.addEventListener('input', () => { fromFile = null; });
+  const hint = optional ? 'Leave empty to keep the current value. Values are never shown again once saved.'
+    : 'Type or paste the value, or load it from a file (multi-line values such as keys). It is never shown again once saved.';
+  const hintID = id('hint');
+  input.setAttribute('aria-describedby', hintID);
+  const el = h('div', { class: 'field' },
+    h('label', { for: input.id, text: label }),
+    h('div', { class: 'value-row' }, input, reveal, fileButton),
+    fileInput,
+    h('label', { for: fileInput.id, class: 'visually-hidden', text: `${label} file` }),
+    h('div', { id: hintID, class: 'hint', text: hint }),
+    note);
+  return {
+    el,
+    value: () => (fromFile !== null ? fromFile : input.value),
+    clear: () => { fromFile = null; input.value = ''; },
+  };
+}
+
+function table(caption, headers, rows) {
+  return h('div', { class: 'table-wrap' },
+    h('table', {},
+      h('caption', { class: 'visually-hidden', text: caption }),
+      h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col', text: t })))),
+      h('tbody', {}, rows)));
+}
+
+function cell(label, ...content) {
+  return h('td', { 'data-label': label }, ...content);
+}
+
+function heading(text, ...extra) {
+  const el = h('h1', { tabindex: '-1', text });
+  return h('div', { class: 'view-head' }, el, ...extra);
+}
+
+// ---- workspaces ----------------------------------------------------------
+
+async function loadWorkspaces() {
+  const page = await call('GET', paths.workspaces + query({ page_size: 1000 }));
+  state.workspaces = (page.data || []).map((w) => w.name).sort((a, b) => a.localeCompare(b));
+  renderPicker();
+}
+
+function renderPicker() {
+  const sel = $('#ws-select');
+  clear(sel);
+  const names = [...state.workspaces];
+  if (state.ws && !names.includes(state.ws)) names.push(state.ws);
+  for (const n of names) sel.append(h('option', { value: n, text: n, selected: n === state.ws }));
+}
+
+function newWorkspace() {
+  const name = nameField('Name', workspaceNameRules);
+  const descID = id('desc');
+  const desc = h('input', { id: descID, type: 'text', autocomplete: 'off' });
+  return modal({
+    title: 'New workspace',
+    body: [name.el, field('Description (optional)', desc)],
+    submitText: 'Create workspace',
+    onSubmit: async () => {
+      if (!name.valid()) throw new Error('Fix the name first: it must follow every rule listed.');
+      const ws = await call('POST', paths.workspaces, { name: name.input.value, description: desc.value || null });
+      return ws.name;
+    },
+  }).then(async (created) => {
+    if (!created) return;
+    say(`Workspace ${created} created.`);
+    await loadWorkspaces().catch(showError);
+    location.hash = `#/ws/${encodeURIComponent(created)}`;
+  });
+}
+
+// ---- secrets -------------------------------------------------------------
+
+const sorts = [
+  ['-created_at', 'Newest first'],
+  ['created_at', 'Oldest first'],
+  ['-updated_at', 'Recently updated'],
+  ['updated_at', 'Least recently updated'],
+  ['name', 'Name (A–Z)'],
+  ['-name', 'Name (Z–A)'],
+];
+
+async function secretsView(ws) {
+  const root = viewRoot;
+  const l = state.list;
+  const searchID = id('search');
+  const search = h('input', { id: searchID, type: 'search', value: l.search, autocomplete: 'off', placeholder: 'Name or description' });
+  const sortSel = h('select', { id: id('sort') }, sorts.map(([v, t]) => h('option', { value: v, text: t, selected: v === l.sort })));
+  const sizeSel = h('select', { id: id('size') }, [10, 25, 50, 100].map((n) => h('option', { value: String(n), text: String(n), selected: n === l.pageSize })));
+  const create = h('button', { type: 'button', class: 'primary', text: 'New secret', onclick: () => createSecret(ws) });
+  const results = h('div', { id: 'results', 'aria-live': 'polite' });
+  root.append(
+    heading(`Secrets in ${ws}`, create),
+    h('div', { class: 'toolbar', role: 'search' },
+      field('Search', search),
+      field('Sort by', sortSel),
+      field('Per page', sizeSel)),
+    results);
+
+  let timer;
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { l.search = search.value; l.page = 1; loadSecrets(ws, results); }, 250);
+  });
+  sortSel.addEventListener('change', () => { l.sort = sortSel.value; l.page = 1; loadSecrets(ws, results); });
+  sizeSel.addEventListener('change', () => { l.pageSize = Number(sizeSel.value); l.page = 1; loadSecrets(ws, results); });
+  await loadSecrets(ws, results);
+}
+
+let listSeq = 0;
+
+async function loadSecrets(ws, results) {
+  const l = state.list;
+  const seq = ++listSeq;
+  let page;
+  try {
+    page = await call('GET', paths.secrets(ws) + query({ page: l.page, page_size: l.pageSize, sort: l.sort, search: l.search }));
+  } catch (e) {
+    if (seq === listSeq) showError(e);
+    return;
+  }
+  if (seq !== listSeq) return; // a newer query is on its way
+  showError(null);
+  clear(results);
+  results.setAttribute('aria-busy', 'false');
+  const p = page.pagination;
+  if (page.data.length === 0) {
+    results.append(h('div', { class: 'empty' },
+      h('p', { text: l.search ? `No secrets match “${l.search}”.` : 'This workspace has no secrets yet.' }),
+      l.search ? null : h('p', { text: 'Add an API key or token with “New secret”. Jobs and services read it by name; people only ever write it.' })));
+    return;
+  }
+  const rows = page.data.map((s) => h('tr', { 'data-name': s.name },
+    cell('Name', h('a', { href: `#/ws/${encodeURIComponent(ws)}/secret/${encodeURIComponent(s.name)}`, class: 'mono', text: s.name })),
+    cell('Description', s.description || h('span', { class: 'muted', text: '—' })),
+    cell('Version', s.current_version ? String(s.current_version) : '—'),
+    cell('Created', time(s.created_at)),
+    cell('Updated', time(s.updated_at)),
+    cell('Actions', h('div', { class: 'row-actions' },
+      h('button', { type: 'button', class: 'secondary small', 'aria-label': `Edit ${s.name}`, text: 'Edit', onclick: () => editSecret(ws, s) }),
+      h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete ${s.name}`, text: 'Delete', onclick: () => deleteSecret(ws, s.name) })))));
+  results.append(table(`Secrets in ${ws}`, ['Name', 'Description', 'Version', 'Created', 'Updated', 'Actions'], rows));
+  const prev = h('button', { type: 'button', class: 'secondary', text: 'Previous', disabled: p.page <= 1,
+    onclick: () => { l.page -= 1; loadSecrets(ws, results); } });
+  const next = h('button', { type: 'button', class: 'secondary', text: 'Next', disabled: p.page >= p.total_pages,
+    onclick: () => { l.page += 1; loadSecrets(ws, results); } });
+  results.append(h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev,
+    h('span', { class: 'page-info', text: `Page ${p.page} of ${Math.max(p.total_pages, 1)} · ${p.total_results} ${p.total_results === 1 ? 'secret' : 'secrets'}` }),
+    next));
+}
+
+function reloadSecrets(ws) {
+  const results = $('#results');
+  if (results) return loadSecrets(ws, results);
+  return route();
+}
+
+function createSecret(ws) {
+  const name = nameField('Name', secretNameRules);
+  const desc = h('input', { id: id('desc'), type: 'text', autocomplete: 'off' });
+  const value = valueField('Value', false);
+  return modal({
+    title: `New secret in ${ws}`,
+    body: [name.el, field('Description (optional)', desc), value.el],
+    submitText: 'Create secret',
+    onSubmit: async () => {
+      if (!name.valid()) throw new Error('Fix the name first: it must follow every rule listed.');
+      if (value.value() === '') throw new Error('Enter a value: a secret cannot be empty.');
+      const s = await call('POST', paths.secrets(ws), { name: name.input.value, description: desc.value || null, value: value.value() });
+      return s.name;
+    },
+  }).then((created) => {
+    value.clear();
+    if (!created) return;
+    say(`Secret ${created} created.`);
+    reloadSecrets(ws);
+  });
+}
+
+function editSecret(ws, s) {
+  const desc = h('input', { id: id('desc'), type: 'text', autocomplete: 'off', value: s.description || '' });
+  const value = valueField('New value', true);
+  return modal({
+    title: `Edit ${s.name}`,
+    body: [field('Description', desc), value.el],
+    submitText: 'Save',
+    onSubmit: async () => {
+      const body = { description: desc.value === '' ? null : desc.value };
+      if (value.value() !== '') body.value = value.value();
+      await call('PATCH', paths.secret(ws, s.name), body);
+      return body.value !== undefined ? 'value' : 'description';
+    },
+  }).then((what) => {
+    value.clear();
+    if (!what) return;
+    say(what === 'value' ? `Secret ${s.name} updated: a new version was created.` : `Secret ${s.name} updated.`);
+    reloadSecrets(ws);
+  });
+}
+
+function deleteSecret(ws, name) {
+  return confirm({
+    title: `Delete ${name}?`,
+    message: 'The secret moves to the recycle bin, from where it can be restored until it is purged. Jobs that read it will fail meanwhile.',
+    action: 'Delete secret',
+    typed: name,
+    run: () => call('DELETE', paths.secret(ws, name)),
+  }).then((done) => {
+    if (!done) return;
+    say(`Secret ${name} deleted (in the recycle bin).`);
+    reloadSecrets(ws);
+  });
+}
+
+// ---- versions ------------------------------------------------------------
+
+async function versionsView(ws, name) {
+  const root = viewRoot;
+  const back = h('a', { href: `#/ws/${encodeURIComponent(ws)}`, text: `← Secrets in ${ws}` });
+  root.append(h('p', {}, back));
+  const s = await call('GET', paths.secret(ws, name));
+  root.append(heading(`Versions of ${name}`,
+    h('button', { type: 'button', class: 'secondary', text: 'Edit', onclick: () => editSecret(ws, s).then(() => route()) })));
+  root.append(h('p', { class: 'muted' }, s.description || 'No description.', ` Current version: ${s.current_version ?? '—'}, updated `, time(s.updated_at), '.'));
+  const page = await call('GET', paths.versions(ws, name) + query({ page_size: 100, sort: '-version' }));
+  const rows = page.data.map((v) => {
+    const current = v.version === s.current_version;
+    const destroyed = v.state === 'destroyed';
+    return h('tr', { 'data-version': String(v.version) },
+      cell('Version', String(v.version), current ? h('span', { class: 'badge', text: 'current' }) : null),
+      cell('Created', time(v.created_at)),
+      cell('Created by', v.created_by || '—'),
+      cell('State', destroyed ? 'destroyed' : 'enabled'),
+      cell('Actions', h('div', { class: 'row-actions' },
+        !current && !destroyed ? h('button', { type: 'button', class: 'secondary small', 'aria-label': `Restore version ${v.version}`, text: 'Restore',
+          onclick: () => restoreVersion(ws, name, v.version) }) : null,
+        !current && !destroyed ? h('button', { type: 'button', class: 'danger small', 'aria-label': `Destroy version ${v.version}`, text: 'Destroy',
+          onclick: () => destroyVersion(ws, name, v.version) }) : null)));
+  });
+  root.append(table(`Versions of ${name}`, ['Version', 'Created', 'Created by', 'State', 'Actions'], rows));
+  root.append(h('p', { class: 'hint', text: 'Restoring a version makes its value current again as a new version. Destroying erases a version’s value for good.' }));
+}
+
+function restoreVersion(ws, name, v) {
+  return confirm({
+    title: `Restore version ${v} of ${name}?`,
+    message: `Version ${v}'s value becomes current again, as a new version. Readers get it from their next read.`,
+    action: 'Restore version',
+    run: () => call('POST', `${paths.version(ws, name, v)}/restore`),
+  }).then((done) => {
+    if (!done) return;
+    say(`Version ${v} of ${name} restored as the current value.`);
+    route();
+  });
+}
+
+function destroyVersion(ws, name, v) {
+  return confirm({
+    title: `Destroy version ${v} of ${name}?`,
+    message: 'The value of this version is erased for good; it cannot be restored afterwards.',
+    action: 'Destroy version',
+    typed: String(v),
+    run: () => call('DELETE', paths.version(ws, name, v)),
+  }).then((done) => {
+    if (!done) return;
+    say(`Version ${v} of ${name} destroyed.`);
+    route();
+  });
+}
+
+// ---- recycle bin ---------------------------------------------------------
+
+async function binView(ws) {
+  const root = viewRoot;
+  root.append(heading(`Recycle bin of ${ws}`));
+  const page = await call('GET', paths.deleted(ws) + query({ page_size: 100 }));
+  if (page.data.length === 0) {
+    root.append(h('div', { class: 'empty' }, h('p', { text: 'The recycle bin is empty.' })));
+    return;
+  }
+  const rows = page.data.map((d) => h('tr', { 'data-name': d.name },
+    cell('Name', h('span', { class: 'mono', text: d.name })),
+    cell('Deleted', time(d.deleted_at)),
+    cell('Deleted by', d.deleted_by || '—'),
+    cell('Purged', time(d.purge_at)),
+    cell('Actions', h('div', { class: 'row-actions' },
+      h('button', { type: 'button', class: 'secondary small', 'aria-label': `Restore ${d.name}`, text: 'Restore', onclick: () => restoreDeleted(ws, d) }),
+      h('button', { type: 'button', class: 'danger small', 'aria-label': `Purge ${d.name}`, text: 'Purge', onclick: () => purgeDeleted(ws, d) })))));
+  root.append(table(`Recycle bin of ${ws}`, ['Name', 'Deleted', 'Deleted by', 'Purged', 'Actions'], rows));
+}
+
+async function restoreDeleted(ws, d) {
+  try {
+    await call('POST', `${paths.deletedOne(ws, d.id)}/restore`);
+    say(`Secret ${d.name} restored.`);
+    showError(null);
+  } catch (e) {
+    showError(e);
+    return;
+  }
+  route();
+}
+
+function purgeDeleted(ws, d) {
+  return confirm({
+    title: `Purge ${d.name}?`,
+    message: 'The secret and all its versions are erased for good.',
+    action: 'Purge',
+    typed: d.name,
+    run: () => call('DELETE', paths.deletedOne(ws, d.id)),
+  }).then((done) => {
+    if (!done) return;
+    say(`Secret ${d.name} purged.`);
+    route();
+  });
+}
+
+// ---- members and workspace settings -------------------------------------
+
+const roles = ['Viewer', 'Editor', 'Admin'];
+
+async function membersView(ws) {
+  const root = viewRoot;
+  root.append(heading(`Members of ${ws}`));
+  let members;
+  try {
+    members = (await call('GET', paths.members(ws))).data;
+  } catch (e) {
+    root.append(h('p', { class: 'error', role: 'alert', text: e.message }));
+    members = null;
+  }
+  if (members) {
+    const rows = members.map((m) => {
+      const sel = h('select', { 'aria-label': `Role of ${m.principal}` },
+        [...new Set([...roles, ...m.roles])].map((r) => h('option', { value: r, text: r, selected: m.roles[0] === r })));
+      sel.addEventListener('change', async () => {
+        try {
+          await call('PUT', paths.member(ws, m.principal), { roles: [sel.value] });
+          say(`${m.principal} is now ${sel.value} in ${ws}.`);
+          showError(null);
+        } catch (e) {
+          showError(e);
+        }
+      });
+      return h('tr', { 'data-principal': m.principal },
+        cell('Principal', h('span', { class: 'mono', text: m.principal })),
+        cell('Role', sel),
+        cell('Granted', time(m.granted_at)),
+        cell('Actions', h('button', { type: 'button', class: 'danger small', 'aria-label': `Remove ${m.principal}`, text: 'Remove',
+          onclick: () => removeMember(ws, m.principal) })));
+    });
+    root.append(members.length ? table(`Members of ${ws}`, ['Principal', 'Role', 'Granted', 'Actions'], rows)
+      : h('div', { class: 'empty' }, h('p', { text: 'No members: only platform-wide roles apply here.' })));
+
+    const principal = h('input', { id: id('principal'), type: 'text', autocomplete: 'off', spellcheck: 'false', required: true });
+    const role = h('select', { id: id('role') }, roles.map((r) => h('option', { value: r, text: r, selected: r === 'Editor' })));
+    const form = h('form', { class: 'toolbar add-member', novalidate: true },
+      field('Principal', principal, 'A user id or e-mail, or service:<name>.'),
+      field('Role', role),
+      h('button', { type: 'submit', class: 'primary', text: 'Add member' }));
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      try {
+        await call('POST', paths.members(ws), { principal: principal.value, roles: [role.value] });
+        say(`${principal.value} added to ${ws} as ${role.value}.`);
+        showError(null);
+        route();
+      } catch (e) {
+        showError(e);
+      }
+    });
+    root.append(h('h2', { text: 'Add a member' }), form);
+  }
+  await workspaceSettings(root, ws);
+}
+
+function removeMember(ws, principal) {
+  return confirm({
+    title: `Remove ${principal}?`,
+    message: `${principal} loses the roles granted in ${ws}.`,
+    action: 'Remove member',
+    run: () => call('DELETE', paths.member(ws, principal)),
+  }).then((done) => {
+    if (!done) return;
+    say(`${principal} removed from ${ws}.`);
+    route();
+  });
+}
+
+async function workspaceSettings(root, ws) {
+  const w = await call('GET', paths.workspace(ws));
+  const desc = h('input', { id: id('wsdesc'), type: 'text', autocomplete: 'off', value: w.description || '' });
+  const form = h('form', { class: 'toolbar', novalidate: true },
+    field('Description', desc),
+    h('button', { type: 'submit', class: 'secondary', text: 'Save description' }));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    try {
+      await call('PUT', paths.workspace(ws), { description: desc.value || null });
+      say(`Description of ${ws} saved.`);
+      showError(null);
+    } catch (e) {
+      showError(e);
+    }
+  });
+  const del = h('button', { type: 'button', class: 'danger', text: 'Delete workspace', onclick: () => deleteWorkspace(ws) });
+  root.append(h('h2', { text: 'Workspace' }),
+    h('p', { class: 'muted' }, `Created `, time(w.created_at), w.created_by ? ` by ${w.created_by}` : '', '.'),
+    form,
+    h('div', { class: 'danger-zone' }, h('p', { text: 'Deleting a workspace deletes every secret in it.' }), del));
+}
+
+function deleteWorkspace(ws) {
+  return confirm({
+    title: `Delete workspace ${ws}?`,
+    message: 'The workspace and every secret in it are deleted.',
+    action: 'Delete workspace',
+    typed: ws,
+    run: () => call('DELETE', paths.workspace(ws)),
+  }).then(async (done) => {
+    if (!done) return;
+    say(`Workspace ${ws} deleted.`);
+    state.ws = null;
+    await loadWorkspaces().catch(showError);
+    location.hash = '#/';
+  });
+}
+
+// ---- key rotation --------------------------------------------------------
+
+function keysView() {
+  const root = viewRoot;
+  root.append(heading('Encryption keys'));
+  const out = h('div', { 'aria-live': 'polite' });
+  const btn = h('button', { type: 'button', class: 'primary', text: 'Rotate encryption keys' });
+  btn.addEventListener('click', () => confirm({
+    title: 'Rotate encryption keys?',
+    message: 'Every secret is re-encrypted under the current key provider. This may take a while on large deployments. Platform administrators only.',
+    action: 'Rotate now',
+    run: async () => {
+      const r = await call('POST', paths.rotate);
+      clear(out).append(h('p', { class: r.success ? 'ok' : 'error',
+        text: `Rotated ${r.rotated} ${r.rotated === 1 ? 'secret' : 'secrets'}, skipped ${r.skipped}, failed ${r.failed_count}.` }));
+      if (r.failed && r.failed.length) {
+        out.append(h('ul', {}, r.failed.map((f) => h('li', { text: `${f.workspace}/${f.name}: ${f.error}` }))));
+      }
+    },
+  }));
+  root.append(h('p', { text: 'Re-encrypts every secret’s data key under the current key provider (docs/key-management.md). Values do not change.' }), btn, out);
+}
+
+// ---- routing -------------------------------------------------------------
+
+function tabs(ws) {
+  const cur = location.hash;
+  const items = ws ? [
+    ['Secrets', `#/ws/${encodeURIComponent(ws)}`],
+    ['Recycle bin', `#/ws/${encodeURIComponent(ws)}/bin`],
+    ['Members', `#/ws/${encodeURIComponent(ws)}/members`],
+  ] : [];
+  items.push(['Keys', '#/keys']);
+  clear($('#tabs')).append(...items.map(([t, href]) => h('li', {},
+    h('a', { href, text: t, 'aria-current': cur === href || (t === 'Secrets' && cur.includes('/secret/')) ? 'page' : false }))));
+}
+
+function parse() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
+  if (parts[0] === 'ws' && parts[1]) return { ws: parts[1], view: parts[2] || 'secrets', name: parts[3] };
+  if (parts[0] === 'keys') return { view: 'keys' };
+  return { view: 'home' };
+}
+
+let generation = 0;
+
+async function route() {
+  const r = parse();
+  const gen = ++generation;
+  showError(null);
+  if (r.view === 'home') {
+    const first = state.workspaces.includes('default') ? 'default' : state.workspaces[0];
+    if (first) {
+      location.replace(`#/ws/${encodeURIComponent(first)}`);
+      return;
+    }
+  }
+  if (r.ws && r.ws !== state.ws) {
+    state.ws = r.ws;
+    state.list.search = '';
+    state.list.page = 1;
+  }
+  renderPicker();
+  tabs(state.ws);
+  const view = h('div', { class: 'view' });
+  viewRoot = view;
+  const show = () => { if (gen === generation) main.replaceChildren(view); };
+  // A view is shown once it has its data, so a slow older view never
+  // lands on top of a newer one.
+  try {
+    switch (r.view) {
+      case 'secrets': document.title = `Secrets · ${r.ws} · Coffer`; await secretsView(r.ws); break;
+      case 'secret': document.title = `${r.name} · ${r.ws} · Coffer`; await versionsView(r.ws, r.name); break;
+      case 'bin': document.title = `Recycle bin · ${r.ws} · Coffer`; await binView(r.ws); break;
+      case 'members': document.title = `Members · ${r.ws} · Coffer`; await membersView(r.ws); break;
+      case 'keys': document.title = 'Keys · Coffer'; keysView(); break;
+      default: view.append(heading('Nothing here'), h('p', {}, h('a', { href: '#/', text: 'Go to your workspaces' })));
+    }
+  } catch (e) {
+    if (gen === generation) showError(e);
+  }
+  show();
+  if (gen === generation) {
+    const h1 = main.querySelector('h1');
+    if (h1 && document.activeElement === document.body) h1.focus();
+    main.dataset.ready = String(gen);
+  }
+}
+
+async function start() {
+  $('#ws-select').addEventListener('change', (ev) => {
+    location.hash = `#/ws/${encodeURIComponent(ev.target.value)}`;
+  });
+  $('#ws-new').addEventListener('click', newWorkspace);
+  window.addEventListener('hashchange', route);
+  try {
+    await loadWorkspaces();
+  } catch (e) {
+    if (e instanceof APIError && e.status === 401) {
+      clear(main).append(heading('Sign-in required'),
+        h('p', { text: 'This Coffer needs an identity: open it through your gateway, which signs you in.' }),
+        h('p', { class: 'muted', text: e.message }));
+      return;
+    }
+    showError(e);
+  }
+  await route();
+}
+
+start();

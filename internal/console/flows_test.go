@@ -1,0 +1,351 @@
+package console_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+const secretsAPI = "/apis/secrets/v2/workspaces/default/secrets"
+
+// Values the console writes; none may ever come back to it.
+const (
+	valueV1   = "hf_v1-0c4f1b2e9a7d44b5"
+	valueV2   = "hf_v2-77aa91e3d0c2b5f8"
+	valueWB   = "wandb-5e2d8c1f0a9b"
+	valueBulk = "bulk-value-3f9a"
+)
+
+// createSecret fills and submits the create dialog.
+func createSecret(tb *tab, name, desc, value string) {
+	tb.t.Helper()
+	tb.click(`.view-head button.primary`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="name-"]')`)
+	tb.typeInto(`dialog[open] input[id^="name-"]`, name)
+	if desc != "" {
+		tb.typeInto(`dialog[open] input[id^="desc-"]`, desc)
+	}
+	tb.typeInto(`dialog[open] input[data-value]`, value)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog') && document.querySelector('tr[data-name="` + name + `"]')`)
+}
+
+// rowNames lists the names in the secrets table, in order.
+func rowNames(tb *tab) string {
+	return eval[string](tb, `[...document.querySelectorAll('tbody tr')].map((r) => r.dataset.name).join(',')`)
+}
+
+// waitRows waits until the secrets table lists exactly names, in order.
+func waitRows(tb *tab, names string) {
+	tb.t.Helper()
+	tb.wait(`[...document.querySelectorAll('tbody tr')].map((r) => r.dataset.name).join(',') === '` + names + `'`)
+}
+
+// setSelect picks an option as a user would and lets the page react.
+func setSelect(tb *tab, sel, value string) {
+	tb.t.Helper()
+	tb.do(chromedp.Focus(chromedp.CSS(sel)))
+	eval[bool](tb, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
+	  s.dispatchEvent(new Event('change', { bubbles: true })); return true; })()`, sel, value))
+}
+
+// setInput replaces an input's text as a user would and lets the page react.
+func setInput(tb *tab, sel, value string) {
+	tb.t.Helper()
+	eval[bool](tb, fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q;
+	  s.dispatchEvent(new Event('input', { bubbles: true })); return true; })()`, sel, value))
+}
+
+// TestBrowserSecrets drives the secrets pages: empty state, create with the
+// name checked as typed, a 422 from the server shown in words, search, sort,
+// paging, edit, version restore, delete with typed confirmation and restore
+// from the recycle bin; throughout, no value ever reaches the page.
+func TestBrowserSecrets(t *testing.T) {
+	c := startCoffer(t, map[string]string{})
+	tb := newTab(t, 1280, 800)
+	tb.do(chromedp.Navigate(c.URL + "/"))
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in default' && document.querySelector('.empty')`)
+	if txt := tb.text(); !strings.Contains(txt, "This workspace has no secrets yet.") {
+		t.Errorf("empty state missing: %s", txt)
+	}
+
+	// The name is checked as it is typed, with the rules in words.
+	tb.click(`.view-head button.primary`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="name-"]')`)
+	tb.typeInto(`dialog[open] input[id^="name-"]`, "Bad--name-")
+	tb.wait(`document.querySelector('dialog[open] .rule-summary').textContent.startsWith('Not valid yet')`)
+	broken := eval[string](tb, `[...document.querySelectorAll('dialog[open] .rules li[data-ok="false"]')].map((l) => l.textContent).join('|')`)
+	for _, want := range []string{"starts with a lowercase letter", "no two hyphens", "does not end with a hyphen"} {
+		if !strings.Contains(broken, want) {
+			t.Errorf("broken rules %q lack %q", broken, want)
+		}
+	}
+	if got := eval[string](tb, `document.querySelector('dialog[open] input[id^="name-"]').getAttribute('aria-invalid')`); got != "true" {
+		t.Errorf("aria-invalid = %q on a bad name", got)
+	}
+	tb.screenshot("create-dialog")
+	setInput(tb, `dialog[open] input[id^="name-"]`, "")
+	tb.typeInto(`dialog[open] input[id^="name-"]`, "big-desc")
+	tb.wait(`document.querySelector('dialog[open] .rule-summary').textContent === 'The name is valid.'`)
+
+	// A 422 from the server is shown in the dialog in words.
+	setInput(tb, `dialog[open] input[id^="desc-"]`, strings.Repeat("d", 4097))
+	tb.typeInto(`dialog[open] input[data-value]`, "v")
+	// The reveal toggle shows what was typed, and hides it again.
+	tb.click(`dialog[open] button[aria-pressed]`)
+	if typ := eval[string](tb, `document.querySelector('dialog[open] input[data-value]').type`); typ != "text" {
+		t.Errorf("value input type %q after Show", typ)
+	}
+	tb.click(`dialog[open] button[aria-pressed]`)
+	if typ := eval[string](tb, `document.querySelector('dialog[open] input[data-value]').type`); typ != "password" {
+		t.Errorf("value input type %q after Hide", typ)
+	}
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog[open] [role="alert"]').hidden`)
+	if msg := eval[string](tb, `document.querySelector('dialog[open] [role="alert"]').textContent`); msg != "description: String should have at most 4096 characters" {
+		t.Errorf("422 shown as %q", msg)
+	}
+	tb.click(`dialog[open] button[data-cancel]`)
+	tb.wait(`!document.querySelector('dialog')`)
+
+	createSecret(tb, "hf-token", "Hugging Face token", valueV1)
+	tb.wait(`document.querySelector('#status').textContent === 'Secret hf-token created.'`)
+	createSecret(tb, "wandb-key", "Weights & Biases", valueWB)
+	createSecret(tb, "alpha-key", "", "alpha-value-1")
+	if got := eval[string](tb, `document.querySelector('tr[data-name="hf-token"] time').textContent`); got != "just now" {
+		t.Errorf("created shown as %q, want a relative time", got)
+	}
+	tb.screenshot("secrets")
+
+	// Search, server-side.
+	tb.typeInto(`input[type="search"]`, "weights")
+	tb.wait(`document.querySelectorAll('tbody tr').length === 1`)
+	if got := rowNames(tb); got != "wandb-key" {
+		t.Errorf("search 'weights': %s", got)
+	}
+	setInput(tb, `input[type="search"]`, "nothing-like-it")
+	tb.wait(`document.querySelector('.empty')?.textContent.includes('No secrets match')`)
+	setInput(tb, `input[type="search"]`, "")
+	tb.wait(`document.querySelectorAll('tbody tr').length === 3`)
+
+	// Sort.
+	setSelect(tb, `select[id^="sort-"]`, "name")
+	waitRows(tb, "alpha-key,hf-token,wandb-key")
+	setSelect(tb, `select[id^="sort-"]`, "-name")
+	waitRows(tb, "wandb-key,hf-token,alpha-key")
+
+	// Paging over secrets created through the API meanwhile.
+	for i := range 10 {
+		res, body := c.do(t, "POST", secretsAPI, fmt.Sprintf(`{"name":"bulk-%02d","value":"%s"}`, i, valueBulk))
+		if res.StatusCode != 201 {
+			t.Fatalf("create bulk-%02d: %d %s", i, res.StatusCode, body)
+		}
+	}
+	setSelect(tb, `select[id^="size-"]`, "10")
+	tb.wait(`document.querySelector('.page-info')?.textContent === 'Page 1 of 2 · 13 secrets'`)
+	tb.click(`.pager button:last-child`)
+	tb.wait(`document.querySelector('.page-info')?.textContent === 'Page 2 of 2 · 13 secrets'`)
+	// -name: wandb-key, hf-token, bulk-09 ... bulk-02 | bulk-01, bulk-00, alpha-key
+	waitRows(tb, "bulk-01,bulk-00,alpha-key")
+	tb.click(`.pager button:first-child`)
+	tb.wait(`document.querySelector('.page-info')?.textContent === 'Page 1 of 2 · 13 secrets'`)
+
+	// Edit: description and a new value (a new version).
+	tb.click(`button[aria-label="Edit hf-token"]`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="desc-"]')?.value === 'Hugging Face token'`)
+	setInput(tb, `dialog[open] input[id^="desc-"]`, "HF token (rotated)")
+	tb.typeInto(`dialog[open] input[data-value]`, valueV2)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog') && document.querySelector('#status').textContent.includes('a new version was created')`)
+	tb.wait(`document.querySelector('tr[data-name="hf-token"]')?.textContent.includes('HF token (rotated)')`)
+
+	// Versions: restore version 1 as version 3.
+	tb.click(`tr[data-name="hf-token"] a`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Versions of hf-token' && document.querySelector('tr[data-version="1"]')`)
+	tb.screenshot("versions")
+	tb.click(`button[aria-label="Restore version 1"]`)
+	tb.wait(`document.querySelector('dialog[open]')`)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('tr[data-version="3"] .badge')`)
+	if _, body := c.do(t, "GET", secretsAPI+"/hf-token/access", ""); !strings.Contains(body, valueV1) {
+		t.Errorf("after restoring version 1 the value is not version 1's")
+	}
+
+	// Delete with typed confirmation, then restore from the recycle bin.
+	tb.do(chromedp.Navigate(c.URL + "/#/ws/default"))
+	tb.wait(`document.querySelector('tr[data-name="wandb-key"]')`)
+	tb.click(`button[aria-label="Delete wandb-key"]`)
+	tb.wait(`document.querySelector('dialog[open] input[data-confirm]')`)
+	if !eval[bool](tb, `document.querySelector('dialog[open] button[type="submit"]').disabled`) {
+		t.Error("delete enabled before the name was typed")
+	}
+	tb.typeInto(`dialog[open] input[data-confirm]`, "wandb-ke")
+	if !eval[bool](tb, `document.querySelector('dialog[open] button[type="submit"]').disabled`) {
+		t.Error("delete enabled with a partial name")
+	}
+	tb.typeInto(`dialog[open] input[data-confirm]`, "y")
+	tb.wait(`!document.querySelector('dialog[open] button[type="submit"]').disabled`)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog') && !document.querySelector('tr[data-name="wandb-key"]')`)
+	if res, _ := c.do(t, "GET", secretsAPI+"/wandb-key", ""); res.StatusCode != 404 {
+		t.Errorf("deleted secret: GET %d", res.StatusCode)
+	}
+
+	tb.click(`#tabs a[href$="/bin"]`)
+	tb.wait(`document.querySelector('tr[data-name="wandb-key"]')`)
+	tb.screenshot("recycle-bin")
+	tb.click(`button[aria-label="Restore wandb-key"]`)
+	tb.wait(`document.querySelector('#status').textContent === 'Secret wandb-key restored.'`)
+	tb.wait(`document.querySelector('.empty')`)
+	if res, _ := c.do(t, "GET", secretsAPI+"/wandb-key", ""); res.StatusCode != 200 {
+		t.Errorf("restored secret: GET %d", res.StatusCode)
+	}
+
+	// The check reads what the page received: the secret names are there
+	// (so the bodies were read), the values are not.
+	if n := tb.check(valueV1, valueV2, valueWB, valueBulk); n < 20 {
+		t.Errorf("only %d API response bodies checked", n)
+	}
+}
+
+// TestBrowserWorkspacesMembers creates a workspace, manages its members,
+// deletes it, triggers key rotation, checks keyboard use and the phone
+// layout.
+func TestBrowserWorkspacesMembers(t *testing.T) {
+	c := startCoffer(t, map[string]string{})
+	tb := newTab(t, 1280, 800)
+	tb.do(chromedp.Navigate(c.URL + "/"))
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in default'`)
+
+	// Keyboard: the create dialog opens with Enter, takes focus, closes
+	// with Escape and gives focus back; the focus ring is visible.
+	tb.do(chromedp.Focus(chromedp.CSS(`.view-head button.primary`)), chromedp.KeyEvent(kb.Enter))
+	tb.wait(`document.activeElement?.matches('dialog[open] input[id^="name-"]')`)
+	if style := eval[string](tb, `getComputedStyle(document.activeElement).outlineStyle`); style == "none" {
+		t.Error("focused input shows no focus ring")
+	}
+	tb.do(chromedp.KeyEvent(kb.Escape))
+	tb.wait(`!document.querySelector('dialog') && document.activeElement?.textContent === 'New secret'`)
+
+	// Create a workspace; the console switches to it.
+	tb.click(`#ws-new`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="name-"]')`)
+	tb.typeInto(`dialog[open] input[id^="name-"]`, "team-ml")
+	tb.typeInto(`dialog[open] input[id^="desc-"]`, "ML team")
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in team-ml' && document.querySelector('#ws-select').value === 'team-ml'`)
+
+	// Members: add, change role, remove.
+	tb.click(`#tabs a[href$="/members"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Members of team-ml'`)
+	tb.typeInto(`form.add-member input`, "alice@example.com")
+	tb.click(`form.add-member button[type="submit"]`)
+	tb.wait(`document.querySelector('tr[data-principal="alice@example.com"]')`)
+	tb.screenshot("members")
+	setSelect(tb, `select[aria-label="Role of alice@example.com"]`, "Viewer")
+	tb.wait(`document.querySelector('#status').textContent === 'alice@example.com is now Viewer in team-ml.'`)
+	var members struct {
+		Data []struct {
+			Principal string   `json:"principal"`
+			Roles     []string `json:"roles"`
+		} `json:"data"`
+	}
+	_, body := c.do(t, "GET", "/apis/entities/v2/workspaces/team-ml/members", "")
+	if err := json.Unmarshal([]byte(body), &members); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range members.Data {
+		if m.Principal == "alice@example.com" {
+			found = true
+			if len(m.Roles) != 1 || m.Roles[0] != "Viewer" {
+				t.Errorf("alice's roles %v, want [Viewer]", m.Roles)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("alice is not a member: %s", body)
+	}
+	tb.click(`button[aria-label="Remove alice@example.com"]`)
+	tb.wait(`document.querySelector('dialog[open]')`)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('tr[data-principal="alice@example.com"]') && document.querySelector('#status').textContent.includes('removed')`)
+
+	// An API refusal is shown in words: the built-in workspace cannot go.
+	tb.do(chromedp.Navigate(c.URL + "/#/ws/default/members"))
+	tb.wait(`document.querySelector('.danger-zone button')`)
+	tb.click(`.danger-zone button`)
+	tb.typeInto(`dialog[open] input[data-confirm]`, "default")
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('dialog[open] [role="alert"]')?.textContent === "Cannot delete the built-in workspace 'default'"`)
+	tb.do(chromedp.KeyEvent(kb.Escape))
+
+	// Delete the new workspace with typed confirmation.
+	tb.do(chromedp.Navigate(c.URL + "/#/ws/team-ml/members"))
+	tb.wait(`document.querySelector('h1')?.textContent === 'Members of team-ml' && document.querySelector('.danger-zone button')`)
+	tb.click(`.danger-zone button`)
+	tb.typeInto(`dialog[open] input[data-confirm]`, "team-ml")
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in default' && ![...document.querySelectorAll('#ws-select option')].some((o) => o.value === 'team-ml')`)
+	if res, _ := c.do(t, "GET", "/apis/entities/v2/workspaces/team-ml", ""); res.StatusCode != 404 {
+		t.Errorf("deleted workspace: GET %d", res.StatusCode)
+	}
+
+	// Key rotation.
+	if res, body := c.do(t, "POST", secretsAPI, `{"name":"k1","value":"`+valueV1+`"}`); res.StatusCode != 201 {
+		t.Fatalf("create: %d %s", res.StatusCode, body)
+	}
+	tb.click(`#tabs a[href="#/keys"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Encryption keys'`)
+	tb.click(`main button.primary`)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('main .ok')?.textContent.startsWith('Rotated ')`)
+	tb.check(valueV1)
+
+	// Phone width: no sideways scrolling, rows become cards.
+	phone := newTab(t, 390, 844)
+	phone.do(chromedp.Navigate(c.URL + "/"))
+	phone.wait(`document.querySelector('tr[data-name="k1"]')`)
+	if w := eval[int](phone, `document.documentElement.scrollWidth`); w > 390 {
+		t.Errorf("phone width: page is %d px wide, scrolls sideways", w)
+	}
+	if d := eval[string](phone, `getComputedStyle(document.querySelector('tbody tr')).display`); d != "block" {
+		t.Errorf("phone width: rows display %q, want cards (block)", d)
+	}
+	phone.screenshot("phone")
+	phone.check(valueV1)
+}
+
+// TestBrowserNameRulesMatchServer checks that the rules the create dialogs
+// apply as the user types accept exactly the names the server accepts.
+func TestBrowserNameRulesMatchServer(t *testing.T) {
+	c := startCoffer(t, map[string]string{})
+	tb := newTab(t, 1280, 800)
+	tb.do(chromedp.Navigate(c.URL + "/console/icon.svg")) // same origin, no app running
+	names := []string{"", "a", "ab", "hf-token", "hf--token", "hf-", "-hf", "Hf", "hf.token_2", "9lives", "a@b",
+		"team@corp.com", "a+b_c.d-e", "é-key", "ab\u00a0c", "hf token", strings.Repeat("a", 63), strings.Repeat("a", 64),
+		"a.", "a_", "a..b", "a__b", "x-y-z"}
+	js, _ := json.Marshal(names)
+	got, err := chromedp.Run(tb.ctx, chromedp.Evaluate[map[string][]bool](`import('/console/names.js').then((m) => {
+	  const names = `+string(js)+`;
+	  return { secret: names.map((n) => m.broken(m.secretNameRules, n).length === 0),
+	           workspace: names.map((n) => m.broken(m.workspaceNameRules, n).length === 0) };
+	})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range names {
+		if want := secrets.CheckSecretName(n) == secrets.NameOK; got["secret"][i] != want {
+			t.Errorf("secret name %q: console says valid=%v, server %v", n, got["secret"][i], want)
+		}
+		if want := secrets.ValidWorkspaceName(n); got["workspace"][i] != want {
+			t.Errorf("workspace name %q: console says valid=%v, server %v", n, got["workspace"][i], want)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/server"
+)
+
+// coffer is a real Coffer server on a loopback listener, as `coffer serve`
+// runs it (SQLite in a temporary directory, auth disabled unless env says
+// otherwise).
+type coffer struct {
+	URL string
+}
+
+func startCoffer(t *testing.T, env map[string]string) *coffer {
+	t.Helper()
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	srv, err := server.New(context.Background(), cfg, server.NewLogger(cfg.Coffer.Log, io.Discard), lookup)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	})
+	return &coffer{URL: "http://" + ln.Addr().String()}
+}
+
+// do sends one request to the server and returns the response with its body.
+func (c *coffer) do(t *testing.T, method, path, body string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		req.Header.Set(k, strings.TrimSpace(v))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(b)
+}
