@@ -116,7 +116,7 @@ const cspProbe = `window.__csp = []; document.addEventListener('securitypolicyvi
 func newTab(t *testing.T, width, height int64) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser(t))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
 	tb := &tab{t: t, ctx: ctx, apiURL: map[network.RequestID]string{}}
 	t.Cleanup(func() { cancelTimeout(); cancel() })
 	if err := chromedp.Do(ctx); err != nil {
@@ -183,7 +183,7 @@ func eval[T any](tb *tab, expr string) T {
 // wait polls a JavaScript condition until it holds.
 func (tb *tab) wait(cond string) {
 	tb.t.Helper()
-	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[any](cond, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+	if _, err := chromedp.Run(tb.ctx, chromedp.Poll[any](cond, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
 		tb.t.Fatalf("waiting for %s: %v\n%s", cond, err, tb.dump())
 	}
 }

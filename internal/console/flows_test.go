@@ -207,6 +207,18 @@ func TestBrowserSecrets(t *testing.T) {
 		t.Errorf("restored secret: GET %d", res.StatusCode)
 	}
 
+	// The audit trail shows the writes, filterable: the refused create is
+	// there as invalid.
+	tb.click(`#tabs a[href$="/audit"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Audit trail of default' && document.querySelector('tr[data-action="secret.create"]')`)
+	setSelect(tb, `select[id^="aoutcome-"]`, "invalid")
+	tb.click(`form[role="search"] button[type="submit"]`)
+	tb.wait(`document.querySelectorAll('tbody tr').length > 0 && [...document.querySelectorAll('tbody tr')].every((r) => r.dataset.outcome === 'invalid')`)
+	if !eval[bool](tb, `!!document.querySelector('tr[data-action="secret.create"][data-outcome="invalid"]')`) {
+		t.Error("the refused create is not in the audit trail")
+	}
+	tb.screenshot("audit")
+
 	// The check reads what the page received: the secret names are there
 	// (so the bodies were read), the values are not.
 	if n := tb.check(valueV1, valueV2, valueWB, valueBulk); n < 20 {
@@ -279,7 +291,7 @@ func TestBrowserWorkspacesMembers(t *testing.T) {
 
 	// An API refusal is shown in words: the built-in workspace cannot go.
 	tb.do(chromedp.Navigate(c.URL + "/#/ws/default/members"))
-	tb.wait(`document.querySelector('.danger-zone button')`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Members of default' && document.querySelector('.danger-zone button')`)
 	tb.click(`.danger-zone button`)
 	tb.typeInto(`dialog[open] input[data-confirm]`, "default")
 	tb.click(`dialog[open] button[type="submit"]`)

@@ -5,6 +5,7 @@
 //   #/ws/{workspace}/secret/{name}   versions of a secret
 //   #/ws/{workspace}/bin             recycle bin
 //   #/ws/{workspace}/members         members and workspace settings
+//   #/ws/{workspace}/audit           the workspace's audit trail
 //   #/keys                           key rotation
 
 import { h, clear, id } from './dom.js';
@@ -561,6 +562,69 @@ function keysView() {
   root.append(h('p', { text: 'Re-encrypts every secret’s data key under the current key provider (docs/key-management.md). Values do not change.' }), btn, out);
 }
 
+// ---- audit trail ---------------------------------------------------------
+
+const auditActions = ['secret.create', 'secret.update', 'secret.delete', 'secret.access', 'secret.restore',
+  'secret.version.destroy', 'secret.purge', 'secret.list', 'secret.read', 'workspace.create', 'workspace.update',
+  'workspace.delete', 'member.add', 'member.set', 'member.remove', 'keys.rotate'];
+const auditOutcomes = ['success', 'denied', 'not_found', 'conflict', 'invalid', 'error'];
+const auditSince = [['', 'Any time'], ['3600', 'Last hour'], ['86400', 'Last 24 hours'], ['604800', 'Last 7 days']];
+
+async function auditView(ws) {
+  const root = viewRoot;
+  const f = { secret: '', principal: '', action: '', outcome: '', since: '', page: 1 };
+  const secret = h('input', { id: id('asecret'), type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  const principal = h('input', { id: id('aprincipal'), type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  const action = h('select', { id: id('aaction') }, h('option', { value: '', text: 'Any' }), auditActions.map((a) => h('option', { value: a, text: a })));
+  const outcome = h('select', { id: id('aoutcome') }, h('option', { value: '', text: 'Any' }), auditOutcomes.map((o) => h('option', { value: o, text: o.replace('_', ' ') })));
+  const since = h('select', { id: id('asince') }, auditSince.map(([v, t]) => h('option', { value: v, text: t })));
+  const form = h('form', { class: 'toolbar', role: 'search', novalidate: true },
+    field('Secret', secret), field('Principal', principal), field('Action', action), field('Outcome', outcome), field('When', since),
+    h('button', { type: 'submit', class: 'secondary', text: 'Apply filters' }));
+  const results = h('div', { id: 'audit-results', 'aria-live': 'polite' });
+  root.append(heading(`Audit trail of ${ws}`), form, results);
+  const load = async () => {
+    const q = { page: f.page, page_size: 50 };
+    if (f.secret) q['filter[secret]'] = f.secret;
+    if (f.principal) q['filter[principal]'] = f.principal;
+    if (f.action) q['filter[action]'] = f.action;
+    if (f.outcome) q['filter[outcome]'] = f.outcome;
+    if (f.since) q['filter[time][gte]'] = new Date(Date.now() - Number(f.since) * 1000).toISOString();
+    let page;
+    try {
+      page = await call('GET', paths.audit(ws) + query(q));
+    } catch (e) {
+      clear(results).append(h('p', { class: 'error', role: 'alert', text: e.message }));
+      return;
+    }
+    clear(results);
+    if (page.data.length === 0) {
+      results.append(h('div', { class: 'empty' }, h('p', { text: 'No events match.' })));
+      return;
+    }
+    const rows = page.data.map((ev) => h('tr', { 'data-action': ev.action, 'data-outcome': ev.outcome },
+      cell('Time', time(ev.time)),
+      cell('Action', h('span', { class: 'mono', text: ev.action })),
+      cell('Outcome', h('span', { class: `outcome outcome-${ev.outcome}`, text: `${ev.outcome.replace('_', ' ')} (${ev.status})` })),
+      cell('Secret', ev.secret ? h('span', { class: 'mono', text: ev.version ? `${ev.secret} v${ev.version}` : ev.secret }) : '—'),
+      cell('Principal', ev.principal ? (ev.on_behalf_of ? `${ev.principal} for ${ev.on_behalf_of}` : ev.principal) : '—'),
+      cell('Request', h('span', { class: 'mono small', text: ev.request_id || '' }))));
+    results.append(table(`Audit trail of ${ws}`, ['Time', 'Action', 'Outcome', 'Secret', 'Principal', 'Request'], rows));
+    const p = page.pagination;
+    results.append(h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      h('button', { type: 'button', class: 'secondary', text: 'Newer', disabled: p.page <= 1, onclick: () => { f.page -= 1; load(); } }),
+      h('span', { class: 'page-info', text: `Page ${p.page} of ${Math.max(p.total_pages, 1)} · ${p.total_results} ${p.total_results === 1 ? 'event' : 'events'}` }),
+      h('button', { type: 'button', class: 'secondary', text: 'Older', disabled: p.page >= p.total_pages, onclick: () => { f.page += 1; load(); } })));
+  };
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    Object.assign(f, { secret: secret.value.trim(), principal: principal.value.trim(), action: action.value,
+      outcome: outcome.value, since: since.value, page: 1 });
+    load();
+  });
+  await load();
+}
+
 // ---- routing -------------------------------------------------------------
 
 function tabs(ws) {
@@ -569,6 +633,7 @@ function tabs(ws) {
     ['Secrets', `#/ws/${encodeURIComponent(ws)}`],
     ['Recycle bin', `#/ws/${encodeURIComponent(ws)}/bin`],
     ['Members', `#/ws/${encodeURIComponent(ws)}/members`],
+    ['Audit', `#/ws/${encodeURIComponent(ws)}/audit`],
   ] : [];
   items.push(['Keys', '#/keys']);
   clear($('#tabs')).append(...items.map(([t, href]) => h('li', {},
@@ -613,6 +678,7 @@ async function route() {
       case 'secret': document.title = `${r.name} · ${r.ws} · Coffer`; await versionsView(r.ws, r.name); break;
       case 'bin': document.title = `Recycle bin · ${r.ws} · Coffer`; await binView(r.ws); break;
       case 'members': document.title = `Members · ${r.ws} · Coffer`; await membersView(r.ws); break;
+      case 'audit': document.title = `Audit · ${r.ws} · Coffer`; await auditView(r.ws); break;
       case 'keys': document.title = 'Keys · Coffer'; keysView(); break;
       default: view.append(heading('Nothing here'), h('p', {}, h('a', { href: '#/', text: 'Go to your workspaces' })));
     }
