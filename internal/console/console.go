@@ -1,7 +1,7 @@
 // Package console holds the web console (docs/console.md): plain ES modules,
 // CSS and one HTML page embedded in the binary, with no build step, so
 // `go build` alone produces a binary whose console matches its sources
-// (docs/design.md, "Web console"). The console talks to the public JSON API
+// (docs/design.md, "Decisions"). The console talks to the public JSON API
 // only; this package just serves its files with the security and cache
 // headers every console response carries.
 package console
