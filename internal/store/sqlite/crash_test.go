@@ -123,21 +123,34 @@ func runAndKill(t *testing.T, path string, iter int, delay time.Duration) []stri
 		t.Fatal(err)
 	}
 	ready := make(chan struct{})
+	// failedOnce closes at the child's first refused write: the random delay
+	// counts from there, so even on a loaded machine every kill comes after
+	// each kind of write (created, refused, binned, restored, updated) has
+	// been reported at least once, and the final tally cannot come up empty.
+	failedOnce := make(chan struct{})
 	var lines []string
 	read := make(chan error)
-	go func() {
+	go func(failed chan struct{}) {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if sc.Text() == "ready" {
 				close(ready)
 				continue
 			}
+			if strings.HasPrefix(sc.Text(), "err ") && failed != nil {
+				close(failed)
+				failed = nil
+			}
 			lines = append(lines, sc.Text())
 		}
 		read <- sc.Err()
-	}()
+	}(failedOnce)
 	select {
 	case <-ready:
+		select {
+		case <-failedOnce:
+		case <-time.After(20 * time.Second):
+		}
 		time.Sleep(delay)
 	case <-time.After(30 * time.Second):
 		t.Error("child not ready after 30s")
