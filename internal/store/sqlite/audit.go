@@ -68,8 +68,7 @@ func (s *Store) ListAudit(ctx context.Context, q secrets.AuditQuery) ([]secrets.
 		return nil, 0, err
 	}
 	args = append(args, int64(max(q.Limit, 0)), int64(max(q.Offset, 0)))
-	rows, err = s.r.lists.query(ctx, `SELECT `+auditCols+` FROM audit_events`+where+
-		` ORDER BY id DESC LIMIT ? OFFSET ?`, args)
+	rows, err = s.r.lists.query(ctx, auditPageSQL(where), args)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -86,6 +85,13 @@ func (s *Store) ListAudit(ctx context.Context, q secrets.AuditQuery) ([]secrets.
 		items = append(items, e)
 	}
 	return items, total, rows.Err()
+}
+
+// auditPageSQL selects a page of the events where selects, newest first:
+// a range of the primary key or of an index ending in id, read backwards
+// (TestAuditQueryPlans).
+func auditPageSQL(where string) string {
+	return `SELECT ` + auditCols + ` FROM audit_events` + where + ` ORDER BY id DESC LIMIT ? OFFSET ?`
 }
 
 // closeRows closes rows and returns their error.
