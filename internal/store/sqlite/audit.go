@@ -45,7 +45,7 @@ func (s *Store) AppendAudit(ctx context.Context, events []secrets.AuditEvent) er
 	if len(events) == 0 {
 		return nil
 	}
-	return s.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.commit.doAudit(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.insertAudit(ctx, tx, events)
 	})
 }
@@ -143,7 +143,7 @@ func auditWhere(q secrets.AuditQuery) (string, []any) {
 // PruneAudit deletes up to limit events older than before, oldest first.
 func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
-	err := s.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.commit.doAudit(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.w.pruneAudit).ExecContext(ctx, secrets.AuditIDFloor(before), int64(max(limit, 0)))
 		if err != nil {
 			return err

@@ -150,6 +150,42 @@ func (c *readCache) syncLocked() walMark {
 	return c.mark
 }
 
+// header reads the wal-index header now (the zero mark without one).
+func (c *readCache) header() walMark {
+	if c == nil || c.wal == nil {
+		return walMark{}
+	}
+	return c.wal.mark()
+}
+
+// walChangeWord is the word of the header SQLite increments with every
+// transaction it commits (iChange of WalIndexHdr).
+const walChangeWord = 2
+
+// carry keeps the entries across a transaction that changed none of the
+// cached answers (it wrote audit events only, audit.go): before is the
+// header read before that transaction began. When the entries were valid
+// at before and exactly one transaction, that one, has committed since,
+// they are valid under the new header too. Otherwise (another process
+// committed as well, the log restarted) nothing is carried and the next
+// lookup drops them as usual. Without it every batch of async audit
+// events, one per flush interval under a read load, would empty the cache.
+func (c *readCache) carry(before walMark) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wal == nil || c.mark != before {
+		return
+	}
+	now := c.wal.mark()
+	if now[walChangeWord] != before[walChangeWord]+1 {
+		return
+	}
+	c.mark = now
+}
+
 // bounded is a map whose entries' total cost stays within limit; when full,
 // an arbitrary entry makes room. That needs no bookkeeping on a hit: reads
 // spread evenly over more keys than fit gain nothing from any policy, and a

@@ -62,6 +62,10 @@ type committer struct {
 	// onCommit, when set, is told the size and duration of each committed
 	// transaction (metrics).
 	onCommit func(batch int, d time.Duration)
+
+	// cache, when set, keeps its entries across a transaction whose writes
+	// all only appended audit events (readCache.carry).
+	cache *readCache
 }
 
 // A write moves from queued to running when the committer starts it, or from
@@ -76,6 +80,7 @@ const (
 type write struct {
 	ctx   context.Context
 	fn    writeFunc
+	audit bool // it only appends audit events: no cached answer changes
 	state atomic.Int32
 	err   error         // the outcome, set before done is closed
 	done  chan struct{} // closed when err is final
@@ -95,9 +100,10 @@ func (p *writePanic) Error() string {
 }
 
 // newCommitter prepares the savepoint statements on db and starts the
-// committer goroutine.
-func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d time.Duration)) (*committer, error) {
-	c := &committer{db: db, queue: make(chan *write, maxBatch), done: make(chan struct{}), onCommit: onCommit}
+// committer goroutine; onCommit and cache may be nil.
+func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d time.Duration), cache *readCache) (*committer, error) {
+	c := &committer{db: db, queue: make(chan *write, maxBatch), done: make(chan struct{}), onCommit: onCommit,
+		cache: cache}
 	// One name serves all: a batch's writes run one after the other, and a
 	// failed write's savepoint is released after being rolled back to.
 	err := prepareAll(ctx, db, map[**sql.Stmt]string{
@@ -120,10 +126,20 @@ func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d ti
 // is never cancelled: the driver interrupts a statement whose context ends,
 // and an interrupted statement rolls back the whole shared transaction.
 func (c *committer) do(ctx context.Context, fn writeFunc) error {
+	return c.run1(ctx, &write{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// doAudit is do for a write that only appends audit events: a transaction
+// of such writes alone leaves the read cache valid.
+func (c *committer) doAudit(ctx context.Context, fn writeFunc) error {
+	return c.run1(ctx, &write{ctx: ctx, fn: fn, audit: true, done: make(chan struct{})})
+}
+
+// run1 queues w and waits for its outcome (do).
+func (c *committer) run1(ctx context.Context, w *write) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	w := &write{ctx: ctx, fn: fn, done: make(chan struct{})}
 	if err := c.enqueue(ctx, w); err != nil {
 		return err
 	}
@@ -200,6 +216,7 @@ func (c *committer) run() {
 // after the COMMIT. Writes abandoned by their callers are skipped.
 func (c *committer) commit(batch []*write) {
 	start := time.Now()
+	before := c.cache.header()
 	// Not a caller's context: database/sql rolls a transaction back when the
 	// context given to BeginTx ends, and this one is shared.
 	tx, err := c.db.BeginTx(context.Background(), nil)
@@ -246,6 +263,13 @@ func (c *committer) commit(batch []*write) {
 	c.writes.Add(int64(len(ran)))
 	if c.onCommit != nil {
 		c.onCommit(len(ran), time.Since(start))
+	}
+	auditOnly := true
+	for _, w := range ran {
+		auditOnly = auditOnly && w.audit
+	}
+	if auditOnly {
+		c.cache.carry(before) // before the callers learn of the commit
 	}
 	for _, w := range ran {
 		w.finish(w.err)

@@ -103,7 +103,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	s.cache = newReadCache(s.openWALIndex(path))
-	s.commit, err = newCommitter(ctx, s.writer, s.onCommit)
+	s.commit, err = newCommitter(ctx, s.writer, s.onCommit, s.cache)
 	return err
 }
 

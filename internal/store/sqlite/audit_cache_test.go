@@ -1,0 +1,85 @@
+package sqlite
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+)
+
+func accessEvents(n int) []secrets.AuditEvent {
+	es := make([]secrets.AuditEvent, n)
+	for i := range es {
+		at := secrets.Now()
+		es[i] = secrets.AuditEvent{ID: secrets.NewAuditID(at), Time: at, Action: secrets.ActionSecretAccess,
+			Outcome: secrets.OutcomeSuccess, Status: 200, Workspace: "bench", Secret: "s"}
+	}
+	return es
+}
+
+// TestCacheKeptAcrossAuditCommits: batches of audit events (async read
+// events commit every flush interval) leave the read cache's answers in
+// place, since they change none of them; any other write still drops them.
+func TestCacheKeptAcrossAuditCommits(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	key := recordKey{"bench", "s"}
+	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := st.AppendAudit(ctx, accessEvents(10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, hit := lookup(st.cache, &st.cache.records, key); !hit {
+			t.Fatalf("after audit batch %d: the cached record was dropped", i)
+		}
+	}
+	if _, err := st.PruneAudit(ctx, secrets.Now().Add(1), 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, hit := lookup(st.cache, &st.cache.records, key); !hit {
+		t.Fatal("after an audit prune: the cached record was dropped")
+	}
+	desc := "changed"
+	if _, err := st.UpdateSecret(ctx, "bench", "s", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, hit := lookup(st.cache, &st.cache.records, key); hit {
+		t.Fatal("after an update: the cached record is still there")
+	}
+}
+
+// TestCacheAuditCommitAfterAnotherWriter: a write of another connection
+// (another process) lands, then an audit batch commits: the cache must not
+// carry its answers over that write.
+func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`UPDATE secrets SET description = 'by the other process', revision = revision + 1 WHERE name = 's'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AppendAudit(ctx, accessEvents(5)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetSecret(ctx, "bench", "s")
+	if err != nil || got.Description == nil || *got.Description != "by the other process" {
+		t.Errorf("description %v, err %v; want the other process's", got.Description, err)
+	}
+}
