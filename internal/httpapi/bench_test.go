@@ -143,6 +143,10 @@ func reportCPU(b *testing.B, start time.Duration) {
 // BenchmarkHandler also runs with auth enabled ("auth/…"): the caller is
 // then a service identified by the trusted principal header, whose roles
 // are read before every request.
+//
+// "noaudit/…" runs with coffer.audit.reads off, so that the difference to
+// the plain run is the cost of recording each access in the audit trail
+// (docs/performance.md, "Audit trail").
 func BenchmarkHandler(b *testing.B) {
 	for _, auth := range []bool{false, true} {
 		env, prefix := map[string]string{}, ""
@@ -152,6 +156,8 @@ func BenchmarkHandler(b *testing.B) {
 		srv, _ := benchServer(b, env)
 		benchHandler(b, srv.Handler(), prefix, auth)
 	}
+	srv, _ := benchServer(b, map[string]string{"COFFER_AUDIT_READS": "off"})
+	benchHandler(b, srv.Handler(), "noaudit/", false)
 }
 
 func benchHandler(b *testing.B, h http.Handler, prefix string, auth bool) {

@@ -23,21 +23,53 @@ const auditCols = `id, time, action, outcome, status, workspace, secret, version
 const insertAuditSQL = `INSERT INTO audit_events (` + auditCols + `)
 	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`
 
-// insertAudit inserts es in tx with the prepared insertAudit statement.
+// auditRowsPerInsert is the rows of the multi-row insert: one statement
+// run for a batch's events costs far less than one run per event (each
+// run is a round through database/sql and the driver).
+const auditRowsPerInsert = 32
+
+// insertAuditRowsSQL inserts auditRowsPerInsert events.
+var insertAuditRowsSQL = func() string {
+	row := "(" + strings.Repeat("?, ", 13) + "?)"
+	rows := make([]string, auditRowsPerInsert)
+	for i := range rows {
+		rows[i] = row
+	}
+	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.Join(rows, ", ")
+}()
+
+// insertAudit inserts es in tx: runs of auditRowsPerInsert in one
+// statement, the rest one by one. Events without an id get one.
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, es []secrets.AuditEvent) error {
+	args := make([]any, 0, 14*min(len(es), auditRowsPerInsert))
+	for len(es) >= auditRowsPerInsert {
+		args = args[:0]
+		for i := range es[:auditRowsPerInsert] {
+			args = appendAuditArgs(args, &es[i])
+		}
+		if _, err := tx.StmtContext(ctx, s.w.insertAuditRows).ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		es = es[auditRowsPerInsert:]
+	}
 	stmt := tx.StmtContext(ctx, s.w.insertAudit)
 	for i := range es {
-		e := &es[i]
-		if e.ID == "" {
-			e.ID = secrets.NewAuditID(e.Time)
-		}
-		_, err := stmt.ExecContext(ctx, e.ID, micros(e.Time), e.Action, e.Outcome, e.Status, e.Workspace,
-			e.Secret, e.Version, e.Principal, e.OnBehalfOf, e.AuthMethod, e.RequestID, e.RemoteAddr, e.UserAgent)
-		if err != nil {
+		args = appendAuditArgs(args[:0], &es[i])
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// appendAuditArgs appends e's columns in auditCols order, giving e an id
+// when it has none.
+func appendAuditArgs(args []any, e *secrets.AuditEvent) []any {
+	if e.ID == "" {
+		e.ID = secrets.NewAuditID(e.Time)
+	}
+	return append(args, e.ID, micros(e.Time), e.Action, e.Outcome, e.Status, e.Workspace, e.Secret, e.Version,
+		e.Principal, e.OnBehalfOf, e.AuthMethod, e.RequestID, e.RemoteAddr, e.UserAgent)
 }
 
 // AppendAudit stores events in one write of the committer.

@@ -80,7 +80,7 @@ type writeStmts struct {
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
 	recordSeed                                   *sql.Stmt
-	insertAudit, pruneAudit                      *sql.Stmt
+	insertAudit, insertAuditRows, pruneAudit     *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -163,10 +163,11 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			WHERE workspace = ?1 AND role = ?3 AND principal <> ?2`,
 		&w.grantRole: `INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
 			VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (workspace, principal, role) DO NOTHING`,
-		&w.revokeRole:   `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
-		&w.removeMember: `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
-		&w.recordSeed:   `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
-		&w.insertAudit:  insertAuditSQL,
+		&w.revokeRole:      `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
+		&w.removeMember:    `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
+		&w.recordSeed:      `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
+		&w.insertAudit:     insertAuditSQL,
+		&w.insertAuditRows: insertAuditRowsSQL,
 		&w.pruneAudit: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events
 			WHERE id < ?1 ORDER BY id LIMIT ?2)`,
 	})
@@ -180,7 +181,7 @@ func (w *writeStmts) close() error {
 		w.reseal, w.versionHeld, w.storedCount,
 		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
-		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed, w.insertAudit, w.pruneAudit)
+		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed, w.insertAudit, w.insertAuditRows, w.pruneAudit)
 }
 
 // storedCols are a StoredVersion's columns, of secret_versions v joined to
