@@ -83,3 +83,34 @@ func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
 		t.Errorf("description %v, err %v; want the other process's", got.Description, err)
 	}
 }
+
+// TestCacheKeptAcrossLogRestarts: so many audit batches that SQLite
+// checkpoints and restarts its log several times; the cached answer stays
+// (a restart is part of the audit transaction that does it).
+func TestCacheKeptAcrossLogRestarts(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	key := recordKey{"bench", "s"}
+	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
+		t.Fatal(err)
+	}
+	restarts, salt := 0, st.cache.header()[walSaltWords]
+	for i := range 400 {
+		if err := st.AppendAudit(ctx, accessEvents(50)); err != nil {
+			t.Fatal(err)
+		}
+		if h := st.cache.header(); h[walSaltWords] != salt {
+			restarts, salt = restarts+1, h[walSaltWords]
+		}
+		if _, _, hit := lookup(st.cache, &st.cache.records, key); !hit {
+			t.Fatalf("after audit batch %d (%d log restarts): the cached record was dropped", i, restarts)
+		}
+	}
+	if restarts == 0 {
+		t.Fatal("the log never restarted: this test proves nothing")
+	}
+	t.Logf("%d log restarts", restarts)
+}

@@ -158,18 +158,24 @@ func (c *readCache) header() walMark {
 	return c.wal.mark()
 }
 
-// walChangeWord is the word of the header SQLite increments with every
-// transaction it commits (iChange of WalIndexHdr).
+// walChangeWord is the word of the header (WalIndexHdr) that SQLite
+// increments with every transaction it commits (iChange); a commit that
+// restarted the log first still moves it by one.
 const walChangeWord = 2
+
+// walSaltWords is the first of the header's two salts, which change when
+// a transaction restarts the log (tests use it to see restarts).
+const walSaltWords = 8
 
 // carry keeps the entries across a transaction that changed none of the
 // cached answers (it wrote audit events only, audit.go): before is the
-// header read before that transaction began. When the entries were valid
-// at before and exactly one transaction, that one, has committed since,
-// they are valid under the new header too. Otherwise (another process
-// committed as well, the log restarted) nothing is carried and the next
-// lookup drops them as usual. Without it every batch of async audit
-// events, one per flush interval under a read load, would empty the cache.
+// header read after that transaction took the write lock, so until its
+// COMMIT nothing else moves the header. When the entries were valid at
+// before and the header moved by exactly one commit, that one, they are
+// valid under the new header too. If another process committed right
+// after it (two commits), nothing is carried and the next lookup drops the
+// entries as usual. Without it every batch of async audit events, one per
+// flush interval under a read load, would empty the cache.
 func (c *readCache) carry(before walMark) {
 	if c == nil {
 		return
@@ -179,11 +185,9 @@ func (c *readCache) carry(before walMark) {
 	if c.wal == nil || c.mark != before {
 		return
 	}
-	now := c.wal.mark()
-	if now[walChangeWord] != before[walChangeWord]+1 {
-		return
+	if now := c.wal.mark(); now[walChangeWord] == before[walChangeWord]+1 {
+		c.mark = now
 	}
-	c.mark = now
 }
 
 // bounded is a map whose entries' total cost stays within limit; when full,

@@ -216,7 +216,6 @@ func (c *committer) run() {
 // after the COMMIT. Writes abandoned by their callers are skipped.
 func (c *committer) commit(batch []*write) {
 	start := time.Now()
-	before := c.cache.header()
 	// Not a caller's context: database/sql rolls a transaction back when the
 	// context given to BeginTx ends, and this one is shared.
 	tx, err := c.db.BeginTx(context.Background(), nil)
@@ -228,6 +227,10 @@ func (c *committer) commit(batch []*write) {
 		}
 		return
 	}
+	// Read with the write lock held (BEGIN IMMEDIATE): until COMMIT no other
+	// connection can commit, so what moves the header from here on is this
+	// transaction (readCache.carry).
+	before := c.cache.header()
 	ran := make([]*write, 0, len(batch))
 	for i, w := range batch {
 		if !w.state.CompareAndSwap(queued, running) {

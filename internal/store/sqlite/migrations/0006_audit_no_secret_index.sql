@@ -1,0 +1,11 @@
+-- The audit trail without the (workspace, secret, id) index of migration 5.
+--
+-- Events arrive in time order, so the primary key and audit_workspace grow
+-- at their right edge: a batch of events dirties a few pages. An index
+-- keyed by secret first takes each event at another place, one page per
+-- event, and SQLite writes every dirty page whole to the WAL at commit:
+-- with reads spread over many secrets that index was most of the cost of
+-- recording /access (docs/performance.md, "Audit trail"). A query filtered
+-- on a secret reads its workspace's events through audit_workspace instead.
+-- PostgreSQL keeps the index: its WAL logs the changed entries, not pages.
+DROP INDEX IF EXISTS audit_secret;
