@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -360,4 +361,47 @@ func TestBrowserNameRulesMatchServer(t *testing.T) {
 			t.Errorf("workspace name %q: console says valid=%v, server %v", n, got["workspace"][i], want)
 		}
 	}
+}
+
+// TestBrowserBehindGateway runs the console with auth enabled behind a
+// gateway that injects identity headers (here the test sets them on every
+// request the browser makes, as the gateway would): the console has
+// exactly the caller's permissions, and a refusal is shown in words. An
+// anonymous browser is told to sign in.
+func TestBrowserBehindGateway(t *testing.T) {
+	c := startCoffer(t, map[string]string{"NMP_AUTH_ENABLED": "true", "NMP_AUTH_ADMIN_EMAIL": "boss@corp.com"})
+	admin := "X-NMP-Principal-Id: admin1"
+	if res, body := c.do(t, "POST", "/apis/entities/v2/workspaces", `{"name":"ml"}`, admin); res.StatusCode != 201 {
+		t.Fatalf("create workspace: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.do(t, "POST", "/apis/entities/v2/workspaces/ml/members", `{"principal":"viewer1","roles":["Viewer"]}`, admin); res.StatusCode != 201 {
+		t.Fatalf("add viewer: %d %s", res.StatusCode, body)
+	}
+	if res, body := c.do(t, "POST", "/apis/secrets/v2/workspaces/ml/secrets", `{"name":"hf-token","value":"`+valueV1+`"}`, admin); res.StatusCode != 201 {
+		t.Fatalf("create secret: %d %s", res.StatusCode, body)
+	}
+
+	anon := newTab(t, 1280, 800)
+	anon.do(chromedp.Navigate(c.URL + "/"))
+	anon.wait(`document.querySelector('h1')?.textContent === 'Sign-in required'`)
+
+	tb := newTab(t, 1280, 800)
+	if _, err := chromedp.Call(tb.ctx, network.SetExtraHTTPHeaders,
+		network.SetExtraHTTPHeadersParams{Headers: network.Headers{"X-NMP-Principal-Id": "viewer1"}}); err != nil {
+		t.Fatal(err)
+	}
+	tb.do(chromedp.Navigate(c.URL + "/#/ws/ml"))
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in ml' && document.querySelector('tr[data-name="hf-token"]')`)
+	tb.click(`.view-head button.primary`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="name-"]')`)
+	tb.typeInto(`dialog[open] input[id^="name-"]`, "wandb-key")
+	tb.typeInto(`dialog[open] input[data-value]`, valueWB)
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`document.querySelector('dialog[open] [role="alert"]')?.textContent === 'Forbidden'`)
+	tb.do(chromedp.KeyEvent(kb.Escape))
+	tb.wait(`!document.querySelector('dialog')`)
+	if res, _ := c.do(t, "GET", "/apis/secrets/v2/workspaces/ml/secrets/wandb-key", "", admin); res.StatusCode != 404 {
+		t.Errorf("a Viewer's create went through: GET %d", res.StatusCode)
+	}
+	tb.check(valueV1, valueWB)
 }
