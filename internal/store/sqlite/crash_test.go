@@ -123,32 +123,38 @@ func runAndKill(t *testing.T, path string, iter int, delay time.Duration) []stri
 		t.Fatal(err)
 	}
 	ready := make(chan struct{})
-	// failedOnce closes at the child's first refused write: the random delay
-	// counts from there, so even on a loaded machine every kill comes after
-	// each kind of write (created, refused, binned, restored, updated) has
-	// been reported at least once, and the final tally cannot come up empty.
-	failedOnce := make(chan struct{})
+	// progressed closes once the child has reported a refused write and a
+	// restore from the bin (the kinds that come last in its workers'
+	// sequences): the random delay counts from there, so even on a loaded
+	// machine every kill comes after each kind of write (created, refused,
+	// binned, restored, updated) has been reported, and the final tally
+	// cannot come up empty.
+	progressed := make(chan struct{})
 	var lines []string
 	read := make(chan error)
-	go func(failed chan struct{}) {
+	go func(progress chan struct{}) {
+		var sawErr, sawRestore bool
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if sc.Text() == "ready" {
 				close(ready)
 				continue
 			}
-			if strings.HasPrefix(sc.Text(), "err ") && failed != nil {
-				close(failed)
-				failed = nil
+			line := sc.Text()
+			sawErr = sawErr || strings.HasPrefix(line, "err ")
+			sawRestore = sawRestore || strings.HasPrefix(line, "ok ") && strings.Contains(line, " restore ")
+			if sawErr && sawRestore && progress != nil {
+				close(progress)
+				progress = nil
 			}
 			lines = append(lines, sc.Text())
 		}
 		read <- sc.Err()
-	}(failedOnce)
+	}(progressed)
 	select {
 	case <-ready:
 		select {
-		case <-failedOnce:
+		case <-progressed:
 		case <-time.After(20 * time.Second):
 		}
 		time.Sleep(delay)
