@@ -23,6 +23,7 @@ import (
 // Config is the whole configuration. Sections and keys match the reference.
 type Config struct {
 	Coffer   Coffer      `yaml:"coffer"`
+	Service  Service     `yaml:"service"`
 	Platform Platform    `yaml:"platform"`
 	Secrets  Secrets     `yaml:"secrets"`
 	Auth     auth.Config `yaml:"auth"`
@@ -32,6 +33,44 @@ type Config struct {
 	// Warnings and Notes are logged (WARN, INFO) once logging is set up.
 	Warnings []string `yaml:"-"`
 	Notes    []string `yaml:"-"`
+
+	// listenSet and logFormatSet record that coffer.listen and
+	// coffer.log.format were given (file, variable or flag), even as "":
+	// only when they were not do the service.* keys apply.
+	listenSet, logFormatSet bool
+	// listenKey and logFormatKey name the service.* keys the values came
+	// from ("" when Coffer's own key or default set them).
+	listenKey, logFormatKey string
+}
+
+// Service is the NeMo Platform's `service` section, which every platform
+// service reads (the platform's Helm chart renders it into the config of
+// each). Coffer honours the keys that decide where and how it talks:
+// service.host and service.port give the listen address when coffer.listen
+// is not set, service.log_format the log format when coffer.log.format is
+// not set (docs/configuration.md, "service"). Other keys are ignored.
+type Service struct {
+	Host      string `yaml:"host"`
+	Port      *Port  `yaml:"port"`
+	LogFormat string `yaml:"log_format"`
+}
+
+// Port is service.port. Rendered configurations carry it as a number or,
+// from a templated value, as a quoted string; both are accepted.
+type Port int
+
+// UnmarshalYAML accepts 8080 and "8080" alike; the error never quotes the
+// value (it names the key through the caller).
+func (p *Port) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("service.port must be a port number")
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(n.Value))
+	if err != nil {
+		return fmt.Errorf("service.port must be a port number (line %d)", n.Line)
+	}
+	*p = Port(v)
+	return nil
 }
 
 // Coffer holds Coffer's own settings (docs/configuration.md).
@@ -160,6 +199,7 @@ func Load(flags Flags, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	if flags.Listen != "" {
 		c.Coffer.Listen = flags.Listen
+		c.listenSet = true
 	}
 	if flags.DataDir != "" {
 		c.Coffer.DataDir = flags.DataDir
@@ -172,12 +212,13 @@ func defaults(lookup func(string) (string, bool)) *Config {
 	ngc := "system/ngc-api-key"
 	return &Config{
 		Coffer: Coffer{
-			Listen:   "127.0.0.1:8080",
+			// Listen and Log.Format are "" until finish: the service.*
+			// keys fill them when nothing sets them (applyService).
 			DataDir:  defaultDataDir(lookup),
 			Database: Database{MaxOpenConns: 10},
 			Limits:   Limits{MaxValueBytes: 65536, MaxDescriptionChars: 4096, MaxBodyBytes: 1 << 20},
 			Rotation: Rotation{BatchSize: 100},
-			Log:      Log{Level: "info", Format: "text"},
+			Log:      Log{Level: "info"},
 			Auth:     Auth{TrustedHeaderNetworks: envvar.StringList{"127.0.0.0/8", "::1/128"}},
 			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 			Audit:    defaultAudit(),
@@ -232,6 +273,10 @@ func (c *Config) loadFile(path string) error {
 		return fmt.Errorf("config file %s: %s", path, yamlMessage(err, &root))
 	}
 	c.File = path
+	if n := section(&root, "coffer"); n != nil {
+		c.listenSet = c.listenSet || hasKey(n, "listen")
+		c.logFormatSet = c.logFormatSet || hasKey(child(n, "log"), "format")
+	}
 	for _, k := range unknownCofferKeys(&root) {
 		c.Warnings = append(c.Warnings, "unknown configuration key "+k+" is ignored")
 	}
@@ -325,6 +370,7 @@ func keyOnLine(n *yaml.Node, line int, tag, path string) string {
 
 // finish derives settings that depend on others.
 func (c *Config) finish() {
+	c.applyService()
 	if c.Platform.NGCAPIKeySecret == nil { // YAML null: the feature is off
 		off := ""
 		c.Platform.NGCAPIKeySecret = &off

@@ -12,7 +12,7 @@ import (
 )
 
 var envVars = []envvar.Var[Config]{
-	{Name: "COFFER_LISTEN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Listen })},
+	{Name: "COFFER_LISTEN", Set: func(c *Config, v string) error { c.Coffer.Listen, c.listenSet = v, true; return nil }},
 	{Name: "COFFER_DATA_DIR", Set: envvar.String(func(c *Config) *string { return &c.Coffer.DataDir })},
 	{Name: "COFFER_DATABASE_DSN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Database.DSN })},
 	{Name: "COFFER_DATABASE_MAX_OPEN_CONNS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Database.MaxOpenConns })},
@@ -26,7 +26,7 @@ var envVars = []envvar.Var[Config]{
 	{Name: "COFFER_TLS_CERT_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.CertFile })},
 	{Name: "COFFER_TLS_KEY_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.KeyFile })},
 	{Name: "COFFER_LOG_LEVEL", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Log.Level })},
-	{Name: "COFFER_LOG_FORMAT", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Log.Format })},
+	{Name: "COFFER_LOG_FORMAT", Set: func(c *Config, v string) error { c.Coffer.Log.Format, c.logFormatSet = v, true; return nil }},
 	{Name: "COFFER_METRICS_ENABLED", Set: envvar.Bool(func(c *Config) *bool { return &c.Coffer.Metrics.Enabled })},
 	{Name: "COFFER_ADMIN_LISTEN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Admin.Listen })},
 	{Name: "COFFER_TRUSTED_HEADER_NETWORKS", Set: envvar.List(func(c *Config) *envvar.StringList { return &c.Coffer.Auth.TrustedHeaderNetworks })},

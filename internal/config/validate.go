@@ -31,6 +31,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%s must be at least 1, got %d", p.key, p.v)
 		}
 	}
+	if err := c.validateService(); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(co.Listen); err != nil {
 		return fmt.Errorf("coffer.listen must be host:port, got %q", co.Listen)
 	}

@@ -293,7 +293,7 @@ func warnExposure(cfg *config.Config, log *slog.Logger) {
 func (s *Server) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", s.cfg.Coffer.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("coffer.listen: %w", err)
+		return nil, fmt.Errorf("%s: %w", s.cfg.ListenKey(), err)
 	}
 	if s.admin != nil && s.adminLn == nil {
 		if s.adminLn, err = net.Listen("tcp", s.cfg.Coffer.Admin.Listen); err != nil {
