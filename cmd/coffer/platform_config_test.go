@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestServeWithPlatformConfig(t *testing.T) {
 	}
 	defer stop()
 	url := "http://127.0.0.1:" + port
-	if err := waitReady(url, done); err != nil {
+	if err := waitReady(http.DefaultClient, url, done); err != nil {
 		stop()
 		t.Fatalf("%v\n%s", err, logs.String())
 	}
