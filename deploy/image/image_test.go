@@ -317,6 +317,21 @@ func runImage(t *testing.T, root string, img v1.Image) {
 	if post.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"smoke-value"`) {
 		t.Errorf("create %d, access %d %s", post.StatusCode, res.StatusCode, body)
 	}
+	// The build stamped the version, commit and date (-ldflags -X).
+	res, err = http.Get(url + "/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct {
+		Version   string `json:"version"`
+		Commit    string `json:"commit"`
+		BuildDate string `json:"build_date"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&info)
+	res.Body.Close()
+	if err != nil || info.Version != "v0.0.0-smoke" || info.Commit != "abc123" || info.BuildDate != "2026-01-02T03:04:05Z" {
+		t.Errorf("GET /version: %+v (%v)", info, err)
+	}
 	stop()
 
 	// The data went to /data, owned by the image's user.
