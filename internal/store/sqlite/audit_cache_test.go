@@ -97,12 +97,12 @@ func TestCacheKeptAcrossLogRestarts(t *testing.T) {
 	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
 		t.Fatal(err)
 	}
-	restarts, salt := 0, st.cache.header()[walSaltWords]
+	restarts, salt := 0, st.cache.header().header[walSaltWords]
 	for i := range 400 {
 		if err := st.AppendAudit(ctx, accessEvents(50)); err != nil {
 			t.Fatal(err)
 		}
-		if h := st.cache.header(); h[walSaltWords] != salt {
+		if h := st.cache.header().header; h[walSaltWords] != salt {
 			restarts, salt = restarts+1, h[walSaltWords]
 		}
 		if _, _, hit := lookup(st.cache, &st.cache.records, key); !hit {

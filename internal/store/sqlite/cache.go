@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -22,12 +24,17 @@ import (
 // to keep right. Under a steady write load the cache mostly misses; a miss
 // costs one header read and a map lookup.
 type readCache struct {
-	mu      sync.Mutex
-	wal     *walIndex // nil: the cache is off and every lookup misses
-	mark    walMark   // the header when the current entries were read
-	records bounded[recordKey, secrets.Record]
-	pages   bounded[pageKey, cachedPage]
-	roles   bounded[rolesKey, map[string][]string]
+	mu   sync.Mutex
+	log  *slog.Logger
+	shm  string    // the -shm file's path; "": the cache is off and every lookup misses
+	wal  *walIndex // its mapped header; nil while it cannot be mapped: every lookup misses
+	seen stamp     // the mapping and header when the current entries were read
+	maps uint64    // mappings made so far: stamp.mapping of the current one
+	// verified is when wal was last found to be the live -shm file.
+	verified time.Time
+	records  bounded[recordKey, secrets.Record]
+	pages    bounded[pageKey, cachedPage]
+	roles    bounded[rolesKey, map[string][]string]
 
 	// Lookups answered from the cache and lookups that went to the
 	// database, while the cache is on (metrics).
@@ -44,12 +51,30 @@ const (
 	maxCachedRoles   = 1024 // (workspace, caller) pairs
 )
 
+// liveCheckInterval is how long a verification that the mapping is the live
+// -shm file holds: lookups within it answer without another stat(2). A stat
+// costs 2-5 µs on the development VM, more than the rest of a hit (about
+// 1 µs); three lookups per authorized request made a GET 30% costlier in
+// CPU. Checked at most once a millisecond it costs nothing measurable, and
+// the mapping can only stop being the live file if the pinned connection
+// is gone (syncLocked).
+const liveCheckInterval = time.Millisecond
+
 // walHeaderSize is the first copy of the wal-index header, the one SQLite
 // writes last (walindex_unix.go).
 const walHeaderSize = 48
 
 // walMark is one reading of that header.
 type walMark [walHeaderSize / 4]uint32
+
+// stamp identifies the state of the database an answer was read in: a
+// header reading of one mapping. Two mappings are never compared by their
+// headers: a new -shm file can start with the header the old one ended with
+// while the database changed in between.
+type stamp struct {
+	mapping uint64 // 0: nothing mapped, the read cannot be cached
+	header  walMark
+}
 
 type recordKey struct{ ws, name string }
 
@@ -71,13 +96,16 @@ type cachedPage struct {
 	total int
 }
 
-func newReadCache(wal *walIndex) *readCache {
-	c := &readCache{wal: wal}
+// newReadCache starts a cache on the wal-index mapped as wal; with a nil
+// wal the cache is off.
+func newReadCache(wal *walIndex, log *slog.Logger) *readCache {
+	c := &readCache{log: log}
 	c.records.init(maxCachedRecords, func(secrets.Record) int { return 1 })
 	c.pages.init(maxCachedItems, func(p cachedPage) int { return len(p.items) + 1 })
 	c.roles.init(maxCachedRoles, func(map[string][]string) int { return 1 })
 	if wal != nil {
-		c.mark = wal.mark()
+		c.shm, c.wal, c.maps, c.verified = wal.path, wal, 1, time.Now()
+		c.seen, _ = c.readLocked()
 	}
 	return c
 }
@@ -99,29 +127,33 @@ func cached[K comparable, V any](c *readCache, b *bounded[K, V], k K, query func
 	return v, err
 }
 
-// lookup returns b's answer for k, if any, and the header it read.
-func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, walMark, bool) {
+// lookup returns b's answer for k, if any, and the state it checked.
+func lookup[K comparable, V any](c *readCache, b *bounded[K, V], k K) (V, stamp, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.wal == nil {
+	now, ok := c.syncLocked()
+	if !ok {
+		if c.shm != "" {
+			c.misses.Add(1)
+		}
 		var zero V
-		return zero, walMark{}, false
+		return zero, now, false
 	}
-	mark := c.syncLocked()
 	v, ok := b.m[k]
 	if ok {
 		c.hits.Add(1)
 	} else {
 		c.misses.Add(1)
 	}
-	return v, mark, ok
+	return v, now, ok
 }
 
-// fill caches v unless a transaction committed since the header was read.
-func fill[K comparable, V any](c *readCache, b *bounded[K, V], k K, v V, read walMark) {
+// fill caches v unless a transaction committed since read was taken, or the
+// mapping changed.
+func fill[K comparable, V any](c *readCache, b *bounded[K, V], k K, v V, read stamp) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.wal != nil && c.syncLocked() == read {
+	if now, ok := c.syncLocked(); ok && now == read {
 		b.put(k, v)
 	}
 }
@@ -131,6 +163,71 @@ func fill[K comparable, V any](c *readCache, b *bounded[K, V], k K, v V, read wa
 func (c *readCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.shm = ""
+	return c.unmapLocked()
+}
+
+// syncLocked returns the current state, after dropping every entry if a
+// transaction committed since they were read. ok is false when there is no
+// trustworthy header to read (the cache is off, or the -shm file is not the
+// one mapped and cannot be mapped again): no answer may be taken from or
+// put in the cache then.
+//
+// It also checks that the mapped file is still the live -shm file
+// (walIndex.live), at most once per liveCheckInterval. The pinned
+// connection keeps it so: SQLite only deletes the file when the last
+// connection of all processes closes, and while the pin is open every
+// connection of this process shares SQLite's one mapping of the file this
+// cache maps too, so a hit is as fresh as a query. Should the file be
+// replaced anyway (deleted by hand, or the pin lost to a future change),
+// the old mapping shows a database that stopped changing and trusting it
+// would return old revisions forever: the entries are dropped and the new
+// file is mapped.
+func (c *readCache) syncLocked() (stamp, bool) {
+	if c.shm == "" {
+		return stamp{}, false
+	}
+	if c.wal != nil {
+		// time.Since reads only the monotonic clock: half of time.Now.
+		if time.Since(c.verified) >= liveCheckInterval {
+			if c.wal.live() {
+				c.verified = time.Now()
+			} else {
+				c.log.Warn("SQLite read cache: the wal-index file was replaced; cache dropped, remapping", "path", c.shm)
+				c.unmapLocked()
+			}
+		}
+	}
+	if c.wal == nil {
+		wal, err := openWALIndex(c.shm)
+		if err != nil {
+			return stamp{}, false // the entries went with the old mapping
+		}
+		c.wal, c.verified = wal, time.Now()
+		c.maps++
+	}
+	now, ok := c.readLocked()
+	if !ok {
+		c.log.Warn("SQLite read cache: reading the wal-index header faulted; cache dropped, remapping", "path", c.shm)
+		c.unmapLocked()
+		return stamp{}, false
+	}
+	if now != c.seen {
+		c.seen = now
+		c.dropLocked()
+	}
+	return now, true
+}
+
+// readLocked reads the header of the current mapping.
+func (c *readCache) readLocked() (stamp, bool) {
+	h, ok := c.wal.mark()
+	return stamp{mapping: c.maps, header: h}, ok
+}
+
+// unmapLocked drops the mapping and every entry read through it.
+func (c *readCache) unmapLocked() error {
+	c.dropLocked()
 	if c.wal == nil {
 		return nil
 	}
@@ -139,23 +236,25 @@ func (c *readCache) close() error {
 	return err
 }
 
-// syncLocked reads the header and drops every entry if it moved.
-func (c *readCache) syncLocked() walMark {
-	if m := c.wal.mark(); m != c.mark {
-		c.mark = m
-		c.records.reset()
-		c.pages.reset()
-		c.roles.reset()
-	}
-	return c.mark
+// dropLocked empties the cache.
+func (c *readCache) dropLocked() {
+	c.records.reset()
+	c.pages.reset()
+	c.roles.reset()
 }
 
-// header reads the wal-index header now (the zero mark without one).
-func (c *readCache) header() walMark {
-	if c == nil || c.wal == nil {
-		return walMark{}
+// header reads the current state (the zero stamp without a mapping).
+func (c *readCache) header() stamp {
+	if c == nil {
+		return stamp{}
 	}
-	return c.wal.mark()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wal == nil {
+		return stamp{}
+	}
+	now, _ := c.readLocked()
+	return now
 }
 
 // walChangeWord is the word of the header (WalIndexHdr) that SQLite
@@ -176,17 +275,18 @@ const walSaltWords = 8
 // after it (two commits), nothing is carried and the next lookup drops the
 // entries as usual. Without it every batch of async audit events, one per
 // flush interval under a read load, would empty the cache.
-func (c *readCache) carry(before walMark) {
+func (c *readCache) carry(before stamp) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.wal == nil || c.mark != before {
+	if c.wal == nil || before.mapping == 0 || c.seen != before {
 		return
 	}
-	if now := c.wal.mark(); now[walChangeWord] == before[walChangeWord]+1 {
-		c.mark = now
+	now, ok := c.readLocked() // the same mapping: c.seen is of it
+	if ok && now.header[walChangeWord] == before.header[walChangeWord]+1 {
+		c.seen = now
 	}
 }
 

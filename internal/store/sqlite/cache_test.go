@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -165,5 +167,143 @@ func TestCacheIsBounded(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCacheSurvivesClosingEveryPooledConnection is the regression of the
+// stale read of issue 14: once every pooled connection of the server had
+// closed, SQLite deleted the -shm file and the next connection of any
+// process created a new one, so the mapped header never moved again and
+// GetSecret kept returning the revision before another process's update.
+func TestCacheSurvivesClosingEveryPooledConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	mustCreate(t, st, "bench")
+	for _, name := range []string{"updated", "deleted"} { // what the child changes
+		if _, err := st.CreateSecret(ctx, benchRecord(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readCached(t, st, "updated")
+	closePooledConnections(t, st)
+
+	runCacheChild(t, path)
+
+	got, err := st.GetSecret(ctx, "bench", "updated")
+	if err != nil || got.Description == nil || *got.Description != "by the other process" {
+		t.Errorf("GetSecret after the other process's update: description %v, err %v; want the other process's", got.Description, err)
+	}
+}
+
+// TestCacheRemapsAReplacedWALIndex: should the -shm file be replaced
+// anyway (here the pinned connection is closed, as if it were missing, so
+// the other process deletes the file when it closes), the cache must notice
+// that the mapped file is no longer the live one and read the database
+// rather than trust the old header.
+func TestCacheRemapsAReplacedWALIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	mustCreate(t, st, "bench")
+	for _, name := range []string{"updated", "deleted"} {
+		if _, err := st.CreateSecret(ctx, benchRecord(name, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readCached(t, st, "updated")
+	if err := st.pin.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.pinDB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.pin, st.pinDB = nil, nil
+	closePooledConnections(t, st)
+
+	runCacheChild(t, path)
+	if _, err := os.Stat(path + "-shm"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the -shm file after the other process closed: %v; want it deleted, else this test proves nothing", err)
+	}
+	// A read past the cache opens a connection, which creates a new -shm
+	// file: the cache then finds a file with another inode at its path.
+	if _, err := st.getSecret(ctx, "bench", "deleted"); !errors.Is(err, secrets.ErrNotFound) {
+		t.Fatalf("uncached read of the deleted secret: %v; want ErrNotFound", err)
+	}
+
+	for i := range 2 { // the first read maps the new file, the second may hit
+		got, err := st.GetSecret(ctx, "bench", "updated")
+		if err != nil || got.Description == nil || *got.Description != "by the other process" {
+			t.Fatalf("read %d after the other process's update: description %v, err %v; want the other process's", i+1, got.Description, err)
+		}
+	}
+	readCached(t, st, "updated") // and the cache works on the new file
+}
+
+// TestWALIndexFaultIsAMiss: a read of a mapped header whose file was
+// truncated under the mapping faults; it must report no header rather than
+// crash the server.
+func TestWALIndexFaultIsAMiss(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no wal-index mapping on this system")
+	}
+	path := filepath.Join(t.TempDir(), "coffer.db-shm")
+	if err := os.WriteFile(path, make([]byte, 32768), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wal, err := openWALIndex(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wal.close()
+	if _, ok := wal.mark(); !ok || !wal.live() {
+		t.Fatalf("fresh mapping: mark ok %v, live %v; want both", ok, wal.live())
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := wal.mark(); ok {
+		t.Error("mark of a truncated file: ok; want a fault reported as not ok")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if wal.live() {
+		t.Error("live after the file was removed; want false")
+	}
+}
+
+// readCached reads name and fails unless the answer is now cached: a test
+// of staleness proves nothing with the cache off.
+func readCached(t *testing.T, st *Store, name string) {
+	t.Helper()
+	if _, err := st.GetSecret(ctx, "bench", name); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, hit := lookup(st.cache, &st.cache.records, recordKey{"bench", name}); !hit {
+		t.Fatalf("%s is not cached after a read: the read cache is off, so this test proves nothing", name)
+	}
+}
+
+// closePooledConnections closes every connection of the writer and reader
+// pools, as database/sql does with connections that fail, and lets the pools
+// open new ones on demand.
+func closePooledConnections(t *testing.T, st *Store) {
+	t.Helper()
+	for _, db := range []*sql.DB{st.reader, st.writer} {
+		n := db.Stats().MaxOpenConnections
+		db.SetMaxIdleConns(0)
+		if open := db.Stats().OpenConnections; open != 0 {
+			t.Fatalf("%d pooled connections still open", open)
+		}
+		db.SetMaxIdleConns(n)
+	}
+}
+
+// runCacheChild runs TestCacheChild on the database at path.
+func runCacheChild(t *testing.T, path string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCacheChild$")
+	cmd.Env = append(os.Environ(), cacheChildEnv+"="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
 	}
 }

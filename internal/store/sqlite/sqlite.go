@@ -32,6 +32,8 @@ type Store struct {
 	writer *sql.DB    // exactly one connection: SQLite allows one writer anyway
 	commit *committer // the only user of writer once open
 	reader *sql.DB    // query_only connections, never blocked by the writer in WAL mode
+	pin    *sql.Conn  // held from open to Close so the -shm file the cache maps stays (pinWALIndex)
+	pinDB  *sql.DB    // pin's own pool, outside the reader pool
 	w      writeStmts // run by writes inside the committer's transactions
 	r      readStmts
 	cache  *readCache // answers of GetSecret, ListSecrets and RolesOf until the next commit
@@ -102,7 +104,10 @@ func (s *Store) open(ctx context.Context, path string) error {
 	if err := s.r.prepare(ctx, s.reader); err != nil {
 		return err
 	}
-	s.cache = newReadCache(s.openWALIndex(path))
+	if err := s.pinWALIndex(ctx, path); err != nil {
+		return err
+	}
+	s.cache = newReadCache(s.openWALIndex(path), s.log)
 	s.commit, err = newCommitter(ctx, s.writer, s.onCommit, s.cache)
 	return err
 }
@@ -124,10 +129,33 @@ func (s *Store) CountSecrets(ctx context.Context) (int64, error) {
 	return n, err
 }
 
+// pinWALIndex opens a connection that stays open, unused, until Close.
+//
+// SQLite deletes the -shm file when the last connection of all processes
+// closes, and truncates and reinitialises it when the first one opens. The
+// pools may close every connection they hold (database/sql drops a
+// connection that fails), and another process may then come and go; the
+// read cache's mapping would then show a file that no longer changes, or
+// fault. A connection that has read the database in WAL mode keeps a shared
+// lock on the database file and on the wal-index for its whole life, so
+// while the pin is open neither happens, whoever else opens and closes the
+// database (docs/storage.md, "Read cache").
+func (s *Store) pinWALIndex(ctx context.Context, path string) error {
+	var err error
+	if s.pinDB, err = openDB(path, readerParams(), 1); err != nil {
+		return err
+	}
+	if s.pin, err = s.pinDB.Conn(ctx); err != nil {
+		return err
+	}
+	var v int
+	return s.pin.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&v)
+}
+
 // openWALIndex maps the wal-index for the read cache. Without it Coffer
 // still works, only every read goes to SQLite.
 func (s *Store) openWALIndex(path string) *walIndex {
-	wal, err := openWALIndex(path)
+	wal, err := openWALIndex(path + "-shm")
 	if err != nil {
 		s.log.Warn("SQLite read cache off", "error", err.Error())
 		return nil
@@ -262,18 +290,21 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close waits for the writes already queued to commit, refuses new ones and
-// closes both pools. Closing the writer last lets SQLite checkpoint the WAL
-// into the main file.
+// closes every connection. Closing the writer last lets SQLite checkpoint
+// the WAL into the main file.
 func (s *Store) Close() error {
 	var errs []error
 	if s.commit != nil {
 		errs = append(errs, s.commit.close())
 	}
 	if s.cache != nil {
-		errs = append(errs, s.cache.close()) // before the connections: see walIndex
+		errs = append(errs, s.cache.close()) // before the pin: see pinWALIndex
 	}
 	errs = append(errs, s.r.close(), s.w.close())
-	for _, db := range []*sql.DB{s.reader, s.writer} {
+	if s.pin != nil {
+		errs = append(errs, s.pin.Close())
+	}
+	for _, db := range []*sql.DB{s.reader, s.pinDB, s.writer} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
