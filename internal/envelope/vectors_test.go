@@ -87,13 +87,13 @@ func unhex(t *testing.T, s string) []byte {
 // sealDataV1With and wrapDEKV1With write format 1 the way the reference did.
 // Coffer never writes format 1, so they exist only in tests, to reproduce the
 // reference vector and to build format-1 records for tampering tests.
-func sealDataV1With(t *testing.T, dek, nonce, value []byte) []byte {
+func sealDataV1With(t testing.TB, dek, nonce, value []byte) []byte {
 	t.Helper()
 	g := testGCM(t, dek)
 	return g.Seal(bytes.Clone(nonce), nonce, value, nil)
 }
 
-func wrapDEKV1With(t *testing.T, kek, dek, salt, nonce []byte) []byte {
+func wrapDEKV1With(t testing.TB, kek, dek, salt, nonce []byte) []byte {
 	t.Helper()
 	wk, err := DeriveWrapKeyV1(kek, salt)
 	if err != nil {
@@ -105,7 +105,7 @@ func wrapDEKV1With(t *testing.T, kek, dek, salt, nonce []byte) []byte {
 	return []byte(base64.StdEncoding.EncodeToString(out))
 }
 
-func testGCM(t *testing.T, key []byte) cipher.AEAD {
+func testGCM(t testing.TB, key []byte) cipher.AEAD {
 	t.Helper()
 	b, err := aes.NewCipher(key)
 	if err != nil {
