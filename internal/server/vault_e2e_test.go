@@ -59,11 +59,19 @@ func TestTransitOutage(t *testing.T) {
 // log and the reason /health/ready gives for 503.
 func TestTransitExpiredStaticToken(t *testing.T) {
 	srv := transittest.New(t)
-	tok := srv.IssueToken(transittest.TokenPolicy{TTL: 2 * time.Second})
+	// 6 s: long enough that a slow start on a loaded machine still sees the
+	// token valid, short enough to wait for. Readiness is polled past the
+	// expiry rather than read after a fixed sleep.
+	const ttl = 6 * time.Second
+	tok := srv.IssueToken(transittest.TokenPolicy{TTL: ttl})
+	expires := time.Now().Add(ttl)
 	ts := start(t, vaultEnv(srv, tok, ""), "")
 	expect(t, ts.do(t, "GET", "/health/ready", ""), 200, `{"status":"ready"}`)
-	time.Sleep(2100 * time.Millisecond)
 	r := ts.do(t, "GET", "/health/ready", "")
+	for deadline := expires.Add(5 * time.Second); r.Status == 200 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		r = ts.do(t, "GET", "/health/ready", "")
+	}
 	if r.Status != 503 || !strings.HasPrefix(r.Body, `{"detail":{"reason":"key provider 'v': Vault token expired at `) ||
 		!strings.HasSuffix(r.Body, `; issue a new token and restart Coffer","status":"not_ready"}}`) {
 		t.Errorf("got %d %s", r.Status, r.Body)
