@@ -350,7 +350,7 @@ func TestAuditSyncReads(t *testing.T) {
 		wantBriefs(t, p.Data, "secret.access success 200 default/key v1")
 		forceAuditFailure(t, ts, secrets.ActionSecretAccess)
 		r := ts.do(t, "GET", base+"/default/secrets/key/access", "")
-		if r.Status != 503 || strings.Contains(r.Body, `"value"`) {
+		if r.Status != 503 || strings.Contains(r.Body, `"value"`) || r.Header.Get("Retry-After") != "1" {
 			t.Errorf("access without its event: %d %s", r.Status, r.Body)
 		}
 	})
