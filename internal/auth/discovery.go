@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// discoveryFetchTimeout is §9's limit: the endpoint is public and the SDK
+// discoveryFetchTimeout bounds GET /apis/auth/discovery (docs/auth.md
+// "Running behind an OIDC provider"): the endpoint is public and the SDK
 // calls it before logging in, so a slow IdP must not hang it for long.
 const discoveryFetchTimeout = 5 * time.Second
 
@@ -32,7 +33,7 @@ type DiscoveryOIDC struct {
 	ScopePrefix                 *string `json:"scope_prefix"`
 }
 
-// idpEndpoints are the IdP discovery values §9 passes on.
+// idpEndpoints are the IdP values GET /apis/auth/discovery passes on.
 type idpEndpoints struct {
 	authorization, token, device, userinfo *string
 }

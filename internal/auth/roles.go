@@ -3,7 +3,7 @@ package auth
 import "slices"
 
 // Permissions checked by the route table (docs/auth.md "Roles") and the handler
-// checks (§7).
+// checks (docs/auth.md "Platform services: reading values").
 const (
 	PermSecretsList   = "secrets.list"
 	PermSecretsRead   = "secrets.read"

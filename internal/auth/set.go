@@ -6,8 +6,8 @@ import "strings"
 // bindings are compared with. ID is the only member that can be a service
 // identity with the implicit ServiceSystem role; Others (emails, groups)
 // never get it, so an IdP group or email that happens to start with
-// "service:" grants nothing by itself (differs from a literal reading of
-// §6.2: hardening).
+// "service:" grants nothing by itself (docs/auth.md "Hardening choices
+// (differences from the reference)").
 type Set struct {
 	ID     string
 	Others []string
@@ -23,8 +23,8 @@ func (p Principal) Applicable() Set {
 }
 
 // OnBehalfOfSet returns P' = {on-behalf-of id, its email, its groups}, the
-// user a service acts for in the /access check (§7) and list filtering
-// (§6.4).
+// user a service acts for in the /access check and list filtering
+// (docs/auth.md "Platform services: reading values").
 func (p Principal) OnBehalfOfSet() Set {
 	return Set{ID: p.OnBehalfOf, Others: append([]string{p.OnBehalfOfEmail}, p.OnBehalfOfGroups...)}
 }

@@ -180,7 +180,7 @@ func TestFormat1VectorMatchesSpec(t *testing.T) {
 		hkdf = "c62a4dd8aae59fd7a40777a5a489286572c46e968736ff1cd9d9cb82da14570f"
 	)
 	if v.Outputs.Data != data || v.Outputs.EncryptedDEK != wrap || v.Outputs.HKDFOutputHex != hkdf {
-		t.Fatal("testdata/format1_vector.json differs from crypto.md §4.1")
+		t.Fatal("testdata/format1_vector.json differs from docs/crypto.md §5")
 	}
 }
 

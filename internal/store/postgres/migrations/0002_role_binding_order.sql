@@ -1,5 +1,5 @@
 -- Role bindings get an ascending id, the "grant order" in which the members
--- API lists a principal's roles (api.md §6.7); granted_at cannot serve,
+-- API lists a principal's roles (docs/api.md §9.7); granted_at cannot serve,
 -- because several roles granted by one request share it. Existing rows are
 -- numbered in table order. An identity, like secrets.id, never reuses ids.
 
