@@ -99,11 +99,11 @@ func TestBrowserSecrets(t *testing.T) {
 	setInput(tb, `dialog[open] input[id^="desc-"]`, strings.Repeat("d", 4097))
 	tb.typeInto(`dialog[open] input[data-value]`, "v")
 	// The reveal toggle shows what was typed, and hides it again.
-	tb.click(`dialog[open] button[aria-pressed]`)
+	tb.click(`dialog[open] button[data-reveal]`)
 	if typ := eval[string](tb, `document.querySelector('dialog[open] input[data-value]').type`); typ != "text" {
 		t.Errorf("value input type %q after Show", typ)
 	}
-	tb.click(`dialog[open] button[aria-pressed]`)
+	tb.click(`dialog[open] button[data-reveal]`)
 	if typ := eval[string](tb, `document.querySelector('dialog[open] input[data-value]').type`); typ != "password" {
 		t.Errorf("value input type %q after Hide", typ)
 	}
@@ -404,4 +404,147 @@ func TestBrowserBehindGateway(t *testing.T) {
 		t.Errorf("a Viewer's create went through: GET %d", res.StatusCode)
 	}
 	tb.check(valueV1, valueWB)
+}
+
+// pemKey is a multi-line value as people paste it: a PEM private key.
+const pemKey = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIH3x9qGz0kq1m2pL\nZ8nYt4vW6rUeJc0aQbXoF5sDi7Tg\n-----END PRIVATE KEY-----\n"
+
+// TestBrowserMultiLineValue types a PEM key into the create dialog's
+// multi-line mode: it is masked while typed, revealed only on request,
+// stored with its line breaks intact, and never shown after saving.
+// Pasting several lines into the one-line field switches to multi-line
+// instead of losing the breaks.
+func TestBrowserMultiLineValue(t *testing.T) {
+	c := startCoffer(t, map[string]string{})
+	tb := newTab(t, 1280, 800)
+	tb.do(chromedp.Navigate(c.URL + "/"))
+	tb.wait(`document.querySelector('h1')?.textContent === 'Secrets in default'`)
+
+	tb.click(`.view-head button.primary`)
+	tb.wait(`document.querySelector('dialog[open] input[id^="name-"]')`)
+	tb.typeInto(`dialog[open] input[id^="name-"]`, "tls-key")
+	tb.click(`dialog[open] button[data-multiline]`)
+	tb.wait(`document.activeElement?.matches('dialog[open] textarea[data-value]')`)
+	if got := eval[string](tb, `document.querySelector('dialog[open] button[data-multiline]').getAttribute('aria-pressed')`); got != "true" {
+		t.Errorf("Multi-line aria-pressed = %q", got)
+	}
+	if id := eval[string](tb, `document.querySelector('dialog[open] label[for^="value-"]').htmlFor === document.querySelector('dialog[open] textarea[data-value]').id ? 'ok' : 'unlabelled'`); id != "ok" {
+		t.Error("the multi-line value has no label")
+	}
+	tb.typeInto(`dialog[open] textarea[data-value]`, pemKey)
+	masked := `getComputedStyle(document.querySelector('dialog[open] textarea[data-value]')).webkitTextSecurity`
+	if got := eval[string](tb, masked); got != "disc" {
+		t.Errorf("typed multi-line value is not masked: -webkit-text-security %q", got)
+	}
+	tb.screenshot("multiline-masked")
+	tb.click(`dialog[open] button[data-reveal]`)
+	if got := eval[string](tb, masked); got != "none" {
+		t.Errorf("revealed multi-line value still masked: %q", got)
+	}
+	tb.click(`dialog[open] button[data-reveal]`)
+	if got := eval[string](tb, masked); got != "disc" {
+		t.Errorf("hidden again, the value is not masked: %q", got)
+	}
+	// Back to one line is refused while the value has line breaks.
+	tb.click(`dialog[open] button[data-multiline]`)
+	if !eval[bool](tb, `!!document.querySelector('dialog[open] textarea[data-value]')`) {
+		t.Error("switching to one line dropped a multi-line value")
+	}
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog') && document.querySelector('tr[data-name="tls-key"]')`)
+	if _, body := c.do(t, "GET", secretsAPI+"/tls-key/access", ""); !strings.Contains(body, `"value":`+jsonString(pemKey)) {
+		t.Errorf("stored value is not the typed PEM key with its line breaks: %s", body)
+	}
+
+	// Pasting several lines into the one-line field.
+	tb.click(`button[aria-label="Edit tls-key"]`)
+	tb.wait(`document.querySelector('dialog[open] input[data-value]')`)
+	if eval[bool](tb, `!!document.querySelector('dialog[open] textarea')`) {
+		t.Error("the edit dialog opened in multi-line mode")
+	}
+	eval[bool](tb, `(() => { const dt = new DataTransfer(); dt.setData('text/plain', `+jsonString(pemKey)+`);
+	  document.querySelector('dialog[open] input[data-value]').dispatchEvent(new ClipboardEvent('paste',
+	    { clipboardData: dt, bubbles: true, cancelable: true })); return true; })()`)
+	tb.wait(`document.querySelector('dialog[open] textarea[data-value]')?.value === ` + jsonString(pemKey))
+	if got := eval[string](tb, masked); got != "disc" {
+		t.Errorf("pasted multi-line value is not masked: %q", got)
+	}
+	tb.click(`dialog[open] button[type="submit"]`)
+	tb.wait(`!document.querySelector('dialog') && document.querySelector('#status').textContent.includes('a new version was created')`)
+	if _, body := c.do(t, "GET", secretsAPI+"/tls-key", ""); !strings.Contains(body, `"current_version":2`) {
+		t.Errorf("the pasted value made no version 2: %s", body)
+	}
+	if _, body := c.do(t, "GET", secretsAPI+"/tls-key/access", ""); !strings.Contains(body, jsonString(pemKey)) {
+		t.Errorf("pasted value not stored with its line breaks: %s", body)
+	}
+	// Each line of the key is looked for, so a value shown with its line
+	// breaks changed would still be caught.
+	var lines []string
+	for _, l := range strings.Split(pemKey, "\n") {
+		if strings.HasPrefix(l, "MC4") || strings.HasPrefix(l, "Z8n") {
+			lines = append(lines, l)
+		}
+	}
+	tb.check(lines...)
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// TestBrowserGlobalAudit: a PlatformAdmin (through identity headers, as a
+// gateway sends them) gets the "All audit" page with events of every
+// workspace, filterable by workspace; a workspace Admin does not see the
+// entry, because the API refuses them the global trail.
+func TestBrowserGlobalAudit(t *testing.T) {
+	c := startCoffer(t, map[string]string{"NMP_AUTH_ENABLED": "true", "NMP_AUTH_ADMIN_EMAIL": "boss@corp.com"})
+	for _, ws := range []string{"ml", "web"} {
+		if res, body := c.do(t, "POST", "/apis/entities/v2/workspaces", `{"name":"`+ws+`"}`, "X-NMP-Principal-Id: lead-"+ws); res.StatusCode != 201 {
+			t.Fatalf("create workspace %s: %d %s", ws, res.StatusCode, body)
+		}
+		if res, body := c.do(t, "POST", "/apis/secrets/v2/workspaces/"+ws+"/secrets", `{"name":"k-`+ws+`","value":"`+valueV1+`"}`, "X-NMP-Principal-Id: lead-"+ws); res.StatusCode != 201 {
+			t.Fatalf("create secret: %d %s", res.StatusCode, body)
+		}
+	}
+
+	lead := newTab(t, 1280, 800)
+	setHeaders(t, lead, "X-NMP-Principal-Id", "lead-ml")
+	lead.do(chromedp.Navigate(c.URL + "/#/ws/ml"))
+	lead.wait(`document.querySelector('tr[data-name="k-ml"]')`)
+	if eval[bool](lead, `!!document.querySelector('#tabs a[href="#/audit"]')`) {
+		t.Error("a workspace Admin sees the platform audit entry")
+	}
+	if !eval[bool](lead, `!!document.querySelector('#tabs a[href$="/audit"]')`) {
+		t.Error("the workspace audit entry is missing")
+	}
+
+	tb := newTab(t, 1280, 800)
+	setHeaders(t, tb, "X-NMP-Principal-Id", "boss", "X-NMP-Principal-Email", "boss@corp.com")
+	tb.do(chromedp.Navigate(c.URL + "/#/ws/ml"))
+	tb.wait(`document.querySelector('#tabs a[href="#/audit"]')`)
+	tb.click(`#tabs a[href="#/audit"]`)
+	tb.wait(`document.querySelector('h1')?.textContent === 'Audit trail of all workspaces' && document.querySelectorAll('tr[data-action="secret.create"]').length === 2`)
+	if got := eval[string](tb, `[...document.querySelectorAll('tr[data-action="secret.create"] td[data-label="Workspace"]')].map((c) => c.textContent).sort().join(',')`); got != "ml,web" {
+		t.Errorf("workspaces of the creates: %q, want ml,web", got)
+	}
+	tb.typeInto(`input[id^="aworkspace-"]`, "web")
+	tb.click(`form[role="search"] button[type="submit"]`)
+	tb.wait(`document.querySelectorAll('tbody tr').length > 0 && [...document.querySelectorAll('td[data-label="Workspace"]')].every((c) => c.textContent === 'web')`)
+	tb.screenshot("audit-all")
+	tb.check(valueV1)
+	lead.check(valueV1)
+}
+
+// setHeaders makes the tab send identity headers on every request, as a
+// gateway in front of Coffer would add them.
+func setHeaders(t *testing.T, tb *tab, kv ...string) {
+	t.Helper()
+	hs := network.Headers{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		hs[kv[i]] = kv[i+1]
+	}
+	if _, err := chromedp.Call(tb.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: hs}); err != nil {
+		t.Fatal(err)
+	}
 }

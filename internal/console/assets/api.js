@@ -79,6 +79,7 @@ export const paths = {
   deletedOne: (ws, id) => `/apis/secrets/v2/workspaces/${seg(ws)}/deleted-secrets/${seg(id)}`,
   rotate: '/apis/secrets/v2/rotate-encryption-keys',
   audit: (ws) => `/apis/secrets/v2/workspaces/${seg(ws)}/audit`,
+  auditAll: '/apis/secrets/v2/audit',
 };
 
 /** query builds a query string from the defined entries of o. */

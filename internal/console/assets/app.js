@@ -6,6 +6,7 @@
 //   #/ws/{workspace}/bin             recycle bin
 //   #/ws/{workspace}/members         members and workspace settings
 //   #/ws/{workspace}/audit           the workspace's audit trail
+//   #/audit                          the platform's audit trail (PlatformAdmins)
 //   #/keys                           key rotation
 
 import { h, clear, id } from './dom.js';
@@ -17,7 +18,7 @@ import { relative, exact } from './time.js';
 const $ = (sel) => document.querySelector(sel);
 const main = $('#main');
 let viewRoot = main; // the element the view being built renders into
-const state = { workspaces: [], ws: null, list: { search: '', sort: '-created_at', page: 1, pageSize: 25 } };
+const state = { workspaces: [], ws: null, auditAll: false, list: { search: '', sort: '-created_at', page: 1, pageSize: 25 } };
 
 // ---- messages ------------------------------------------------------------
 
@@ -77,21 +78,59 @@ function nameField(label, rules, initial = '') {
 }
 
 /**
- * valueField is a masked value input with a reveal toggle and a "load from
- * file" button. The value lives only in the input (or, from a file, in this
- * closure) until it is sent, and is cleared when the dialog closes.
+ * valueField is a masked value control with a reveal toggle, a multi-line
+ * mode and a "load from file" button. Single-line values (API keys) go in a
+ * password input; multi-line ones (PEM keys) in a textarea masked by the
+ * stylesheet until revealed. Pasting text with line breaks into the
+ * single-line input switches to the textarea, since an input would silently
+ * drop the breaks. The value lives only in the control (or, from a file, in
+ * this closure) until it is sent, and is cleared when the dialog closes.
  */
 function valueField(label, optional) {
-  const input = h('input', { id: id('value'), type: 'password', autocomplete: 'off', spellcheck: 'false', 'data-value': 'true' });
+  const controlID = id('value');
+  const common = { id: controlID, autocomplete: 'off', spellcheck: 'false', 'data-value': 'true' };
+  const single = h('input', { ...common, type: 'password' });
+  const multi = h('textarea', { ...common, rows: '6', class: 'masked', autocapitalize: 'off', wrap: 'off' });
+  let control = single;
+  let shown = false;
   let fromFile = null;
   const note = h('span', { class: 'hint', 'aria-live': 'polite' });
-  const reveal = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false', text: 'Show' });
+  const reveal = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false', 'data-reveal': 'true', text: 'Show' });
   reveal.setAttribute('aria-label', `Show ${label.toLowerCase()}`);
-  reveal.addEventListener('click', () => {
-    const show = input.type === 'password';
-    input.type = show ? 'text' : 'password';
-    reveal.setAttribute('aria-pressed', String(show));
-    reveal.textContent = show ? 'Hide' : 'Show';
+  const lines = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false', 'data-multiline': 'true', text: 'Multi-line' });
+  const mask = () => {
+    single.type = shown ? 'text' : 'password';
+    multi.classList.toggle('masked', !shown);
+    reveal.setAttribute('aria-pressed', String(shown));
+    reveal.textContent = shown ? 'Hide' : 'Show';
+  };
+  reveal.addEventListener('click', () => { shown = !shown; mask(); });
+  // swap puts the other control in place, carrying the value over; back to
+  // one line only when the value has no line breaks to lose.
+  const swap = (toMulti, text) => {
+    const next = toMulti ? multi : single;
+    if (next === control) return;
+    if (!toMulti && /[\r\n]/.test(multi.value)) {
+      note.textContent = 'The value has several lines: it stays multi-line.';
+      return;
+    }
+    next.value = text !== undefined ? text : control.value;
+    next.disabled = control.disabled;
+    control.value = '';
+    control.replaceWith(next);
+    control = next;
+    lines.setAttribute('aria-pressed', String(toMulti));
+    next.focus();
+  };
+  lines.addEventListener('click', () => swap(control === single));
+  single.addEventListener('paste', (ev) => {
+    const text = ev.clipboardData && ev.clipboardData.getData('text/plain');
+    if (!text || !/[\r\n]/.test(text)) return;
+    ev.preventDefault();
+    const before = single.value.slice(0, single.selectionStart ?? single.value.length);
+    const after = single.value.slice(single.selectionEnd ?? single.value.length);
+    swap(true, before + text + after);
+    note.textContent = 'Pasted several lines: switched to a multi-line value.';
   });
   const fileInput = h('input', { id: id('file'), type: 'file', class: 'visually-hidden' });
   const fileButton = h('button', { type: 'button', class: 'secondary small', text: 'Load from file…' });
@@ -101,30 +140,31 @@ function valueField(label, optional) {
     if (!f) return;
     fromFile = await f.text();
     fileInput.value = '';
-    input.value = '';
-    input.disabled = true;
+    control.value = '';
+    control.disabled = true;
     note.textContent = `Loaded ${f.name} (${f.size} bytes). `;
     note.append(h('button', {
       type: 'button', class: 'link', text: 'Type a value instead',
-      onclick: () => { fromFile = null; input.disabled = false; note.textContent = ''; input.focus(); },
+      onclick: () => { fromFile = null; control.disabled = false; note.textContent = ''; control.focus(); },
     }));
   });
-  input.addEventListener('input', () => { fromFile = null; });
+  for (const c of [single, multi]) c.addEventListener('input', () => { fromFile = null; });
   const hint = optional ? 'Leave empty to keep the current value. Values are never shown again once saved.'
-    : 'Type or paste the value, or load it from a file (multi-line values such as keys). It is never shown again once saved.';
+    : 'Type or paste the value; choose Multi-line for keys such as PEM files, or load it from a file. It is never shown again once saved.';
   const hintID = id('hint');
-  input.setAttribute('aria-describedby', hintID);
+  single.setAttribute('aria-describedby', hintID);
+  multi.setAttribute('aria-describedby', hintID);
   const el = h('div', { class: 'field' },
-    h('label', { for: input.id, text: label }),
-    h('div', { class: 'value-row' }, input, reveal, fileButton),
+    h('label', { for: controlID, text: label }),
+    h('div', { class: 'value-row' }, single, reveal, lines, fileButton),
     fileInput,
     h('label', { for: fileInput.id, class: 'visually-hidden', text: `${label} file` }),
     h('div', { id: hintID, class: 'hint', text: hint }),
     note);
   return {
     el,
-    value: () => (fromFile !== null ? fromFile : input.value),
-    clear: () => { fromFile = null; input.value = ''; },
+    value: () => (fromFile !== null ? fromFile : control.value),
+    clear: () => { fromFile = null; single.value = ''; multi.value = ''; },
   };
 }
 
@@ -570,21 +610,28 @@ const auditActions = ['secret.create', 'secret.update', 'secret.delete', 'secret
 const auditOutcomes = ['success', 'denied', 'not_found', 'conflict', 'invalid', 'error'];
 const auditSince = [['', 'Any time'], ['3600', 'Last hour'], ['86400', 'Last 24 hours'], ['604800', 'Last 7 days']];
 
+/**
+ * auditView shows a workspace's audit trail, or with ws null the whole
+ * platform's (PlatformAdmins), which also filters and shows by workspace.
+ */
 async function auditView(ws) {
   const root = viewRoot;
-  const f = { secret: '', principal: '', action: '', outcome: '', since: '', page: 1 };
+  const f = { workspace: '', secret: '', principal: '', action: '', outcome: '', since: '', page: 1 };
+  const workspace = ws ? null : h('input', { id: id('aworkspace'), type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const secret = h('input', { id: id('asecret'), type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const principal = h('input', { id: id('aprincipal'), type: 'text', autocomplete: 'off', spellcheck: 'false' });
   const action = h('select', { id: id('aaction') }, h('option', { value: '', text: 'Any' }), auditActions.map((a) => h('option', { value: a, text: a })));
   const outcome = h('select', { id: id('aoutcome') }, h('option', { value: '', text: 'Any' }), auditOutcomes.map((o) => h('option', { value: o, text: o.replace('_', ' ') })));
   const since = h('select', { id: id('asince') }, auditSince.map(([v, t]) => h('option', { value: v, text: t })));
   const form = h('form', { class: 'toolbar', role: 'search', novalidate: true },
-    field('Secret', secret), field('Principal', principal), field('Action', action), field('Outcome', outcome), field('When', since),
+    workspace ? field('Workspace', workspace) : null, field('Secret', secret), field('Principal', principal), field('Action', action), field('Outcome', outcome), field('When', since),
     h('button', { type: 'submit', class: 'secondary', text: 'Apply filters' }));
   const results = h('div', { id: 'audit-results', 'aria-live': 'polite' });
-  root.append(heading(`Audit trail of ${ws}`), form, results);
+  const title = ws ? `Audit trail of ${ws}` : 'Audit trail of all workspaces';
+  root.append(heading(title), form, results);
   const load = async () => {
     const q = { page: f.page, page_size: 50 };
+    if (f.workspace) q['filter[workspace]'] = f.workspace;
     if (f.secret) q['filter[secret]'] = f.secret;
     if (f.principal) q['filter[principal]'] = f.principal;
     if (f.action) q['filter[action]'] = f.action;
@@ -592,7 +639,7 @@ async function auditView(ws) {
     if (f.since) q['filter[time][gte]'] = new Date(Date.now() - Number(f.since) * 1000).toISOString();
     let page;
     try {
-      page = await call('GET', paths.audit(ws) + query(q));
+      page = await call('GET', (ws ? paths.audit(ws) : paths.auditAll) + query(q));
     } catch (e) {
       clear(results).append(h('p', { class: 'error', role: 'alert', text: e.message }));
       return;
@@ -604,12 +651,14 @@ async function auditView(ws) {
     }
     const rows = page.data.map((ev) => h('tr', { 'data-action': ev.action, 'data-outcome': ev.outcome },
       cell('Time', time(ev.time)),
+      ws ? null : cell('Workspace', ev.workspace ? h('span', { class: 'mono', text: ev.workspace }) : '—'),
       cell('Action', h('span', { class: 'mono', text: ev.action })),
       cell('Outcome', h('span', { class: `outcome outcome-${ev.outcome}`, text: `${ev.outcome.replace('_', ' ')} (${ev.status})` })),
       cell('Secret', ev.secret ? h('span', { class: 'mono', text: ev.version ? `${ev.secret} v${ev.version}` : ev.secret }) : '—'),
       cell('Principal', ev.principal ? (ev.on_behalf_of ? `${ev.principal} for ${ev.on_behalf_of}` : ev.principal) : '—'),
       cell('Request', h('span', { class: 'mono small', text: ev.request_id || '' }))));
-    results.append(table(`Audit trail of ${ws}`, ['Time', 'Action', 'Outcome', 'Secret', 'Principal', 'Request'], rows));
+    const cols = ['Time', ...(ws ? [] : ['Workspace']), 'Action', 'Outcome', 'Secret', 'Principal', 'Request'];
+    results.append(table(title, cols, rows));
     const p = page.pagination;
     results.append(h('nav', { class: 'pager', 'aria-label': 'Pages' },
       h('button', { type: 'button', class: 'secondary', text: 'Newer', disabled: p.page <= 1, onclick: () => { f.page -= 1; load(); } }),
@@ -618,11 +667,25 @@ async function auditView(ws) {
   };
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    Object.assign(f, { secret: secret.value.trim(), principal: principal.value.trim(), action: action.value,
+    Object.assign(f, { workspace: workspace ? workspace.value.trim() : '', secret: secret.value.trim(), principal: principal.value.trim(), action: action.value,
       outcome: outcome.value, since: since.value, page: 1 });
     load();
   });
   await load();
+}
+
+/**
+ * probeAuditAll asks the API whether the caller may read the platform's
+ * audit trail: the nav entry is hidden when it answers 401 or 403, so the
+ * API, not the console, decides who sees it.
+ */
+async function probeAuditAll() {
+  try {
+    await call('GET', paths.auditAll + query({ page_size: 1 }));
+    state.auditAll = true;
+  } catch (e) {
+    state.auditAll = !(e instanceof APIError && (e.status === 401 || e.status === 403));
+  }
 }
 
 // ---- routing -------------------------------------------------------------
@@ -635,6 +698,7 @@ function tabs(ws) {
     ['Members', `#/ws/${encodeURIComponent(ws)}/members`],
     ['Audit', `#/ws/${encodeURIComponent(ws)}/audit`],
   ] : [];
+  if (state.auditAll) items.push(['All audit', '#/audit']);
   items.push(['Keys', '#/keys']);
   clear($('#tabs')).append(...items.map(([t, href]) => h('li', {},
     h('a', { href, text: t, 'aria-current': cur === href || (t === 'Secrets' && cur.includes('/secret/')) ? 'page' : false }))));
@@ -644,6 +708,7 @@ function parse() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').map((p) => { try { return decodeURIComponent(p); } catch { return p; } });
   if (parts[0] === 'ws' && parts[1]) return { ws: parts[1], view: parts[2] || 'secrets', name: parts[3] };
   if (parts[0] === 'keys') return { view: 'keys' };
+  if (parts[0] === 'audit') return { view: 'audit-all' };
   return { view: 'home' };
 }
 
@@ -680,6 +745,7 @@ async function route() {
       case 'members': document.title = `Members · ${r.ws} · Coffer`; await membersView(r.ws); break;
       case 'audit': document.title = `Audit · ${r.ws} · Coffer`; await auditView(r.ws); break;
       case 'keys': document.title = 'Keys · Coffer'; keysView(); break;
+      case 'audit-all': document.title = 'Audit · Coffer'; await auditView(null); break;
       default: view.append(heading('Nothing here'), h('p', {}, h('a', { href: '#/', text: 'Go to your workspaces' })));
     }
   } catch (e) {
@@ -701,6 +767,7 @@ async function start() {
   window.addEventListener('hashchange', route);
   try {
     await loadWorkspaces();
+    await probeAuditAll();
   } catch (e) {
     if (e instanceof APIError && e.status === 401) {
       clear(main).append(heading('Sign-in required'),
