@@ -3,8 +3,9 @@ package auth
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
 const (
@@ -50,26 +51,64 @@ func NewEngine(cfg Config, b Bindings, opts ...Option) (*Engine, error) {
 // of the Engine allows.
 func (e *Engine) Enabled() bool { return e.cfg.Enabled }
 
-// Request is what the decision needs to know about one HTTP request.
+// Where says in which workspace a Need's permission is checked.
+type Where uint8
+
+// The places a permission is checked. The zero Where is none of them: a
+// Need must say where, and Decide refuses one that does not (except to
+// PlatformAdmin, who passes every check).
+const (
+	// InWorkspace: the permission in the request's workspace (Request.Workspace).
+	InWorkspace Where = iota + 1
+	// InSystem: only a PlatformAdmin bound in the system workspace
+	// (rotation). The permission names the operation for the reader.
+	InSystem
+	// Authenticated: any authenticated caller whose scopes pass. The
+	// operation itself narrows what the caller sees or may do: the
+	// workspace list is filtered, workspace creation makes the caller
+	// Admin of its own workspace, the audit trail of every workspace asks
+	// CheckAuditAll.
+	Authenticated
+)
+
+// Need is what one operation requires (docs/auth.md "How a request is
+// decided"). The HTTP route table holds one per route.
+type Need struct {
+	// Permission is the permission the operation needs where Where says;
+	// "" only with Authenticated.
+	Permission string
+	// Scopes are alternatives: any one of them satisfies the scope check.
+	Scopes []string
+	Where  Where
+	// ServicesOnly: only service principals may call the operation,
+	// whatever roles others hold (reading a value).
+	ServicesOnly bool
+}
+
+// Request is what a decision is made on: who asks, for which operation and
+// in which workspace.
 type Request struct {
-	Method string
-	// Path is the request path without the query, as received (escaped).
-	Path string
-	// PathKnown reports whether any route pattern (any method, public ones
-	// included) matches Path: services may reach the router's 404.
-	PathKnown bool
-	// Pattern is the route pattern matched for Method, "" when none.
-	Pattern string
-	// Param returns a decoded path parameter of the matched route; nil
-	// when no route matched.
-	Param     func(name string) string
 	Principal Principal
+	// Need is the operation's requirement; nil when the request names no
+	// operation (no route serves its method and path).
+	Need *Need
+	// Workspace is where a Need with InWorkspace is checked.
+	Workspace string
+	// Exists reports, when Need is nil, whether the request names
+	// something that exists with other operations (a known path with
+	// another method): a service asking for nothing that exists is let
+	// through to be told so, one asking for the wrong operation is not.
+	Exists bool
+	// ReadsValue: the request reads, or is shaped like a request reading,
+	// a secret value; only service principals may (see
+	// Need.ServicesOnly), even when no operation matched.
+	ReadsValue bool
 }
 
 // Decide is step 3 of docs/auth.md "For integrators". It returns nil when the request
-// may proceed, else an *Error: 400 for a permission-like scope, 401 for a
-// denied anonymous caller, 403 for any other denial, 500 when bindings
-// could not be read.
+// may proceed, else an *Error: KindBadRequest for a permission-like
+// scope, KindUnauthenticated for a denied anonymous caller, KindForbidden
+// for any other denial, KindInternal when bindings could not be read.
 func (e *Engine) Decide(ctx context.Context, req Request) error {
 	if !e.cfg.Enabled {
 		return nil
@@ -87,39 +126,31 @@ func (e *Engine) Decide(ctx context.Context, req Request) error {
 	return nil
 }
 
-// Allowed is the decision of docs/auth.md "Roles" on its own; the error is a
-// binding lookup failure. Rules that need no lookup run first, so most
-// requests cost one query.
+// Allowed is the decision of docs/auth.md "How a request is decided" on
+// its own; the error is a binding lookup failure. Rules that need no
+// lookup run first, so most requests cost one query.
 func (e *Engine) Allowed(ctx context.Context, req Request) (bool, error) {
 	p := req.Principal
 	a := p.Applicable()
-	if a.Empty() || (isAccessShape(req.Path) && !p.IsService()) {
+	readsValue := req.ReadsValue || req.Need != nil && req.Need.ServicesOnly
+	if a.Empty() || (readsValue && !p.IsService()) {
 		return false, nil
 	}
-	if p.IsService() && !req.PathKnown {
+	if p.IsService() && req.Need == nil && !req.Exists {
 		return true, nil
 	}
 	rr := e.reader()
-	if route, ok := LookupRoute(req.Method, req.Pattern); ok && scopesPass(p.Scopes, route.Scopes) {
-		switch {
-		case route.Permission == "":
+	if n := req.Need; n != nil && scopesPass(p.Scopes, n.Scopes) {
+		switch n.Where {
+		case Authenticated:
 			return true, nil
-		case route.WorkspaceParam != "":
-			if ok, err := rr.hasAll(ctx, a, param(req, route.WorkspaceParam), route.Permission); ok || err != nil {
+		case InWorkspace:
+			if ok, err := rr.hasAll(ctx, a, req.Workspace, n.Permission); ok || err != nil {
 				return ok, err
 			}
-		case route.Method == http.MethodGet:
-			return true, nil
 		}
 	}
 	return rr.platformAdmin(ctx, a)
-}
-
-func param(req Request, name string) string {
-	if req.Param == nil {
-		return ""
-	}
-	return req.Param(name)
 }
 
 // HasPermissions is the permission check of docs/auth.md "Roles" for the handler checks of "Platform services: reading values": true when a
@@ -138,27 +169,27 @@ func (e *Engine) HasPermissions(ctx context.Context, set Set, ws string, perms .
 
 // CheckAccess is the /access on-behalf-of check (docs/auth.md "Platform services: reading values"): with
 // on-behalf-of, that user must hold secrets.read in ws (faithfully not
-// secrets.access). It returns nil, a 403 or a 500 *Error.
+// secrets.access). It returns nil, or an *Error of KindForbidden or KindInternal.
 func (e *Engine) CheckAccess(ctx context.Context, p Principal, ws string) error {
 	if !e.cfg.Enabled || p.OnBehalfOf == "" {
 		return nil
 	}
-	return e.check(ctx, p.OnBehalfOfSet(), ws, PermSecretsRead)
+	return e.check(ctx, p.OnBehalfOfSet(), ws, secrets.PermSecretsRead)
 }
 
-// CheckRotate is the rotation check (docs/auth.md "Platform services: reading values"). It returns nil, a 403 or
-// a 500 *Error.
+// CheckRotate is the rotation check (docs/auth.md "Platform services: reading values"). It returns nil, or an
+// *Error of KindForbidden or KindInternal.
 func (e *Engine) CheckRotate(ctx context.Context, p Principal) error {
 	if !e.cfg.Enabled {
 		return nil
 	}
-	return e.check(ctx, p.Applicable(), SystemWorkspace, PermSecretsRotate)
+	return e.check(ctx, p.Applicable(), SystemWorkspace, secrets.PermSecretsRotate)
 }
 
 // CheckAuditAll admits the audit trail of every workspace
 // (docs/operations.md, "Audit trail"): PlatformAdmin in system and
-// platform services acting for no user. It returns nil, a 403 or a 500
-// *Error.
+// platform services acting for no user. It returns nil, or an *Error of
+// KindForbidden or KindInternal.
 func (e *Engine) CheckAuditAll(ctx context.Context, p Principal) error {
 	if !e.cfg.Enabled || p.IsService() && p.OnBehalfOf == "" {
 		return nil
@@ -196,7 +227,7 @@ type Visibility struct {
 func (v Visibility) Contains(name string) bool { return v.All || slices.Contains(v.Names, name) }
 
 // VisibleWorkspaces filters GET /apis/entities/v2/workspaces. Errors are
-// binding lookup failures (answer 500 Internal authorization error).
+// binding lookup failures (the HTTP layer answers them as KindInternal).
 func (e *Engine) VisibleWorkspaces(ctx context.Context, p Principal) (Visibility, error) {
 	if !e.cfg.Enabled || (p.IsService() && p.OnBehalfOf == "") {
 		return Visibility{All: true}, nil
@@ -250,7 +281,7 @@ func (r *roleReader) platformAdmin(ctx context.Context, set Set) (bool, error) {
 		return false, err
 	}
 	for _, p := range set.Members() {
-		if slices.Contains(m[p], RolePlatformAdmin) {
+		if slices.Contains(m[p], secrets.RolePlatformAdmin) {
 			return true, nil
 		}
 	}
@@ -267,9 +298,11 @@ func (r *roleReader) hasAll(ctx context.Context, set Set, ws string, perms ...st
 	for _, p := range set.Members() {
 		own := m[p]
 		if p == set.ID && isService(p) && len(own) == 0 {
-			own = []string{RoleServiceSystem}
+			own = []string{secrets.RoleServiceSystem}
 		}
-		if !slices.ContainsFunc(perms, func(perm string) bool { return !anyGrants(own, perm) && !anyGrants(m[Wildcard], perm) }) {
+		if !slices.ContainsFunc(perms, func(perm string) bool {
+			return !secrets.AnyRoleGrants(own, perm) && !secrets.AnyRoleGrants(m[Wildcard], perm)
+		}) {
 			return true, nil
 		}
 	}

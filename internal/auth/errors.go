@@ -1,7 +1,5 @@
 package auth
 
-import "net/http"
-
 // Response details, byte-exact (docs/api.md §12).
 const (
 	MsgUnauthorized        = "Unauthorized"
@@ -12,11 +10,35 @@ const (
 	MsgInvalidToken        = "Invalid or expired token"
 )
 
-// Error is a request the auth layer stops: the pipeline answers Status with
-// {"detail": Detail}. Err is the cause, for logs only: it may describe the
-// token or the binding store and must never reach the client.
+// Kind classifies why the auth layer stopped a request. The HTTP layer maps
+// kinds to statuses in one place; this package knows no protocol.
+type Kind uint8
+
+// The kinds of Error. The zero Kind is KindInternal, so an Error built
+// without one fails closed.
+const (
+	// KindInternal: the decision could not be made (role bindings could not
+	// be read).
+	KindInternal Kind = iota
+	// KindUnauthenticated: an anonymous caller was denied; authenticating
+	// may help.
+	KindUnauthenticated
+	// KindInvalidToken: the caller presented a credential that cannot be
+	// accepted (invalid, expired, unsigned, or bearer auth not configured).
+	KindInvalidToken
+	// KindForbidden: an authenticated caller was denied. It never reveals
+	// whether the resource exists.
+	KindForbidden
+	// KindBadRequest: the request's own authorization input is malformed (a
+	// scope written like a permission).
+	KindBadRequest
+)
+
+// Error is a request the auth layer stops: the caller is told Detail, in
+// the way Kind calls for. Err is the cause, for logs only: it may describe
+// the token or the binding store and must never reach the client.
 type Error struct {
-	Status int
+	Kind   Kind
 	Detail string
 	Err    error
 }
@@ -33,20 +55,21 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 func invalidToken(cause error) *Error {
-	return &Error{Status: http.StatusUnauthorized, Detail: MsgInvalidToken, Err: cause}
+	return &Error{Kind: KindInvalidToken, Detail: MsgInvalidToken, Err: cause}
 }
 
 func internalError(cause error) *Error {
-	return &Error{Status: http.StatusInternalServerError, Detail: MsgInternal, Err: cause}
+	return &Error{Kind: KindInternal, Detail: MsgInternal, Err: cause}
 }
 
-func forbidden() *Error { return &Error{Status: http.StatusForbidden, Detail: MsgForbidden} }
+func forbidden() *Error { return &Error{Kind: KindForbidden, Detail: MsgForbidden} }
 
-// denied maps a denial to 401 for anonymous callers and 403 otherwise, so
-// that a 401 always means "authenticate" and a 403 never reveals existence.
+// denied is a denial: unauthenticated for anonymous callers and forbidden
+// otherwise, so that "authenticate" is only said to those who have not and
+// a refusal never reveals existence.
 func denied(p Principal) *Error {
 	if p.ID == "" {
-		return &Error{Status: http.StatusUnauthorized, Detail: MsgUnauthorized}
+		return &Error{Kind: KindUnauthenticated, Detail: MsgUnauthorized}
 	}
 	return forbidden()
 }

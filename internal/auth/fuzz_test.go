@@ -61,8 +61,8 @@ func fuzzClaims(edits map[string]any) map[string]any {
 }
 
 // FuzzVerifyToken feeds arbitrary bearer tokens through parsing and
-// verification. Whatever the input: no panic, every refusal is a 401 of
-// docs/auth.md, and a token is accepted only if its signature verifies,
+// verification. Whatever the input: no panic, every refusal is an
+// invalid-token *Error (a 401 in docs/auth.md), and a token is accepted only if its signature verifies,
 // checked independently with crypto/ecdsa or crypto/rsa, or if it is an
 // unsigned token while allow_unsigned_jwt is on.
 func FuzzVerifyToken(f *testing.F) {
@@ -90,9 +90,9 @@ func FuzzVerifyToken(f *testing.F) {
 		p, err := e.Identify(context.Background(), http.Header{"Authorization": {"Bearer " + token}}, false)
 		if err != nil {
 			var ae *Error
-			if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized ||
+			if !errors.As(err, &ae) || ae.Kind != KindInvalidToken ||
 				(ae.Detail != MsgInvalidToken && ae.Detail != MsgUnsignedRefused) {
-				t.Fatalf("refusal is not a 401 of docs/auth.md: %v", err)
+				t.Fatalf("refusal is not an invalid-token error of docs/auth.md: %v", err)
 			}
 			return
 		}

@@ -19,10 +19,13 @@ import (
 // tokens, even with hundreds of groups, are far smaller.
 const maxTokenBytes = 64 << 10
 
-// Identify is step 2 of docs/auth.md "For integrators" for a request without a header
-// identity: a bearer token is verified (failures are 401 *Errors), anything
-// else is anonymous. Anonymous scopes come from X-NMP-Scopes, read only when
-// trustedPeer is true. With auth disabled tokens are never examined.
+// Identify is step 2 of docs/auth.md "For integrators" for a request
+// without a header identity: a bearer token is verified (failures are
+// *Errors of KindInvalidToken), anything else is anonymous. Anonymous
+// scopes come from X-NMP-Scopes, read only when trustedPeer is true. With
+// auth disabled tokens are never examined. It takes the request's headers,
+// not the request: reading credentials is input parsing, and the decision
+// that follows knows no protocol.
 func (e *Engine) Identify(ctx context.Context, h http.Header, trustedPeer bool) (Principal, error) {
 	if !e.cfg.Enabled {
 		return Principal{}, nil
@@ -76,7 +79,7 @@ func newVerifier(cfg Config, o options) *verifier {
 
 func (v *verifier) verify(ctx context.Context, token string) (Principal, error) {
 	if !v.cfg.OIDC.Enabled && !v.cfg.AllowUnsignedJWT {
-		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgBearerNotConfigured}
+		return Principal{}, &Error{Kind: KindInvalidToken, Detail: MsgBearerNotConfigured}
 	}
 	alg, err := headerAlg(token)
 	if err != nil {
@@ -103,7 +106,7 @@ func (v *verifier) verify(ctx context.Context, token string) (Principal, error) 
 // signature segment is ignored and iss/aud are not checked.
 func (v *verifier) unsigned(token string) (Principal, error) {
 	if !v.cfg.AllowUnsignedJWT {
-		return Principal{}, &Error{Status: http.StatusUnauthorized, Detail: MsgUnsignedRefused}
+		return Principal{}, &Error{Kind: KindInvalidToken, Detail: MsgUnsignedRefused}
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {

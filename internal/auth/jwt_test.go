@@ -69,8 +69,8 @@ func wantDetail(t *testing.T, err error, detail string) {
 	switch {
 	case detail == "" && err != nil:
 		t.Errorf("unexpected error %v", err)
-	case detail != "" && (!errors.As(err, &ae) || ae.Status != 401 || ae.Detail != detail):
-		t.Errorf("got %v, want 401 %q", err, detail)
+	case detail != "" && (!errors.As(err, &ae) || ae.Kind != KindInvalidToken || ae.Detail != detail):
+		t.Errorf("got %v, want invalid token %q", err, detail)
 	}
 }
 
@@ -188,7 +188,7 @@ func TestMalformedTokens(t *testing.T) {
 		"payload not JSON":    rawSegments(parts[0], enc([]byte("{")), parts[2]),
 		"header alg is a num": rawSegments(enc([]byte(`{"alg":1}`)), parts[1], parts[2]),
 	} {
-		if _, err := j.verify(token); status(err) != 401 || err.(*Error).Detail != MsgInvalidToken {
+		if _, err := j.verify(token); outcome(err) != "invalid token" || err.(*Error).Detail != MsgInvalidToken {
 			t.Errorf("%s: got %v", name, err)
 		}
 	}
@@ -335,7 +335,7 @@ func TestBearerScopeSyntax(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = j.e.Decide(context.Background(), routeCalls("ml")["L"].request(p))
-	if status(err) != 400 || !strings.HasPrefix(err.(*Error).Detail, "Invalid scope 'secrets.read'") {
+	if outcome(err) != "bad request" || !strings.HasPrefix(err.(*Error).Detail, "Invalid scope 'secrets.read'") {
 		t.Errorf("got %v", err)
 	}
 }
@@ -455,7 +455,7 @@ func TestKeySources(t *testing.T) {
 		}{{"weak", weak, "RS256"}, {"p384", k.ec1, "ES256"}, {"off", k.ec1, "ES256"}, {"enc", k.rsa1, "RS256"}, {"hs", []byte("secret"), "HS256"}} {
 			j.clock.advance(refetchInterval)
 			_, err := j.verify(signToken(t, map[string]any{"alg": c.alg, "kid": c.kid}, j.claims(nil), c.key))
-			if status(err) != 401 {
+			if outcome(err) != "invalid token" {
 				t.Errorf("%s: %v", c.kid, err)
 			}
 		}

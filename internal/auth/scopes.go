@@ -14,13 +14,13 @@ func ScopesFromHeader(h http.Header) []string {
 	return strings.Fields(v)
 }
 
-// CheckScopeSyntax returns a 400 *Error for the first scope written like a
+// CheckScopeSyntax returns a KindBadRequest *Error for the first scope written like a
 // permission (docs/auth.md "Roles"). Callers pass permissions in X-NMP-Scopes by
 // mistake often enough that a silent scope mismatch would hide the bug.
 func CheckScopeSyntax(scopes []string) error {
 	for _, s := range scopes {
 		if looksLikePermission(s) {
-			return &Error{Status: http.StatusBadRequest, Detail: "Invalid scope '" + s +
+			return &Error{Kind: KindBadRequest, Detail: "Invalid scope '" + s +
 				"': this value uses permission syntax (dots). Scopes use colons (e.g. 'secrets:read'). Did you pass a permission by mistake?"}
 		}
 	}

@@ -1,5 +1,7 @@
 package auth
 
+import "github.com/coffer-dev/coffer/internal/secrets"
+
 // Seed is a role binding Coffer creates once per database at startup
 // (docs/auth.md "Roles"); the storage layer records that it did, so a seed removed
 // through the members API stays removed.
@@ -22,11 +24,11 @@ func Seeds(c Config) []Seed {
 		ws = DefaultWorkspace
 	}
 	seeds := []Seed{
-		{Workspace: ws, Principal: Wildcard, Role: RoleEditor},
-		{Workspace: SystemWorkspace, Principal: Wildcard, Role: RoleViewer},
+		{Workspace: ws, Principal: Wildcard, Role: secrets.RoleEditor},
+		{Workspace: SystemWorkspace, Principal: Wildcard, Role: secrets.RoleViewer},
 	}
 	if c.AdminEmail != "" {
-		seeds = append(seeds, Seed{Workspace: SystemWorkspace, Principal: c.AdminEmail, Role: RolePlatformAdmin})
+		seeds = append(seeds, Seed{Workspace: SystemWorkspace, Principal: c.AdminEmail, Role: secrets.RolePlatformAdmin})
 	}
 	return seeds
 }

@@ -48,31 +48,6 @@ type auditSpec struct {
 	ok     int
 }
 
-// auditSpecs maps routes (method, pattern) to their action. Routes not
-// listed (workspace and member lists, health, the audit queries
-// themselves) are not recorded.
-var auditSpecs = map[[2]string]auditSpec{
-	{http.MethodPost, secretsBase}:                                           {secrets.ActionSecretCreate, auditWrite, http.StatusCreated},
-	{http.MethodGet, secretsBase}:                                            {secrets.ActionSecretList, auditRead, http.StatusOK},
-	{http.MethodGet, secretsBase + "/{name}"}:                                {secrets.ActionSecretRead, auditRead, http.StatusOK},
-	{http.MethodPatch, secretsBase + "/{name}"}:                              {secrets.ActionSecretUpdate, auditWrite, http.StatusOK},
-	{http.MethodDelete, secretsBase + "/{name}"}:                             {secrets.ActionSecretDelete, auditWrite, http.StatusNoContent},
-	{http.MethodGet, secretsBase + "/{name}/access"}:                         {secrets.ActionSecretAccess, auditAccess, http.StatusOK},
-	{http.MethodGet, secretsBase + "/{name}/versions"}:                       {secrets.ActionSecretRead, auditRead, http.StatusOK},
-	{http.MethodPost, secretsBase + "/{name}/versions/{version}/restore"}:    {secrets.ActionSecretRestore, auditWrite, http.StatusOK},
-	{http.MethodDelete, secretsBase + "/{name}/versions/{version}"}:          {secrets.ActionVersionDestroy, auditWrite, http.StatusNoContent},
-	{http.MethodGet, deletedBase}:                                            {secrets.ActionSecretList, auditRead, http.StatusOK},
-	{http.MethodPost, deletedBase + "/{id}/restore"}:                         {secrets.ActionSecretRestore, auditWrite, http.StatusOK},
-	{http.MethodDelete, deletedBase + "/{id}"}:                               {secrets.ActionSecretPurge, auditWrite, http.StatusNoContent},
-	{http.MethodPost, "/apis/secrets/v2/rotate-encryption-keys"}:             {secrets.ActionKeysRotate, auditAfter, http.StatusAccepted},
-	{http.MethodPost, workspacesBase}:                                        {secrets.ActionWorkspaceCreate, auditWrite, http.StatusCreated},
-	{http.MethodPut, workspacesBase + "/{name}"}:                             {secrets.ActionWorkspaceUpdate, auditWrite, http.StatusOK},
-	{http.MethodDelete, workspacesBase + "/{name}"}:                          {secrets.ActionWorkspaceDelete, auditWrite, http.StatusOK},
-	{http.MethodPost, workspacesBase + "/{workspace}/members"}:               {secrets.ActionMemberAdd, auditWrite, http.StatusCreated},
-	{http.MethodPut, workspacesBase + "/{workspace}/members/{principal}"}:    {secrets.ActionMemberSet, auditWrite, http.StatusOK},
-	{http.MethodDelete, workspacesBase + "/{workspace}/members/{principal}"}: {secrets.ActionMemberRemove, auditWrite, http.StatusOK},
-}
-
 // auditReq is the audit state of one request.
 type auditReq struct {
 	d    secrets.AuditDraft

@@ -8,7 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -115,7 +114,7 @@ func rolesOf(o object, required bool, is *items) []string {
 		if required {
 			is.add(&item{Type: "missing", Loc: loc, Msg: "Field required", Input: o.raw})
 		}
-		return []string{auth.RoleEditor}
+		return []string{secrets.RoleEditor}
 	}
 	var elems []json.RawMessage
 	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
@@ -127,7 +126,7 @@ func rolesOf(o object, required bool, is *items) []string {
 		role, it := (object{fields: map[string]json.RawMessage{"r": e}, echo: true}).str(stringRule{name: "r", required: true})
 		if it != nil {
 			it.Loc = []any{"body", "roles", i}
-		} else if !auth.IsAssignableRole(*role) {
+		} else if !secrets.IsAssignableRole(*role) {
 			it = &item{Type: "value_error", Loc: []any{"body", "roles", i}, Input: rawString(*role), Ctx: errorCtx,
 				Msg: "Value error, Unknown role '" + *role + "'. Allowed roles: Viewer, Editor, Admin, PlatformAdmin"}
 		}

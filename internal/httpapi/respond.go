@@ -10,7 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/envelope"
+	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -58,7 +60,8 @@ func writeDetail(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, detail{msg})
 }
 
-// statusOf is the one place where domain error kinds become HTTP statuses.
+// statusOf and authStatusOf are the one place where domain error kinds
+// become HTTP statuses.
 var statusOf = map[secrets.Kind]int{
 	secrets.KindNotFound:  http.StatusNotFound,
 	secrets.KindConflict:  http.StatusConflict,
@@ -67,6 +70,41 @@ var statusOf = map[secrets.Kind]int{
 	secrets.KindInternal:  http.StatusInternalServerError,
 
 	secrets.KindPrecondition: http.StatusPreconditionFailed,
+}
+
+// authStatusOf is where the auth layer's refusals become HTTP statuses:
+// 401 means "authenticate", and a 403 never reveals whether the resource
+// exists (docs/auth.md "Deliberate reference behaviour (keep it)").
+var authStatusOf = map[auth.Kind]int{
+	auth.KindInternal:        http.StatusInternalServerError,
+	auth.KindUnauthenticated: http.StatusUnauthorized,
+	auth.KindInvalidToken:    http.StatusUnauthorized,
+	auth.KindForbidden:       http.StatusForbidden,
+	auth.KindBadRequest:      http.StatusBadRequest,
+}
+
+// authOutcome is the metrics outcome of a refusal of each kind.
+var authOutcome = map[auth.Kind]metrics.AuthOutcome{
+	auth.KindInternal:        metrics.AuthError,
+	auth.KindUnauthenticated: metrics.AuthUnauthorized,
+	auth.KindInvalidToken:    metrics.AuthUnauthorized,
+	auth.KindForbidden:       metrics.AuthForbidden,
+	auth.KindBadRequest:      metrics.AuthBadRequest,
+}
+
+// writeAuthError answers an *auth.Error (anything else is an internal
+// one); a cause goes to the log only, and only for internal errors. It
+// returns the outcome for metrics.
+func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) metrics.AuthOutcome {
+	var ae *auth.Error
+	if !errors.As(err, &ae) {
+		ae = &auth.Error{Kind: auth.KindInternal, Detail: auth.MsgInternal, Err: err}
+	}
+	if ae.Kind == auth.KindInternal {
+		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err.Error())
+	}
+	writeDetail(w, authStatusOf[ae.Kind], ae.Detail)
+	return authOutcome[ae.Kind]
 }
 
 // MsgProviderUnavailable is the detail of a 503 for a key provider that

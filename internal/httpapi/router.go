@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/coffer-dev/coffer/internal/auth"
@@ -17,6 +18,7 @@ type route struct {
 	pattern string
 	handle  func(s *Server, w http.ResponseWriter, r *http.Request, p params)
 	public  bool      // no identity parsing, no authorization (health, discovery)
+	authz   authz     // who may call it; required unless public (routes.go)
 	audit   auditSpec // the audit action; zero for routes not recorded (audit.go)
 	segs    []string  // pattern segments; a parameter is "" here, named in names
 	names   []string  // parameter names, in path order
@@ -24,6 +26,27 @@ type route struct {
 	// GET route); nil without metrics.
 	obs, headObs *metrics.Route
 	pmask        uint32 // bit i set: segment i is a parameter ("/" has one empty literal)
+}
+
+// authzProblem says what is wrong with the route's authorization
+// requirement, "" if nothing: a row that forgot it would be refused to all
+// but PlatformAdmin, one naming a parameter its pattern lacks would check
+// the permission in the workspace "".
+func (r *route) authzProblem() string {
+	n := r.authz.need
+	switch {
+	case r.public:
+		return ""
+	case n.Where == 0:
+		return "no authorization requirement"
+	case n.Permission == "" && n.Where != auth.Authenticated:
+		return "no permission"
+	case (n.Where == auth.InWorkspace) != (r.authz.wsParam != ""):
+		return "a workspace parameter exactly when the permission is checked in a workspace"
+	case r.authz.wsParam != "" && !slices.Contains(r.names, r.authz.wsParam):
+		return "no path parameter {" + r.authz.wsParam + "}"
+	}
+	return ""
 }
 
 // maxParams is the most {param} segments a pattern may have.
@@ -73,6 +96,9 @@ func newRouter(rs []*route) *router {
 		}
 		if len(r.names) > maxParams {
 			panic("httpapi: route " + r.pattern + " has more than maxParams parameters")
+		}
+		if msg := r.authzProblem(); msg != "" {
+			panic("httpapi: route " + r.method + " " + r.pattern + ": " + msg)
 		}
 	}
 	return &router{routes: rs}

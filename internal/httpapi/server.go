@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -163,7 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		au = s.startAudit(r, m)
 		defer func() { s.endAudit(r.Context(), au, sw.status) }()
 	}
-	p, method, ok := s.identify(sw, r, m)
+	p, method, ok := s.identify(sw, r, &m)
 	if au != nil {
 		au.identified(p, method)
 	}
@@ -217,7 +216,7 @@ func (s *Server) release() {
 // anonymous, then the decision. It answers the request itself when it must
 // stop (ok false); p and method (header, jwt or none, for the audit trail)
 // are then whatever was learnt before the refusal.
-func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (p auth.Principal, method string, ok bool) {
+func (s *Server) identify(w http.ResponseWriter, r *http.Request, m *Match) (p auth.Principal, method string, ok bool) {
 	ctx := r.Context()
 	trusted := s.trusted.Contains(r.RemoteAddr)
 	have := false
@@ -248,9 +247,7 @@ func (s *Server) identify(w http.ResponseWriter, r *http.Request, m Match) (p au
 			return auth.Principal{}, method, false
 		}
 	}
-	err := s.auth.Decide(ctx, auth.Request{Method: r.Method, Path: r.URL.EscapedPath(),
-		PathKnown: m.Found(), Pattern: m.Pattern(), Param: m.Param, Principal: p})
-	if err != nil {
+	if err := s.auth.Decide(ctx, authRequest(p, m, r.URL.EscapedPath())); err != nil {
 		s.metrics.Auth(authMetric(method), s.writeAuthError(w, r, err))
 		return p, method, false
 	}
@@ -267,28 +264,6 @@ func authMetric(method string) metrics.AuthMethod {
 		return metrics.AuthJWT
 	}
 	return metrics.AuthNone
-}
-
-// writeAuthError answers an *auth.Error; its cause goes to the log only.
-// It returns the outcome for metrics.
-func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) metrics.AuthOutcome {
-	var ae *auth.Error
-	if !errors.As(err, &ae) {
-		ae = &auth.Error{Status: http.StatusInternalServerError, Detail: auth.MsgInternal, Err: err}
-	}
-	if ae.Status == http.StatusInternalServerError {
-		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err.Error())
-	}
-	writeDetail(w, ae.Status, ae.Detail)
-	switch ae.Status {
-	case http.StatusUnauthorized:
-		return metrics.AuthUnauthorized
-	case http.StatusForbidden:
-		return metrics.AuthForbidden
-	case http.StatusBadRequest:
-		return metrics.AuthBadRequest
-	}
-	return metrics.AuthError
 }
 
 // warnUntrusted logs, at most once a minute, that identity headers from a

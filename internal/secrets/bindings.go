@@ -17,15 +17,10 @@ type Binding struct {
 	GrantedAt                  time.Time
 }
 
-// AdminRole is the role the last-admin rule protects (docs/api.md §9.7) and the
-// role a workspace creator receives. The storage layer names it itself
-// rather than importing the auth package, which sits above it.
-const AdminRole = "Admin"
-
 // Role binding errors, returned (possibly wrapped) by Store implementations.
 var (
 	// ErrLastAdmin refuses a change that would leave a workspace without
-	// any principal holding AdminRole.
+	// any principal holding RoleAdmin.
 	ErrLastAdmin = errors.New("last admin")
 	// ErrUnstorableText refuses a principal or role that is not valid UTF-8
 	// or contains a NUL byte. PostgreSQL's text type cannot hold such

@@ -31,7 +31,7 @@ var (
 // internal/store/storetest defines the behaviour every backend must have.
 type Store interface {
 	// CreateWorkspace inserts w; ErrAlreadyExists if the name is taken.
-	// When admin is not "" the same transaction binds admin as AdminRole of
+	// When admin is not "" the same transaction binds admin as RoleAdmin of
 	// the new workspace (granted by admin, at w.CreatedAt), so a creator is
 	// never left without the right to manage what it created.
 	// ErrUnstorableText if admin cannot be stored.
@@ -175,13 +175,13 @@ type Store interface {
 	GrantRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error
 	// SetRoles makes principal's roles in ws exactly roles: it removes the
 	// others and grants the missing ones (by, at); kept roles are untouched.
-	// If principal holds AdminRole, roles lacks it and no other principal
-	// holds AdminRole in ws, it returns ErrLastAdmin and changes nothing.
+	// If principal holds RoleAdmin, roles lacks it and no other principal
+	// holds RoleAdmin in ws, it returns ErrLastAdmin and changes nothing.
 	// ErrNotFound if ws does not exist.
 	SetRoles(ctx context.Context, ws, principal string, roles []string, by *string, at time.Time) error
 	// RemoveMember deletes all of principal's roles in ws and returns how
 	// many were removed. ErrNotFound if it holds none (or ws is missing);
-	// ErrLastAdmin if it holds AdminRole and no other principal does.
+	// ErrLastAdmin if it holds RoleAdmin and no other principal does.
 	RemoveMember(ctx context.Context, ws, principal string) (int, error)
 	// Seed creates b once per database: if no seed named key was ever
 	// recorded, it records key and inserts b (an identical existing binding

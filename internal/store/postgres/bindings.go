@@ -119,7 +119,7 @@ func (s *Store) setRoles(ctx context.Context, ws, principal string, roles []stri
 	}
 	var found, refused bool
 	err := s.afterLock(ctx, ws, func(row pgx.Row) error { return row.Scan(&found, &refused) },
-		qSetRoles, ws, principal, nonNil(roles), by, ts(at), secrets.AdminRole)
+		qSetRoles, ws, principal, nonNil(roles), by, ts(at), secrets.RoleAdmin)
 	switch {
 	case err != nil:
 		return bindingErr(err)
@@ -140,7 +140,7 @@ func (s *Store) removeMember(ctx context.Context, ws, principal string) (int, er
 	var removed int
 	var refused bool
 	err := s.afterLock(ctx, ws, func(row pgx.Row) error { return row.Scan(&removed, &refused) },
-		qRemoveMember, ws, principal, secrets.AdminRole)
+		qRemoveMember, ws, principal, secrets.RoleAdmin)
 	switch {
 	case err != nil:
 		return 0, err

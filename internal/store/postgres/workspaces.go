@@ -17,7 +17,7 @@ func (s *Store) createWorkspace(ctx context.Context, w secrets.Workspace, admin 
 		return secrets.ErrUnstorableText
 	}
 	_, err := s.db.Exec(ctx, qCreateWorkspace, w.ID, w.Name, w.Description,
-		ts(w.CreatedAt), w.CreatedBy, ts(w.UpdatedAt), w.UpdatedBy, admin, secrets.AdminRole)
+		ts(w.CreatedAt), w.CreatedBy, ts(w.UpdatedAt), w.UpdatedBy, admin, secrets.RoleAdmin)
 	return mapErr(err)
 }
 

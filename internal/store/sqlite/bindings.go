@@ -136,7 +136,7 @@ func (s *Store) SetRoles(ctx context.Context, ws, principal string, roles []stri
 		if err != nil {
 			return err
 		}
-		if slices.Contains(current, secrets.AdminRole) && !slices.Contains(roles, secrets.AdminRole) {
+		if slices.Contains(current, secrets.RoleAdmin) && !slices.Contains(roles, secrets.RoleAdmin) {
 			if err := s.requireOtherAdmin(ctx, tx, ws, principal); err != nil {
 				return err
 			}
@@ -167,7 +167,7 @@ func (s *Store) RemoveMember(ctx context.Context, ws, principal string) (int, er
 			return err
 		case len(current) == 0:
 			return secrets.ErrNotFound
-		case slices.Contains(current, secrets.AdminRole):
+		case slices.Contains(current, secrets.RoleAdmin):
 			if err := s.requireOtherAdmin(ctx, tx, ws, principal); err != nil {
 				return err
 			}
@@ -258,7 +258,7 @@ func (s *Store) currentRoles(ctx context.Context, tx *sql.Tx, ws, principal stri
 // principal holds Admin in ws.
 func (s *Store) requireOtherAdmin(ctx context.Context, tx *sql.Tx, ws, principal string) error {
 	var n int
-	err := tx.StmtContext(ctx, s.w.otherAdmins).QueryRowContext(ctx, ws, principal, secrets.AdminRole).Scan(&n)
+	err := tx.StmtContext(ctx, s.w.otherAdmins).QueryRowContext(ctx, ws, principal, secrets.RoleAdmin).Scan(&n)
 	if err != nil {
 		return err
 	}

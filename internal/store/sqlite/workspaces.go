@@ -23,7 +23,7 @@ func (s *Store) CreateWorkspace(ctx context.Context, w secrets.Workspace, admin 
 		if err != nil || admin == "" {
 			return mapErr(err)
 		}
-		_, err = tx.StmtContext(ctx, s.w.grantRole).ExecContext(ctx, w.Name, admin, secrets.AdminRole,
+		_, err = tx.StmtContext(ctx, s.w.grantRole).ExecContext(ctx, w.Name, admin, secrets.RoleAdmin,
 			admin, micros(w.CreatedAt))
 		return mapErr(err)
 	})

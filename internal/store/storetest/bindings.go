@@ -31,7 +31,7 @@ var bindingTests = []test{
 }
 
 const (
-	viewer, editor, admin, platformAdmin = "Viewer", "Editor", secrets.AdminRole, "PlatformAdmin"
+	viewer, editor, admin, platformAdmin = "Viewer", "Editor", secrets.RoleAdmin, "PlatformAdmin"
 )
 
 func showBinding(b secrets.Binding) string {
