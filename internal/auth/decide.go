@@ -72,7 +72,8 @@ const (
 )
 
 // Need is what one operation requires (docs/auth.md "How a request is
-// decided"). The HTTP route table holds one per route.
+// decided"). The caller states it: the HTTP layer's route table holds one
+// per route.
 type Need struct {
 	// Permission is the permission the operation needs where Where says;
 	// "" only with Authenticated.
@@ -90,14 +91,14 @@ type Need struct {
 type Request struct {
 	Principal Principal
 	// Need is the operation's requirement; nil when the request names no
-	// operation (no route serves its method and path).
+	// operation.
 	Need *Need
 	// Workspace is where a Need with InWorkspace is checked.
 	Workspace string
 	// Exists reports, when Need is nil, whether the request names
-	// something that exists with other operations (a known path with
-	// another method): a service asking for nothing that exists is let
-	// through to be told so, one asking for the wrong operation is not.
+	// something that has other operations: a service asking for nothing
+	// that exists is let through to be told so, one asking for an
+	// operation the thing lacks is not.
 	Exists bool
 	// ReadsValue: the request reads, or is shaped like a request reading,
 	// a secret value; only service principals may (see

@@ -57,9 +57,9 @@ func permissionSegment(seg string) bool {
 
 // scopesPass is the scope check of docs/auth.md "Roles". Scopes without ':' (OIDC's
 // openid, profile, …) carry no API meaning, so they never restrict.
-func scopesPass(have, route []string) bool {
-	if len(route) == 0 || !slices.ContainsFunc(have, func(s string) bool { return strings.Contains(s, ":") }) {
+func scopesPass(have, accepted []string) bool {
+	if len(accepted) == 0 || !slices.ContainsFunc(have, func(s string) bool { return strings.Contains(s, ":") }) {
 		return true
 	}
-	return slices.ContainsFunc(route, func(s string) bool { return slices.Contains(have, s) })
+	return slices.ContainsFunc(accepted, func(s string) bool { return slices.Contains(have, s) })
 }

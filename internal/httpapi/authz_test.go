@@ -125,8 +125,8 @@ func TestAccessShape(t *testing.T) {
 		"/apis/secrets/v2/workspaces/ml/secrets/x%2Faccess": true, // decoded form has the shape
 		"/apis/secrets/v2/workspaces/ml/secrets/n":          false,
 		"/apis/secrets/v2/workspaces/ml/secrets/n/%zz":      false,
-		"":                                                  false,
-		"/":                                                 false,
+		"":  false,
+		"/": false,
 	} {
 		if got := isAccessShape(path); got != want {
 			t.Errorf("isAccessShape(%q) = %v", path, got)
