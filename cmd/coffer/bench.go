@@ -11,17 +11,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coffer-dev/coffer/internal/config"
 	"github.com/coffer-dev/coffer/internal/loadtest"
 )
 
 // benchFlags are the raw flag values; they become a loadtest.Config only
 // after --quick has supplied the defaults the user did not override.
 type benchFlags struct {
-	url, concurrency, ops, jsonPath string
-	pid, preload, replicas, hot     int
-	duration, warmup                time.Duration
-	serverEnv                       []string
-	quick, wrk                      bool
+	url, concurrency, ops, jsonPath, generator string
+	pid, preload, replicas, hot, wrkThreads    int
+	duration, warmup                           time.Duration
+	serverEnv                                  []string
+	quick, wrk                                 bool
+	vault                                      loadtest.VaultConfig
 }
 
 func newBenchCmd() *cobra.Command {
@@ -34,7 +36,12 @@ PostgreSQL database given with --server-env COFFER_DATABASE_DSN=…), preloads s
 workspace, then drives each operation at each concurrency with one keep-alive connection per
 goroutine, and the same for a minimal net/http server (the ceiling). Prints a Markdown table
 (req/s, ratio to the ceiling, p50/p99/p99.9 latency, errors, server peak RSS) on stdout and
-progress on stderr. Exit status 1 when any request failed.`,
+progress on stderr. Exit status 1 when any request failed.
+
+--generator wrk drives every phase (the ceiling included) with wrk and a Lua script per operation.
+--compare-vault-addr adds KV v2 reads and writes against a running OpenBao or Vault, preloaded
+with as many secrets, with the same generator, connections and duration, and a side-by-side table.
+The issue-17 table is: coffer bench --generator wrk (docs/performance.md, "Load test: coffer bench").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -52,6 +59,12 @@ progress on stderr. Exit status 1 when any request failed.`,
 	fl.StringVar(&f.jsonPath, "json", "", "also write the results as JSON to this file")
 	fl.BoolVar(&f.quick, "quick", false, "CI smoke run: 1s per phase, preload 200, concurrency 4 (explicit flags still win)")
 	fl.BoolVar(&f.wrk, "wrk", false, "also drive the ceiling and access with wrk, if installed, to check the Go generator")
+	fl.StringVar(&f.generator, "generator", loadtest.GeneratorGo, "what drives every phase: go (built in) or wrk (needs wrk installed)")
+	fl.IntVar(&f.wrkThreads, "wrk-threads", 1, "wrk's threads (-t), for --generator wrk and --wrk")
+	fl.StringVar(&f.vault.Addr, "compare-vault-addr", "", "also run KV v2 reads and writes against the OpenBao/Vault at this URL, e.g. http://127.0.0.1:8200")
+	fl.StringVar(&f.vault.Token, "compare-vault-token", "", "its token (default $BAO_TOKEN, else $VAULT_TOKEN); never printed")
+	fl.StringVar(&f.vault.Mount, "compare-vault-mount", "secret", "its KV v2 mount")
+	fl.IntVar(&f.vault.PID, "compare-vault-pid", 0, "its pid, to report its CPU and peak RSS")
 	cmd.AddCommand(newCeilingServerCmd())
 	return cmd
 }
@@ -132,7 +145,17 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 			return cfg, fmt.Errorf("--server-env %q: want KEY=VALUE", kv)
 		}
 	}
+	if f.vault.PID != 0 && f.vault.Addr == "" {
+		return cfg, fmt.Errorf("--compare-vault-pid needs --compare-vault-addr")
+	}
 	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk, cfg.Replicas, cfg.Hot = f.url, f.pid, f.serverEnv, f.wrk, f.replicas, f.hot
+	cfg.Generator, cfg.WrkThreads, cfg.Vault = f.generator, f.wrkThreads, f.vault
+	if cfg.Vault.Addr != "" && cfg.Vault.Token == "" {
+		cfg.Vault.Token = firstEnv("BAO_TOKEN", "VAULT_TOKEN")
+	}
+	if f.url == "" {
+		cfg.ServerSettings = serverSettings(f.serverEnv)
+	}
 	cfg.CommandLine = shellJoin(redactServerEnv(os.Args))
 	exe, err := os.Executable()
 	if err != nil {
@@ -155,8 +178,39 @@ func listFlags(cfg *loadtest.Config, cmd *cobra.Command, f benchFlags, set func(
 	return err
 }
 
-// redactServerEnv hides --server-env values in the echoed command line: they
-// are DSNs with passwords and keys, and reports get pasted into documents.
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// serverSettings is what the started server will run with, read the way
+// serve reads it (defaults, config file, environment plus --server-env), as
+// far as the figures depend on it.
+func serverSettings(serverEnv []string) string {
+	lookup := func(k string) (string, bool) {
+		for _, kv := range slices.Backward(serverEnv) {
+			if name, v, _ := strings.Cut(kv, "="); name == k {
+				return v, true
+			}
+		}
+		return os.LookupEnv(k)
+	}
+	c, err := config.Load(config.Flags{Listen: "127.0.0.1:0", DataDir: os.TempDir()}, lookup)
+	if err != nil {
+		return "not known (the configuration does not load here: " + err.Error() + ")"
+	}
+	a := c.Coffer.Audit
+	return fmt.Sprintf("secrets.max_versions %d; audit reads %s, read_durability %s, flush_interval %s; metrics enabled %t; auth enabled %t; database pool %d connections",
+		c.Secrets.MaxVersions, a.Reads, a.ReadDurability, a.FlushInterval, c.Coffer.Metrics.Enabled, c.Auth.Enabled, c.Coffer.Database.MaxOpenConns)
+}
+
+// redactServerEnv hides --server-env values and the OpenBao/Vault token in
+// the echoed command line: they are DSNs with passwords, keys and tokens,
+// and reports get pasted into documents.
 func redactServerEnv(args []string) []string {
 	out := slices.Clone(args)
 	for i, a := range out {
@@ -165,6 +219,10 @@ func redactServerEnv(args []string) []string {
 			out[i+1] = redactValue(out[i+1])
 		case strings.HasPrefix(a, "--server-env="):
 			out[i] = "--server-env=" + redactValue(strings.TrimPrefix(a, "--server-env="))
+		case a == "--compare-vault-token" && i+1 < len(out):
+			out[i+1] = "<redacted>"
+		case strings.HasPrefix(a, "--compare-vault-token="):
+			out[i] = "--compare-vault-token=<redacted>"
 		}
 	}
 	return out

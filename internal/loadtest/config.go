@@ -9,7 +9,14 @@ import (
 )
 
 // AllOps lists the operations in the order they run and are reported.
-var AllOps = []string{"access", "get", "list", "create", "update", "mix"}
+var AllOps = []string{"access", "get", "list", "list-filter", "create", "update", "mix"}
+
+// The generators: Go's closed loop in this package, or wrk driven by Lua
+// scripts (docs/performance.md, "Load test: coffer bench").
+const (
+	GeneratorGo  = "go"
+	GeneratorWrk = "wrk"
+)
 
 // Config is one benchmark run. The zero value is not usable; start from
 // DefaultConfig (or QuickConfig) so every figure has a deliberate default.
@@ -39,8 +46,19 @@ type Config struct {
 	Warmup      time.Duration
 	Concurrency []int
 	Ops         []string
-	// Wrk also drives the ceiling and access with wrk, when it is installed.
+	// Generator drives every phase: GeneratorGo or GeneratorWrk.
+	Generator string
+	// WrkThreads is wrk's -t, for the wrk generator and the --wrk check.
+	WrkThreads int
+	// Wrk also drives the ceiling and access with wrk after the Go
+	// generator's phases, when it is installed: a check of that generator.
 	Wrk bool
+	// Vault, when its Addr is set, runs KV v2 reads and writes against a
+	// running OpenBao or Vault in the same run, for the side-by-side table.
+	Vault VaultConfig
+	// ServerSettings describes the started server's effective settings
+	// (max_versions, audit, metrics); echoed in the report header.
+	ServerSettings string
 	// CommandLine is echoed at the top of the report.
 	CommandLine string
 }
@@ -50,6 +68,8 @@ func DefaultConfig() Config {
 	return Config{
 		Preload:     10000,
 		Replicas:    1,
+		Generator:   GeneratorGo,
+		WrkThreads:  1,
 		Duration:    10 * time.Second,
 		Warmup:      time.Second,
 		Concurrency: []int{16, 64},
@@ -106,14 +126,18 @@ func (c *Config) validate() error {
 		return fmt.Errorf("preload must be at least 1 (access, get and update need existing secrets)")
 	case c.Hot < 0 || c.Hot > c.Preload:
 		return fmt.Errorf("hot must be between 0 (uniform) and preload (%d)", c.Preload)
-	case c.Hot > 0 && c.Wrk:
-		return fmt.Errorf("--wrk picks names uniformly; use it without --hot")
+	case c.Generator != GeneratorGo && c.Generator != GeneratorWrk:
+		return fmt.Errorf("generator %q: want go or wrk", c.Generator)
+	case c.Generator == GeneratorWrk && c.Wrk:
+		return fmt.Errorf("--wrk checks the Go generator against wrk; with --generator wrk every phase already uses wrk")
 	case c.Duration <= 0:
 		return fmt.Errorf("duration must be positive")
 	case c.Warmup < 0:
 		return fmt.Errorf("warmup must not be negative")
 	case len(c.Concurrency) == 0 || len(c.Ops) == 0:
 		return fmt.Errorf("need at least one concurrency and one op")
+	case c.WrkThreads < 1 || (c.usesWrk() && c.WrkThreads > slices.Min(c.Concurrency)):
+		return fmt.Errorf("wrk threads must be between 1 and the smallest concurrency (wrk needs a connection per thread)")
 	case c.URL == "" && c.Exe == "":
 		return fmt.Errorf("no coffer executable to start and no --url")
 	case c.Replicas < 1:
@@ -122,8 +146,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("replicas are started by the run; with --url there is one target")
 	case c.Replicas > 1 && databaseOf(c.ServerEnv) != postgresDB:
 		return fmt.Errorf("several replicas need one shared database: pass COFFER_DATABASE_DSN=postgres://… with --server-env")
-	case c.Replicas > 1 && c.Wrk:
-		return fmt.Errorf("--wrk drives one URL; use it with a single replica")
+	case c.Replicas > 1 && c.usesWrk():
+		return fmt.Errorf("wrk drives one URL; use it with a single replica")
 	}
-	return nil
+	return c.Vault.validate()
 }
+
+func (c *Config) usesWrk() bool { return c.Wrk || c.Generator == GeneratorWrk }

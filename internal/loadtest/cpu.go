@@ -67,8 +67,13 @@ type cpuMeter struct {
 	pids                   []int
 	wall                   time.Time
 	server, local, machine time.Duration
+	child                  time.Duration // a generator process's CPU (wrk)
 	serverOK, machineOK    bool
 }
+
+// addGenerator counts a child generator's CPU time (wrk's, known once it
+// exited) as the generator's.
+func (m *cpuMeter) addGenerator(d time.Duration) { m.child += d }
 
 // startCPU starts measuring; pids are the server processes (0s are ignored).
 func startCPU(pids ...int) *cpuMeter {
@@ -102,7 +107,7 @@ func sumCPU(pids []int) (time.Duration, error) {
 // generator, and the machine (nil if unknown).
 func (m *cpuMeter) stop() (server *float64, gen float64, machine *float64) {
 	wall := time.Since(m.wall).Seconds()
-	gen = (selfCPU() - m.local).Seconds() / wall
+	gen = (selfCPU() - m.local + m.child).Seconds() / wall
 	if now, err := sumCPU(m.pids); err == nil && m.serverOK {
 		v := (now - m.server).Seconds() / wall
 		server = &v

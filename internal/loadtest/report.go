@@ -21,6 +21,16 @@ type Report struct {
 	NumCPU     int    `json:"num_cpu"`
 	Target     Target `json:"target"`
 
+	// Generator is "go" or "wrk"; WrkThreads is wrk's -t with wrk.
+	Generator  string `json:"generator"`
+	WrkThreads int    `json:"wrk_threads,omitempty"`
+	// ServerSettings is the started server's effective configuration as
+	// far as the figures depend on it; Metrics says whether /metrics answered.
+	ServerSettings string `json:"server_settings,omitempty"`
+	Metrics        string `json:"metrics"`
+	// Vault describes the OpenBao/Vault side of a comparison run.
+	Vault *VaultInfo `json:"vault,omitempty"`
+
 	Workspace       string      `json:"workspace"`
 	Hot             int         `json:"hot,omitempty"` // Config.Hot
 	DurationSeconds float64     `json:"duration_seconds"`
@@ -51,6 +61,16 @@ type Target struct {
 	DataFS   string   `json:"data_dir_filesystem,omitempty"`
 }
 
+// VaultInfo is the compared OpenBao/Vault server.
+type VaultInfo struct {
+	Addr    string  `json:"addr"`
+	Version string  `json:"version,omitempty"`
+	Mount   string  `json:"mount"`
+	Path    string  `json:"path"` // KV v2 data path of the run's secrets
+	PID     int     `json:"pid,omitempty"`
+	Preload Preload `json:"preload"`
+}
+
 // Preload is the setup phase; its rate is a create throughput at the
 // preload concurrency, though not warmed up.
 type Preload struct {
@@ -70,25 +90,32 @@ const (
 
 // Row is one (operation, concurrency) phase.
 type Row struct {
-	Op              string   `json:"op"`
-	Concurrency     int      `json:"concurrency"`
-	Requests        uint64   `json:"requests"`
-	RPS             float64  `json:"requests_per_sec"`
-	RatioToCeiling  float64  `json:"ratio_to_ceiling"`
-	P50ms           float64  `json:"p50_ms"`
-	P99ms           float64  `json:"p99_ms"`
-	P999ms          float64  `json:"p999_ms"`
-	Maxms           float64  `json:"max_ms"`
-	HTTPErrors      uint64   `json:"http_errors"`
-	TransportErrors uint64   `json:"transport_errors"`
-	FirstError      string   `json:"first_error,omitempty"`
-	PeakRSSMiB      *float64 `json:"peak_rss_mib"` // the server's, or the ceiling's on ceiling rows
+	Op             string  `json:"op"`
+	Concurrency    int     `json:"concurrency"`
+	Requests       uint64  `json:"requests"`
+	RPS            float64 `json:"requests_per_sec"`
+	RatioToCeiling float64 `json:"ratio_to_ceiling"`
+	// P99RatioToCeiling is p99 over the ceiling's lower p99 at the same
+	// concurrency (the ratio that does not flatter).
+	P99RatioToCeiling float64  `json:"p99_ratio_to_ceiling"`
+	P50ms             float64  `json:"p50_ms"`
+	P99ms             float64  `json:"p99_ms"`
+	P999ms            float64  `json:"p999_ms"`
+	Maxms             float64  `json:"max_ms"`
+	HTTPErrors        uint64   `json:"http_errors"`
+	TransportErrors   uint64   `json:"transport_errors"`
+	FirstError        string   `json:"first_error,omitempty"`
+	PeakRSSMiB        *float64 `json:"peak_rss_mib"` // the server's, or the ceiling's on ceiling rows
 	// ServerCores and GeneratorCores are CPU time over wall time during the
 	// phase (warm-up included): how the 2 cores were shared.
 	ServerCores    *float64 `json:"server_cpu_cores"`
 	GeneratorCores float64  `json:"generator_cpu_cores"`
 	// MachineCores is every process's CPU, the database server's included.
 	MachineCores *float64 `json:"machine_cpu_cores"`
+	// ServerRequests is what Coffer's /metrics counted during the phase
+	// (warm-up included) by "METHOD route code_class": proof the generator
+	// sent the requests the op names.
+	ServerRequests map[string]uint64 `json:"server_requests,omitempty"`
 }
 
 func newRow(op string, conc int, p *Phase, rss *float64) Row {
@@ -128,6 +155,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	r.header(&b)
 	r.table(&b)
+	r.vaultTable(&b)
+	r.serverCounts(&b)
 	r.generatorCheck(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -143,6 +172,19 @@ func (r *Report) header(b *strings.Builder) {
 		fmt.Fprintf(b, "- target: `coffer serve` started by this run at %s (pid %d), %s, data dir on %s\n", r.Target.URL, r.Target.PID, r.Target.Database, r.Target.DataFS)
 	} else {
 		fmt.Fprintf(b, "- target: running server at %s (%s)\n", r.Target.URL, r.Target.Database)
+	}
+	if r.ServerSettings != "" {
+		fmt.Fprintf(b, "- server settings: %s\n", r.ServerSettings)
+	}
+	fmt.Fprintf(b, "- metrics: %s\n", r.Metrics)
+	if r.Generator == GeneratorWrk {
+		fmt.Fprintf(b, "- generator: wrk, %d thread(s), one Lua script per phase (random preloaded names, distinct names for create, a new value per write); a discarded wrk run of the warm-up's length before each measured run\n", r.WrkThreads)
+	} else {
+		fmt.Fprintf(b, "- generator: Go closed loop in the bench process, one keep-alive connection per goroutine\n")
+	}
+	if v := r.Vault; v != nil {
+		fmt.Fprintf(b, "- compared with: OpenBao/Vault %s at %s, KV v2 mount `%s`, secrets under `%s/` (%d preloaded in %.2f s, %.0f writes/s)\n",
+			orUnknown(v.Version), v.Addr, v.Mount, v.Path, v.Preload.Count, v.Preload.Seconds, v.Preload.RPS)
 	}
 	p := r.Preload
 	fmt.Fprintf(b, "- workload: workspace `%s` (create writes into `%[1]s-new`), %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
@@ -160,15 +202,15 @@ func (r *Report) header(b *strings.Builder) {
 }
 
 func (r *Report) table(b *strings.Builder) {
-	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU | machine CPU |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU | machine CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	rows := r.rowsInRunOrder()
 	for _, x := range rows {
-		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.3f | %d | %d | %s | %s | %.2f | %s |\n",
-			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P999ms,
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %.2f | %s |\n",
+			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P99RatioToCeiling, x.P999ms,
 			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores, fmtCores(x.MachineCores))
 	}
-	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process. With several replicas, peak RSS is the largest replica's and server CPU is all replicas together. Machine CPU is every process on the machine, a database server's included.\n")
+	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process, on vault-* rows to OpenBao/Vault (with --compare-vault-pid). p99 × ceiling is the row's p99 over the lower of the ceiling's two p99s. With several replicas, peak RSS is the largest replica's and server CPU is all replicas together. Machine CPU is every process on the machine, a database server's included.\n")
 	for _, x := range rows {
 		if x.FirstError != "" {
 			fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
@@ -218,21 +260,40 @@ func (r *Report) CeilingRPS(conc int) float64 {
 // setRatios fills RatioToCeiling for every row at conc, the ceiling rows
 // included, so a disturbed ceiling measurement shows as a ratio below 1.
 func (r *Report) setRatios(conc int) {
-	ceil := r.CeilingRPS(conc)
-	if ceil <= 0 {
-		return
-	}
+	ceil, p99 := r.CeilingRPS(conc), r.ceilingP99(conc)
 	for _, rows := range [][]Row{r.Ceiling, r.Results} {
 		for i := range rows {
-			if rows[i].Concurrency == conc {
+			if rows[i].Concurrency != conc {
+				continue
+			}
+			if ceil > 0 {
 				rows[i].RatioToCeiling = rows[i].RPS / ceil
+			}
+			if p99 > 0 {
+				rows[i].P99RatioToCeiling = rows[i].P99ms / p99
 			}
 		}
 	}
 }
 
+// ceilingP99 is the lower of the ceiling's p99s at conc (0 if none): a
+// disturbed ceiling measurement must not make Coffer's tail look short.
+func (r *Report) ceilingP99(conc int) float64 {
+	best := 0.0
+	for _, c := range r.rowsAt(r.Ceiling, conc) {
+		if c.P99ms > 0 && (best == 0 || c.P99ms < best) {
+			best = c.P99ms
+		}
+	}
+	return best
+}
+
 func (r *Report) generatorCheck(b *strings.Builder) {
 	b.WriteString("\n## Generator check\n\n")
+	if r.Generator == GeneratorWrk {
+		b.WriteString("- Every phase, the ceiling's included, was driven by wrk: the ratios compare Coffer and the ceiling under the same generator, which costs far less CPU per request than the Go one.\n")
+		return
+	}
 	for _, c := range r.Ceiling {
 		if c.Op == CeilingOp {
 			fmt.Fprintf(b, "- ceiling (net/http returning a fixed access-sized body) at c=%d: %.0f req/s with this Go generator (higher of the measurements before and after the operations)\n", c.Concurrency, r.CeilingRPS(c.Concurrency))
@@ -271,4 +332,77 @@ func fmtRSS(v *float64) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%.1f", *v)
+}
+
+// vaultPairs are the side-by-side rows: each Coffer operation next to the
+// KV v2 operation that does the same job.
+var vaultPairs = [][2]string{{"access", "vault-read"}, {"get", "vault-read"}, {"create", "vault-write"}, {"update", "vault-write"}}
+
+func (r *Report) vaultTable(b *strings.Builder) {
+	if r.Vault == nil {
+		return
+	}
+	b.WriteString("\n## Side by side with OpenBao/Vault (same generator, connections and duration)\n\n")
+	b.WriteString("| conc | Coffer op | req/s | p50 ms | p99 ms | OpenBao/Vault op | req/s | p50 ms | p99 ms | Coffer ÷ OpenBao/Vault req/s | p99 ratio |\n")
+	b.WriteString("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, c := range r.Ceiling {
+		if c.Op != CeilingOp {
+			continue
+		}
+		for _, pair := range vaultPairs {
+			cf, ok1 := r.find(pair[0], c.Concurrency)
+			vt, ok2 := r.find(pair[1], c.Concurrency)
+			if !ok1 || !ok2 || vt.RPS <= 0 || vt.P99ms <= 0 {
+				continue
+			}
+			fmt.Fprintf(b, "| %d | %s | %.0f | %.3f | %.3f | %s | %.0f | %.3f | %.3f | %.2f | %.2f |\n",
+				c.Concurrency, cf.Op, cf.RPS, cf.P50ms, cf.P99ms, vt.Op, vt.RPS, vt.P50ms, vt.P99ms, cf.RPS/vt.RPS, cf.P99ms/vt.P99ms)
+		}
+	}
+	b.WriteString("\nvault-read is `GET /v1/<mount>/data/<name>`, vault-write `POST` of the same path (a new version, like Coffer's update) of a random preloaded name. p99 ratio below 1: Coffer's tail is shorter.\n")
+}
+
+// find returns the result row of op at conc.
+func (r *Report) find(op string, conc int) (Row, bool) {
+	for _, x := range r.Results {
+		if x.Op == op && x.Concurrency == conc {
+			return x, true
+		}
+	}
+	return Row{}, false
+}
+
+// serverCounts lists, per row, the requests Coffer itself counted, so a
+// wrong generator script (wrong route, failing requests) shows at once.
+func (r *Report) serverCounts(b *strings.Builder) {
+	var lines []string
+	for _, x := range r.Results {
+		if len(x.ServerRequests) == 0 {
+			continue
+		}
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(x.ServerRequests)) {
+			parts = append(parts, fmt.Sprintf("`%s` %d", shortRoute(k), x.ServerRequests[k]))
+		}
+		lines = append(lines, fmt.Sprintf("- %s c=%d: %s\n", x.Op, x.Concurrency, strings.Join(parts, ", ")))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("\n## Requests the server counted (its /metrics, warm-up included)\n\n")
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+}
+
+// shortRoute drops the workspace prefix every secrets route shares.
+func shortRoute(k string) string {
+	return strings.Replace(k, "/apis/secrets/v2/workspaces/{workspace}/secrets", "…/secrets", 1)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "(version not reported)"
+	}
+	return s
 }

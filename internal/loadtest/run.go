@@ -32,7 +32,9 @@ type runner struct {
 	client     *http.Client
 	ceilClient *http.Client
 	ceilBase   string
-	wrkScript  string // set when wrk runs too
+	wrkScript  string // set when the --wrk check runs
+	wrkSeq     int    // wrk invocations so far, to name scripts and created secrets
+	vault      *vaultTarget
 	seed       uint64
 }
 
@@ -49,7 +51,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	defer os.RemoveAll(dir)
 	r := &runner{cfg: cfg, log: log, dir: dir, rep: newReport(cfg), seed: uint64(time.Now().UnixNano())}
 	defer r.close()
-	for _, step := range []func(context.Context) error{r.openTarget, r.setup, r.openCeiling, r.prepareWrk, r.phases} {
+	for _, step := range []func(context.Context) error{r.openTarget, r.setup, r.openVault, r.openCeiling, r.prepareWrk, r.phases} {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -69,7 +71,17 @@ func newReport(cfg Config) *Report {
 		NumCPU:          runtime.NumCPU(),
 		DurationSeconds: cfg.Duration.Seconds(),
 		WarmupSeconds:   cfg.Warmup.Seconds(),
+		Generator:       cfg.Generator,
+		WrkThreads:      wrkThreadsIf(cfg),
+		ServerSettings:  cfg.ServerSettings,
 	}
+}
+
+func wrkThreadsIf(cfg Config) int {
+	if cfg.usesWrk() {
+		return cfg.WrkThreads
+	}
+	return 0
 }
 
 // close stops the children; a server that fails to stop cleanly is reported
@@ -187,7 +199,7 @@ func databaseOf(env []string) string {
 }
 
 // setup creates the workspace and preloads secrets, timing the preload.
-func (r *runner) setup(context.Context) error {
+func (r *runner) setup(ctx context.Context) error {
 	if err := r.wl.createWorkspaces(r.client); err != nil {
 		return fmt.Errorf("create workspace: %w", err)
 	}
@@ -200,6 +212,10 @@ func (r *runner) setup(context.Context) error {
 	secs := time.Since(start).Seconds()
 	r.rep.Preload = Preload{Count: r.cfg.Preload, Workers: workers, Seconds: secs, RPS: float64(r.cfg.Preload) / secs, PeakRSSMiB: r.serverPeak()}
 	fmt.Fprintf(r.log, "preload done in %.1f s\n", secs)
+	r.rep.Metrics = "on (GET /metrics answered; per-row request counts below)"
+	if r.scrapeRoutes(ctx) == nil {
+		r.rep.Metrics = "off or not answering (GET /metrics): no server-side request counts"
+	}
 	return nil
 }
 
@@ -280,10 +296,13 @@ func dataFiles(dir string) map[string]float64 {
 	return out
 }
 
-// concurrencyPhases runs one concurrency's block; wrk, when enabled, follows
-// the Go generator's ceiling and access phases immediately.
+// concurrencyPhases runs one concurrency's block: the ceiling, Coffer's
+// operations, OpenBao/Vault's when compared, and the ceiling again. With
+// --wrk, wrk follows the Go generator's ceiling and access phases at once.
 func (r *runner) concurrencyPhases(ctx context.Context, conc int) error {
-	r.ceilingPhase(ctx, conc, CeilingOp)
+	if err := r.ceilingPhase(ctx, conc, CeilingOp); err != nil {
+		return err
+	}
 	if err := r.wrkPhase(ctx, "ceiling", conc); err != nil {
 		return err
 	}
@@ -291,46 +310,91 @@ func (r *runner) concurrencyPhases(ctx context.Context, conc int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.opPhase(ctx, op, conc)
+		if err := r.opPhase(ctx, op, conc); err != nil {
+			return err
+		}
 		if op == "access" {
 			if err := r.wrkPhase(ctx, "access", conc); err != nil {
 				return err
 			}
 		}
 	}
-	r.ceilingPhase(ctx, conc, CeilingAfterOp)
+	if err := r.vaultPhases(ctx, conc); err != nil {
+		return err
+	}
+	if err := r.ceilingPhase(ctx, conc, CeilingAfterOp); err != nil {
+		return err
+	}
 	r.client.Transport.(*http.Transport).CloseIdleConnections()
 	return nil
 }
 
-func (r *runner) opPhase(ctx context.Context, op string, conc int) {
-	r.serverPeak() // the window starts here
-	cpu := startCPU(r.pids...)
-	p := drive(ctx, r.client, r.wl.op(op), conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
-	row := newRow(op, conc, p, r.serverPeak())
-	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
-	r.rep.Results = append(r.rep.Results, row)
-	r.progress(row)
+// side is what a phase drives and measures: Coffer, the ceiling or OpenBao.
+type side struct {
+	client *http.Client
+	base   string          // scheme://host:port, for wrk
+	pids   []int           // whose CPU counts as the server's
+	peak   func() *float64 // reads the RSS window just ended and starts a new one
 }
 
-func (r *runner) ceilingPhase(ctx context.Context, conc int, name string) {
+func (r *runner) cofferSide() side {
+	return side{client: r.client, base: r.rep.Target.URL, pids: r.pids, peak: r.serverPeak}
+}
+
+// measure runs one phase with the configured generator. luaOp names the
+// request the wrk script makes; goOp is the Go generator's.
+func (r *runner) measure(ctx context.Context, s side, luaOp string, goOp opFunc, conc int) (Row, error) {
+	s.peak() // the window starts here
+	cpu := startCPU(s.pids...)
+	var row Row
+	if r.cfg.Generator == GeneratorWrk {
+		var used time.Duration
+		var err error
+		row, used, err = r.wrkPhaseRun(ctx, luaOp, s.base, conc)
+		cpu.addGenerator(used)
+		if err != nil {
+			return row, err
+		}
+	} else {
+		row = newRow(luaOp, conc, drive(ctx, s.client, goOp, conc, r.cfg.Warmup, r.cfg.Duration, r.seed), nil)
+	}
+	row.PeakRSSMiB = s.peak()
+	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
+	return row, nil
+}
+
+func (r *runner) opPhase(ctx context.Context, op string, conc int) error {
+	before := r.scrapeRoutes(ctx)
+	row, err := r.measure(ctx, r.cofferSide(), op, r.wl.op(op), conc)
+	if err != nil {
+		return err
+	}
+	row.ServerRequests = routeDelta(before, r.scrapeRoutes(ctx))
+	r.rep.Results = append(r.rep.Results, row)
+	r.progress(row)
+	return nil
+}
+
+func (r *runner) ceilingPhase(ctx context.Context, conc int, name string) error {
 	pid := 0
 	if r.ceiling != nil {
 		pid = r.ceiling.pid()
 	}
-	peakOf(pid)
 	u, _ := url.Parse(r.ceilBase + "/")
 	op := func(*mrand.Rand) *http.Request { return newRequest("GET", u, nil) }
-	cpu := startCPU(pid)
-	p := drive(ctx, r.ceilClient, op, conc, r.cfg.Warmup, r.cfg.Duration, r.seed)
-	row := newRow(name, conc, p, peakOf(pid))
-	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
+	s := side{client: r.ceilClient, base: r.ceilBase, pids: []int{pid}, peak: func() *float64 { return peakOf(pid) }}
+	row, err := r.measure(ctx, s, CeilingOp, op, conc)
+	if err != nil {
+		return err
+	}
+	row.Op = name
 	r.rep.Ceiling = append(r.rep.Ceiling, row)
 	r.progress(row)
 	r.ceilClient.Transport.(*http.Transport).CloseIdleConnections()
+	return nil
 }
 
 func (r *runner) progress(x Row) {
-	fmt.Fprintf(r.log, "%-8s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d/%d  cpu server %s gen %.2f\n",
+	fmt.Fprintf(r.log, "%-13s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %d/%d  cpu server %s gen %.2f\n",
 		x.Op, x.Concurrency, x.RPS, x.P50ms, x.P99ms, x.HTTPErrors, x.TransportErrors, fmtCores(x.ServerCores), x.GeneratorCores)
 }

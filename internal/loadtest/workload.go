@@ -123,9 +123,21 @@ func (w *workload) get(rng *mrand.Rand) *http.Request {
 // list reads random 10-item pages within the first 1000 items: deep offsets
 // would measure the store's OFFSET scan rather than the service.
 func (w *workload) list(rng *mrand.Rand) *http.Request {
-	pages := max(min(w.preload, 1000)/10, 1)
-	q := fmt.Sprintf("page=%d&page_size=10", 1+rng.IntN(pages))
+	q := fmt.Sprintf("page=%d&page_size=10", 1+rng.IntN(w.listPages()))
 	return newRequest("GET", w.urlFor(w.secretsPath(), q), nil)
+}
+
+func (w *workload) listPages() int { return max(min(w.preload, 1000)/10, 1) }
+
+// listFilterQuery is filter[name][$like] with the prefix of a random
+// preloaded name minus its last two digits (up to 100 matches), first page
+// of 10: what a person typing the start of a name into a search box sends.
+func listFilterQuery(name string) string {
+	return "filter%5Bname%5D%5B%24like%5D=" + name[:len(name)-2] + "%25&page_size=10"
+}
+
+func (w *workload) listFilter(rng *mrand.Rand) *http.Request {
+	return newRequest("GET", w.urlFor(w.secretsPath(), listFilterQuery(w.randomName(rng))), nil)
 }
 
 func (w *workload) create(rng *mrand.Rand) *http.Request {
@@ -152,7 +164,7 @@ func (w *workload) mix(rng *mrand.Rand) *http.Request {
 
 func (w *workload) op(name string) opFunc {
 	return map[string]opFunc{
-		"access": w.access, "get": w.get, "list": w.list,
+		"access": w.access, "get": w.get, "list": w.list, "list-filter": w.listFilter,
 		"create": w.create, "update": w.update, "mix": w.mix,
 	}[name]
 }
@@ -194,6 +206,16 @@ func (w *workload) createWorkspaces(client *http.Client) error {
 // preloadSecrets creates names 0..preload-1 with `workers` concurrent
 // connections and stops at the first failure: later phases need every name.
 func (w *workload) preloadSecrets(client *http.Client, workers int) error {
+	return parallel(w.preload, workers, func(rng *mrand.Rand, i int) error {
+		body := jsonBody(map[string]string{"name": preloadName(i), "value": token(rng)})
+		_, err := do(client, newRequest("POST", w.urlFor(w.secretsPath(), ""), body), http.StatusCreated)
+		return err
+	})
+}
+
+// parallel calls f for 0..n-1 on `workers` goroutines, each with its own
+// random source, and returns the first error, after which no new calls start.
+func parallel(n, workers int, f func(rng *mrand.Rand, i int) error) error {
 	var next atomic.Int64
 	errc := make(chan error, workers)
 	for g := range workers {
@@ -201,13 +223,12 @@ func (w *workload) preloadSecrets(client *http.Client, workers int) error {
 			rng := mrand.New(mrand.NewPCG(uint64(g), 0x5eed))
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= w.preload {
+				if i >= n {
 					errc <- nil
 					return
 				}
-				body := jsonBody(map[string]string{"name": preloadName(i), "value": token(rng)})
-				if _, err := do(client, newRequest("POST", w.urlFor(w.secretsPath(), ""), body), http.StatusCreated); err != nil {
-					next.Store(int64(w.preload)) // stop the others
+				if err := f(rng, i); err != nil {
+					next.Store(int64(n)) // stop the others
 					errc <- err
 					return
 				}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -28,18 +27,8 @@ type WrkResult struct {
 	SocketErrors string  `json:"socket_errors,omitempty"`
 }
 
-// accessLua makes wrk request random preloaded names, like the access op.
-const accessLua = `local n = %d
-local prefix = "%s/"
-math.randomseed(os.time() + tonumber(tostring({}):match("0x(%%x+)") or "0", 16) %% 1000003)
-request = function()
-  return wrk.format("GET", prefix .. string.format("s%%07d", math.random(0, n - 1)) .. "/access")
-end
-`
-
 // runWrk drives base (with the access script when script is set) for d.
-func runWrk(ctx context.Context, base, script string, conc int, d time.Duration) (*WrkResult, error) {
-	threads := max(min(runtime.NumCPU(), conc), 1)
+func runWrk(ctx context.Context, base, script string, threads, conc int, d time.Duration) (*WrkResult, error) {
 	secs := int(math.Ceil(d.Seconds()))
 	args := []string{"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conc), "-d", fmt.Sprintf("%ds", max(secs, 1)), "--latency"}
 	if script != "" {
@@ -57,10 +46,11 @@ func runWrk(ctx context.Context, base, script string, conc int, d time.Duration)
 	return r, nil
 }
 
-// writeAccessScript puts the Lua script in dir and returns its path.
-func writeAccessScript(dir string, w *workload) (string, error) {
+// writeAccessScript puts the access script of the wrk generator in dir and
+// returns its path.
+func writeAccessScript(dir string, w *workload, seed uint64) (string, error) {
 	path := filepath.Join(dir, "access.lua")
-	body := fmt.Sprintf(accessLua, w.preload, w.secretsPath())
+	body := wrkScript(wrkScriptParams{op: "access", tag: "check", seed: seed, wl: w})
 	return path, os.WriteFile(path, []byte(body), 0o600)
 }
 

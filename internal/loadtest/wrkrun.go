@@ -20,7 +20,7 @@ func (r *runner) prepareWrk(context.Context) error {
 		return nil
 	}
 	var err error
-	r.wrkScript, err = writeAccessScript(r.dir, r.wl)
+	r.wrkScript, err = writeAccessScript(r.dir, r.wl, r.seed)
 	return err
 }
 
@@ -33,7 +33,7 @@ func (r *runner) wrkPhase(ctx context.Context, target string, conc int) error {
 	if target == "access" {
 		base, script = r.rep.Target.URL, r.wrkScript
 	}
-	res, err := runWrk(ctx, base, script, conc, r.cfg.Duration)
+	res, err := runWrk(ctx, base, script, r.cfg.WrkThreads, conc, r.cfg.Duration)
 	if err != nil {
 		return err
 	}
