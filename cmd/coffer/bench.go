@@ -162,7 +162,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 		return cfg, fmt.Errorf("locate the coffer binary: %w", err)
 	}
 	cfg.Exe = exe
-	return cfg, nil
+	return cfg, cfg.Validate()
 }
 
 func listFlags(cfg *loadtest.Config, cmd *cobra.Command, f benchFlags, set func(string) bool) error {

@@ -119,8 +119,8 @@ func ParseOps(s string) ([]string, error) {
 	return out, nil
 }
 
-// validate rejects settings that would produce a meaningless report.
-func (c *Config) validate() error {
+// Validate rejects settings that would produce a meaningless report.
+func (c *Config) Validate() error {
 	switch {
 	case c.Preload < 1:
 		return fmt.Errorf("preload must be at least 1 (access, get and update need existing secrets)")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,6 +25,39 @@ func TestQuickBenchAgainstRealCoffer(t *testing.T) {
 	}
 	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
 		checkRow(t, out, op)
+	}
+}
+
+// TestQuickBenchWithWrkGenerator runs every op through wrk's Lua scripts
+// against the real server and checks, from the server's own /metrics, that
+// each op's requests went to its route and succeeded; the header states the
+// settings the targets assume (max_versions 10, async read audit,
+// metrics on).
+func TestQuickBenchWithWrkGenerator(t *testing.T) {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		t.Skip("needs wrk (apt-get install -y wrk; CI installs it)")
+	}
+	path := filepath.Join(t.TempDir(), "bench.json")
+	out := runBench(t, "--quick", "--generator", "wrk", "--warmup", "0", "--json", path)
+	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
+		checkRow(t, out, op)
+	}
+	for _, want := range []string{"- server settings: secrets.max_versions 10; audit reads access, read_durability async", "metrics enabled true",
+		"- metrics: on", "- generator: wrk, 1 thread(s)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("header lacks %q:\n%s", want, out)
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rep.Results {
+		checkServerCounts(t, row)
 	}
 }
 
@@ -76,7 +111,7 @@ func checkRow(t *testing.T, out, op string) {
 		if len(cells) < 12 || strings.TrimSpace(cells[0]) != op || strings.TrimSpace(cells[1]) != "4" {
 			continue
 		}
-		if strings.TrimSpace(cells[7]) != "0" || strings.TrimSpace(cells[8]) != "0" || strings.TrimSpace(cells[9]) == "n/a" {
+		if strings.TrimSpace(cells[8]) != "0" || strings.TrimSpace(cells[9]) != "0" || strings.TrimSpace(cells[10]) == "n/a" {
 			t.Errorf("%s has errors or no RSS: %s", op, line)
 		}
 		return

@@ -41,7 +41,7 @@ type runner struct {
 // Run executes the benchmark described by cfg and returns its report;
 // progress lines go to log. Children and the temp dir are gone on return.
 func Run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "coffer-bench-*")

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +20,18 @@ import (
 )
 
 // fakeCoffer implements just enough of the secrets API for the generator:
-// the runner's logic is tested here, the real server in the e2e test.
+// the runner's logic is tested here, the real server in the e2e test. Like
+// Coffer it counts requests by route on /metrics, so the per-row server
+// counts are exercised too.
 type fakeCoffer struct {
-	mu      sync.Mutex
-	secrets map[string]string
-	failOp  string // method answered with 500, to exercise error counting
+	mu       sync.Mutex
+	secrets  map[string]string
+	failOp   string         // method answered with 500, to exercise error counting
+	routes   map[string]int // "METHOD route code_class", as coffer_http_requests_total
+	filtered int            // list requests with a valid name-prefix filter
 }
+
+var likePrefix = regexp.MustCompile(`^s[0-9]{5}%$`)
 
 func (f *fakeCoffer) handler() http.Handler {
 	const s = "/apis/secrets/v2/workspaces/{ws}/secrets"
@@ -32,15 +39,57 @@ func (f *fakeCoffer) handler() http.Handler {
 	mux.HandleFunc("GET /health/ready", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, `{"status":"ready"}`) })
 	mux.HandleFunc("POST /apis/entities/v2/workspaces", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(201) })
 	mux.HandleFunc("POST "+s, f.create)
-	mux.HandleFunc("GET "+s, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("page_size") != "10" {
-			w.WriteHeader(422)
-		}
-	})
+	mux.HandleFunc("GET "+s, f.list)
 	mux.HandleFunc("GET "+s+"/{name}", f.lookup(false))
 	mux.HandleFunc("GET "+s+"/{name}/access", f.lookup(true))
 	mux.HandleFunc("PATCH "+s+"/{name}", f.update)
-	return mux
+	mux.HandleFunc("GET /metrics", f.metrics)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: 200}
+		mux.ServeHTTP(rec, r) // sets r.Pattern
+		_, route, _ := strings.Cut(r.Pattern, " ")
+		route = strings.Replace(route, "{ws}", "{workspace}", 1)
+		f.mu.Lock()
+		if f.routes == nil {
+			f.routes = map[string]int{}
+		}
+		f.routes[fmt.Sprintf("%s %s %dxx", r.Method, route, rec.code/100)]++
+		f.mu.Unlock()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// list wants a page of 10 and, when filtered, a name prefix as list-filter sends it.
+func (f *fakeCoffer) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	like, filtered := q["filter[name][$like]"]
+	if q.Get("page_size") != "10" || (filtered && (len(like) != 1 || !likePrefix.MatchString(like[0]))) {
+		w.WriteHeader(422)
+		return
+	}
+	if filtered {
+		f.mu.Lock()
+		f.filtered++
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeCoffer) metrics(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, n := range f.routes {
+		p := strings.Fields(k)
+		fmt.Fprintf(w, "coffer_http_requests_total{route=%q,method=%q,code_class=%q} %d\n", p[1], p[0], p[2], n)
+	}
 }
 
 func (f *fakeCoffer) create(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +124,8 @@ func (f *fakeCoffer) lookup(access bool) http.HandlerFunc {
 }
 
 func (f *fakeCoffer) update(w http.ResponseWriter, r *http.Request) {
-	if f.failOp == "PATCH" {
+	var b struct{ Value string }
+	if f.failOp == "PATCH" || json.NewDecoder(r.Body).Decode(&b) != nil || len(b.Value) != 32 {
 		w.WriteHeader(500)
 		return
 	}
@@ -113,6 +163,7 @@ func TestRunAgainstFake(t *testing.T) {
 		if row.Requests == 0 || row.RPS <= 0 || row.RatioToCeiling <= 0 || row.P50ms <= 0 || row.P999ms < row.P50ms {
 			t.Errorf("implausible row %+v", row)
 		}
+		checkServerCounts(t, row)
 	}
 	if n := rep.Errors(); n != 0 {
 		t.Fatalf("%d errors: %+v", n, rep.Results)
@@ -222,13 +273,22 @@ func TestConfigValidation(t *testing.T) {
 		{"hot set = preload", func(c *Config) { c.Hot = c.Preload }, true},
 		{"hot set beyond the preload", func(c *Config) { c.Hot = c.Preload + 1 }, false},
 		{"negative hot set", func(c *Config) { c.Hot = -1 }, false},
-		{"hot set with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, false},
+		{"hot set with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, true},
+		{"wrk generator", func(c *Config) { c.Generator = GeneratorWrk }, true},
+		{"wrk generator and the wrk check", func(c *Config) { c.Generator, c.Wrk = GeneratorWrk, true }, false},
+		{"unknown generator", func(c *Config) { c.Generator = "ab" }, false},
+		{"more wrk threads than connections", func(c *Config) { c.Generator, c.WrkThreads = GeneratorWrk, 17 }, false},
+		{"no wrk threads", func(c *Config) { c.WrkThreads = 0 }, false},
+		{"OpenBao comparison", func(c *Config) { c.Vault = VaultConfig{Addr: "http://127.0.0.1:8200", Token: "t", Mount: "secret"} }, true},
+		{"OpenBao comparison without a token", func(c *Config) { c.Vault = VaultConfig{Addr: "http://127.0.0.1:8200", Mount: "secret"} }, false},
+		{"OpenBao comparison with a bad address", func(c *Config) { c.Vault = VaultConfig{Addr: "127.0.0.1:8200", Token: "t", Mount: "secret"} }, false},
+		{"OpenBao comparison with a bad mount", func(c *Config) { c.Vault = VaultConfig{Addr: "http://h:1", Token: "t", Mount: "/secret/"} }, false},
 	} {
 		c := DefaultConfig()
 		c.Exe = "coffer"
 		tc.edit(&c)
-		if err := c.validate(); (err == nil) != tc.ok {
-			t.Errorf("%s: validate() = %v", tc.name, err)
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%s: Validate() = %v", tc.name, err)
 		}
 	}
 }
