@@ -18,12 +18,12 @@ import (
 // benchFlags are the raw flag values; they become a loadtest.Config only
 // after --quick has supplied the defaults the user did not override.
 type benchFlags struct {
-	url, concurrency, ops, jsonPath, generator string
-	pid, preload, replicas, hot, wrkThreads    int
-	duration, warmup                           time.Duration
-	serverEnv                                  []string
-	quick, wrk                                 bool
-	vault                                      loadtest.VaultConfig
+	url, concurrency, ops, jsonPath, generator      string
+	pid, preload, replicas, hot, wrkThreads, rounds int
+	duration, warmup                                time.Duration
+	serverEnv                                       []string
+	quick, wrk                                      bool
+	vault                                           loadtest.VaultConfig
 }
 
 func newBenchCmd() *cobra.Command {
@@ -60,6 +60,7 @@ The issue-17 table is: coffer bench --generator wrk (docs/performance.md, "Load 
 	fl.BoolVar(&f.quick, "quick", false, "CI smoke run: 1s per phase, preload 200, concurrency 4 (explicit flags still win)")
 	fl.BoolVar(&f.wrk, "wrk", false, "also drive the ceiling and access with wrk, if installed, to check the Go generator")
 	fl.StringVar(&f.generator, "generator", loadtest.GeneratorGo, "what drives every phase: go (built in) or wrk (needs wrk installed)")
+	fl.IntVar(&f.rounds, "rounds", 1, "run every concurrency's block (ceiling, ops, ceiling) this many times and add the medians")
 	fl.IntVar(&f.wrkThreads, "wrk-threads", 1, "wrk's threads (-t), for --generator wrk and --wrk")
 	fl.StringVar(&f.vault.Addr, "compare-vault-addr", "", "also run KV v2 reads and writes against the OpenBao/Vault at this URL, e.g. http://127.0.0.1:8200")
 	fl.StringVar(&f.vault.Token, "compare-vault-token", "", "its token (default $BAO_TOKEN, else $VAULT_TOKEN); never printed")
@@ -149,7 +150,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 		return cfg, fmt.Errorf("--compare-vault-pid needs --compare-vault-addr")
 	}
 	cfg.URL, cfg.PID, cfg.ServerEnv, cfg.Wrk, cfg.Replicas, cfg.Hot = f.url, f.pid, f.serverEnv, f.wrk, f.replicas, f.hot
-	cfg.Generator, cfg.WrkThreads, cfg.Vault = f.generator, f.wrkThreads, f.vault
+	cfg.Generator, cfg.WrkThreads, cfg.Vault, cfg.Rounds = f.generator, f.wrkThreads, f.vault, f.rounds
 	if cfg.Vault.Addr != "" && cfg.Vault.Token == "" {
 		cfg.Vault.Token = firstEnv("BAO_TOKEN", "VAULT_TOKEN")
 	}

@@ -24,6 +24,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"bench", "--server-env", "NOEQUALS"},
 		{"bench", "extra-arg"},
 		{"bench", "--generator", "ab"},
+		{"bench", "--rounds", "0"},
 		{"bench", "--generator", "wrk", "--wrk"},
 		{"bench", "--generator", "wrk", "--wrk-threads", "5", "--concurrency", "4"},
 		{"bench", "--compare-vault-pid", "1"},

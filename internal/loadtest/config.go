@@ -46,6 +46,10 @@ type Config struct {
 	Warmup      time.Duration
 	Concurrency []int
 	Ops         []string
+	// Rounds repeats every concurrency's block (ceiling, operations,
+	// ceiling) this many times on the same server; above 1 the report adds
+	// the median of the rounds, the figure the targets are stated in.
+	Rounds int
 	// Generator drives every phase: GeneratorGo or GeneratorWrk.
 	Generator string
 	// WrkThreads is wrk's -t, for the wrk generator and the --wrk check.
@@ -69,6 +73,7 @@ func DefaultConfig() Config {
 		Preload:     10000,
 		Replicas:    1,
 		Generator:   GeneratorGo,
+		Rounds:      1,
 		WrkThreads:  1,
 		Duration:    10 * time.Second,
 		Warmup:      time.Second,
@@ -134,6 +139,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("duration must be positive")
 	case c.Warmup < 0:
 		return fmt.Errorf("warmup must not be negative")
+	case c.Rounds < 1:
+		return fmt.Errorf("rounds must be at least 1")
 	case len(c.Concurrency) == 0 || len(c.Ops) == 0:
 		return fmt.Errorf("need at least one concurrency and one op")
 	case c.WrkThreads < 1 || (c.usesWrk() && c.WrkThreads > slices.Min(c.Concurrency)):

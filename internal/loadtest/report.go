@@ -31,15 +31,17 @@ type Report struct {
 	// Vault describes the OpenBao/Vault side of a comparison run.
 	Vault *VaultInfo `json:"vault,omitempty"`
 
-	Workspace       string      `json:"workspace"`
-	Hot             int         `json:"hot,omitempty"` // Config.Hot
-	DurationSeconds float64     `json:"duration_seconds"`
-	WarmupSeconds   float64     `json:"warmup_seconds"`
-	Preload         Preload     `json:"preload"`
-	Ceiling         []Row       `json:"ceiling"`
-	Results         []Row       `json:"results"`
-	Wrk             []WrkResult `json:"wrk,omitempty"`
-	WrkNote         string      `json:"wrk_note,omitempty"`
+	Workspace       string  `json:"workspace"`
+	Hot             int     `json:"hot,omitempty"` // Config.Hot
+	DurationSeconds float64 `json:"duration_seconds"`
+	// Rounds is how many times every concurrency's block ran (Config.Rounds).
+	Rounds        int         `json:"rounds"`
+	WarmupSeconds float64     `json:"warmup_seconds"`
+	Preload       Preload     `json:"preload"`
+	Ceiling       []Row       `json:"ceiling"`
+	Results       []Row       `json:"results"`
+	Wrk           []WrkResult `json:"wrk,omitempty"`
+	WrkNote       string      `json:"wrk_note,omitempty"`
 	// ServerPeakRSSMiB is the largest VmHWM seen over the whole run.
 	ServerPeakRSSMiB *float64 `json:"server_peak_rss_mib"`
 	// DataFilesMiB is the size of each file in a started server's data dir
@@ -92,6 +94,7 @@ const (
 type Row struct {
 	Op             string  `json:"op"`
 	Concurrency    int     `json:"concurrency"`
+	Round          int     `json:"round,omitempty"` // 1-based; the medians have 0
 	Requests       uint64  `json:"requests"`
 	RPS            float64 `json:"requests_per_sec"`
 	RatioToCeiling float64 `json:"ratio_to_ceiling"`
@@ -202,9 +205,29 @@ func (r *Report) header(b *strings.Builder) {
 }
 
 func (r *Report) table(b *strings.Builder) {
+	if r.Rounds <= 1 {
+		r.roundTable(b, r.rowsInRunOrder(r.firstRound()))
+		return
+	}
+	for round := 1; round <= r.Rounds; round++ {
+		fmt.Fprintf(b, "### Round %d of %d\n\n", round, r.Rounds)
+		r.roundTable(b, r.rowsInRunOrder(round))
+		b.WriteString("\n")
+	}
+	r.medianTable(b)
+}
+
+// firstRound is the round of the first ceiling row (0 in hand-built reports).
+func (r *Report) firstRound() int {
+	if len(r.Ceiling) == 0 {
+		return 0
+	}
+	return r.Ceiling[0].Round
+}
+
+func (r *Report) roundTable(b *strings.Builder, rows []Row) {
 	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU | machine CPU |\n")
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	rows := r.rowsInRunOrder()
 	for _, x := range rows {
 		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %.2f | %s |\n",
 			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P99RatioToCeiling, x.P999ms,
@@ -218,17 +241,17 @@ func (r *Report) table(b *strings.Builder) {
 	}
 }
 
-// rowsInRunOrder puts each concurrency's operations between its two ceiling
-// measurements, which is the order the phases ran in.
-func (r *Report) rowsInRunOrder() []Row {
+// rowsInRunOrder puts each concurrency's operations of one round between its
+// two ceiling measurements, which is the order the phases ran in.
+func (r *Report) rowsInRunOrder(round int) []Row {
 	var out []Row
 	for _, c := range r.Ceiling {
-		if c.Op != CeilingOp {
+		if c.Op != CeilingOp || c.Round != round {
 			continue
 		}
 		out = append(out, c)
-		out = append(out, r.rowsAt(r.Results, c.Concurrency)...)
-		for _, a := range r.rowsAt(r.Ceiling, c.Concurrency) {
+		out = append(out, r.rowsAt(r.Results, c.Concurrency, round)...)
+		for _, a := range r.rowsAt(r.Ceiling, c.Concurrency, round) {
 			if a.Op == CeilingAfterOp {
 				out = append(out, a)
 			}
@@ -237,33 +260,34 @@ func (r *Report) rowsInRunOrder() []Row {
 	return out
 }
 
-func (r *Report) rowsAt(rows []Row, conc int) []Row {
+func (r *Report) rowsAt(rows []Row, conc, round int) []Row {
 	var out []Row
 	for _, x := range rows {
-		if x.Concurrency == conc {
+		if x.Concurrency == conc && x.Round == round {
 			out = append(out, x)
 		}
 	}
 	return out
 }
 
-// CeilingRPS is the higher of the ceiling measurements at conc: the less
-// disturbed one, and the one that does not flatter the ratios.
-func (r *Report) CeilingRPS(conc int) float64 {
+// CeilingRPS is the higher of the ceiling measurements at conc in a round:
+// the less disturbed one, and the one that does not flatter the ratios.
+func (r *Report) CeilingRPS(conc, round int) float64 {
 	best := 0.0
-	for _, c := range r.rowsAt(r.Ceiling, conc) {
+	for _, c := range r.rowsAt(r.Ceiling, conc, round) {
 		best = max(best, c.RPS)
 	}
 	return best
 }
 
-// setRatios fills RatioToCeiling for every row at conc, the ceiling rows
-// included, so a disturbed ceiling measurement shows as a ratio below 1.
-func (r *Report) setRatios(conc int) {
-	ceil, p99 := r.CeilingRPS(conc), r.ceilingP99(conc)
+// setRatios fills RatioToCeiling for every row at conc in a round, the
+// ceiling rows included, so a disturbed ceiling measurement shows as a
+// ratio below 1.
+func (r *Report) setRatios(conc, round int) {
+	ceil, p99 := r.CeilingRPS(conc, round), r.ceilingP99(conc, round)
 	for _, rows := range [][]Row{r.Ceiling, r.Results} {
 		for i := range rows {
-			if rows[i].Concurrency != conc {
+			if rows[i].Concurrency != conc || rows[i].Round != round {
 				continue
 			}
 			if ceil > 0 {
@@ -278,9 +302,9 @@ func (r *Report) setRatios(conc int) {
 
 // ceilingP99 is the lower of the ceiling's p99s at conc (0 if none): a
 // disturbed ceiling measurement must not make Coffer's tail look short.
-func (r *Report) ceilingP99(conc int) float64 {
+func (r *Report) ceilingP99(conc, round int) float64 {
 	best := 0.0
-	for _, c := range r.rowsAt(r.Ceiling, conc) {
+	for _, c := range r.rowsAt(r.Ceiling, conc, round) {
 		if c.P99ms > 0 && (best == 0 || c.P99ms < best) {
 			best = c.P99ms
 		}
@@ -296,7 +320,7 @@ func (r *Report) generatorCheck(b *strings.Builder) {
 	}
 	for _, c := range r.Ceiling {
 		if c.Op == CeilingOp {
-			fmt.Fprintf(b, "- ceiling (net/http returning a fixed access-sized body) at c=%d: %.0f req/s with this Go generator (higher of the measurements before and after the operations)\n", c.Concurrency, r.CeilingRPS(c.Concurrency))
+			fmt.Fprintf(b, "- ceiling (net/http returning a fixed access-sized body) at c=%d%s: %.0f req/s with this Go generator (higher of the measurements before and after the operations)\n", c.Concurrency, roundSuffix(c.Round, r.Rounds), r.CeilingRPS(c.Concurrency, c.Round))
 		}
 	}
 	b.WriteString("- If wrk reaches more than this on the same ceiling, the Go generator is the bottleneck: the ceiling is then understated and every ratio overstates how close Coffer is to the machine's limit. Run with --wrk to check (wrk runs right after the Go generator's ceiling and access phases, against the same state).\n")
@@ -345,13 +369,18 @@ func (r *Report) vaultTable(b *strings.Builder) {
 	b.WriteString("\n## Side by side with OpenBao/Vault (same generator, connections and duration)\n\n")
 	b.WriteString("| conc | Coffer op | req/s | p50 ms | p99 ms | OpenBao/Vault op | req/s | p50 ms | p99 ms | Coffer ÷ OpenBao/Vault req/s | p99 ratio |\n")
 	b.WriteString("|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	rows := r.Results
+	if r.Rounds > 1 {
+		rows = r.Medians()
+		fmt.Fprintf(b, "Medians of %d rounds.\n\n", r.Rounds)
+	}
 	for _, c := range r.Ceiling {
-		if c.Op != CeilingOp {
+		if c.Op != CeilingOp || c.Round != r.firstRound() {
 			continue
 		}
 		for _, pair := range vaultPairs {
-			cf, ok1 := r.find(pair[0], c.Concurrency)
-			vt, ok2 := r.find(pair[1], c.Concurrency)
+			cf, ok1 := find(rows, pair[0], c.Concurrency)
+			vt, ok2 := find(rows, pair[1], c.Concurrency)
 			if !ok1 || !ok2 || vt.RPS <= 0 || vt.P99ms <= 0 {
 				continue
 			}
@@ -362,9 +391,9 @@ func (r *Report) vaultTable(b *strings.Builder) {
 	b.WriteString("\nvault-read is `GET /v1/<mount>/data/<name>`, vault-write `POST` of the same path (a new version, like Coffer's update) of a random preloaded name. p99 ratio below 1: Coffer's tail is shorter.\n")
 }
 
-// find returns the result row of op at conc.
-func (r *Report) find(op string, conc int) (Row, bool) {
-	for _, x := range r.Results {
+// find returns the first row of op at conc.
+func find(rows []Row, op string, conc int) (Row, bool) {
+	for _, x := range rows {
 		if x.Op == op && x.Concurrency == conc {
 			return x, true
 		}
@@ -384,7 +413,7 @@ func (r *Report) serverCounts(b *strings.Builder) {
 		for _, k := range slices.Sorted(maps.Keys(x.ServerRequests)) {
 			parts = append(parts, fmt.Sprintf("`%s` %d", shortRoute(k), x.ServerRequests[k]))
 		}
-		lines = append(lines, fmt.Sprintf("- %s c=%d: %s\n", x.Op, x.Concurrency, strings.Join(parts, ", ")))
+		lines = append(lines, fmt.Sprintf("- %s c=%d%s: %s\n", x.Op, x.Concurrency, roundSuffix(x.Round, r.Rounds), strings.Join(parts, ", ")))
 	}
 	if len(lines) == 0 {
 		return

@@ -35,6 +35,7 @@ type runner struct {
 	wrkScript  string // set when the --wrk check runs
 	wrkSeq     int    // wrk invocations so far, to name scripts and created secrets
 	vault      *vaultTarget
+	round      int // 1-based, while the phases run
 	seed       uint64
 }
 
@@ -70,6 +71,7 @@ func newReport(cfg Config) *Report {
 		GOMAXPROCS:      runtime.GOMAXPROCS(0),
 		NumCPU:          runtime.NumCPU(),
 		DurationSeconds: cfg.Duration.Seconds(),
+		Rounds:          cfg.Rounds,
 		WarmupSeconds:   cfg.Warmup.Seconds(),
 		Generator:       cfg.Generator,
 		WrkThreads:      wrkThreadsIf(cfg),
@@ -269,11 +271,13 @@ func peakOf(pid int) *float64 {
 // Two ceiling measurements bracket the ops: on a shared machine one of them
 // can be disturbed, and ratios use the higher so they are not flattered.
 func (r *runner) phases(ctx context.Context) error {
-	for _, conc := range r.cfg.Concurrency {
-		if err := r.concurrencyPhases(ctx, conc); err != nil {
-			return err
+	for r.round = 1; r.round <= r.cfg.Rounds; r.round++ {
+		for _, conc := range r.cfg.Concurrency {
+			if err := r.concurrencyPhases(ctx, conc); err != nil {
+				return err
+			}
+			r.rep.setRatios(conc, r.round)
 		}
-		r.rep.setRatios(conc)
 	}
 	r.noteWrk()
 	r.rep.DataFilesMiB = dataFiles(filepath.Join(r.dir, "data"))
@@ -360,6 +364,7 @@ func (r *runner) measure(ctx context.Context, s side, luaOp string, goOp opFunc,
 	}
 	row.PeakRSSMiB = s.peak()
 	row.ServerCores, row.GeneratorCores, row.MachineCores = cpu.stop()
+	row.Round = r.round
 	return row, nil
 }
 

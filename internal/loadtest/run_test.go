@@ -185,6 +185,29 @@ func TestRunAgainstFake(t *testing.T) {
 	}
 }
 
+// TestRunRounds: with two rounds every block runs twice, ratios are taken
+// per round, and the report has each round's table and the medians.
+func TestRunRounds(t *testing.T) {
+	cfg := quickTestConfig(startFakes(t, &fakeCoffer{secrets: map[string]string{}}))
+	cfg.Rounds, cfg.Ops, cfg.Concurrency = 2, []string{"get", "create"}, []int{2}
+	rep, err := Run(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Ceiling) != 4 || len(rep.Results) != 4 || rep.Results[2].Round != 2 || rep.Results[2].RatioToCeiling <= 0 {
+		t.Fatalf("rows: %+v %+v", rep.Ceiling, rep.Results)
+	}
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"### Round 1 of 2", "### Round 2 of 2", "## Median of 2 rounds", "| create | 2 |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
 func TestRunCountsHTTPErrors(t *testing.T) {
 	f := &fakeCoffer{secrets: map[string]string{}, failOp: "PATCH"}
 	cfg := quickTestConfig(startFakes(t, f))

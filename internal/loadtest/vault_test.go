@@ -105,8 +105,8 @@ func TestCompareWithOpenBao(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			read, ok1 := rep.find("vault-read", 2)
-			write, ok2 := rep.find("vault-write", 2)
+			read, ok1 := find(rep.Results, "vault-read", 2)
+			write, ok2 := find(rep.Results, "vault-write", 2)
 			if !ok1 || !ok2 || read.Requests == 0 || write.Requests == 0 || rep.Errors() != 0 {
 				t.Fatalf("vault rows: %+v %+v (errors %d)", read, write, rep.Errors())
 			}

@@ -19,6 +19,7 @@ import (
 type WrkResult struct {
 	Target       string  `json:"target"` // "ceiling" or "access"
 	Concurrency  int     `json:"concurrency"`
+	Round        int     `json:"round"`
 	Threads      int     `json:"threads"`
 	RPS          float64 `json:"requests_per_sec"`
 	P50ms        float64 `json:"p50_ms"`

@@ -110,7 +110,7 @@ func TestWrkGeneratorEveryOp(t *testing.T) {
 	for _, row := range rep.Results {
 		checkServerCounts(t, row)
 	}
-	create, _ := rep.find("create", 2)
+	create, _ := find(rep.Results, "create", 2)
 	created := 0
 	for name := range f.secrets {
 		if strings.HasPrefix(name, "w") {
@@ -120,7 +120,7 @@ func TestWrkGeneratorEveryOp(t *testing.T) {
 	if uint64(created) < create.Requests {
 		t.Errorf("%d distinct names created for %d create requests", created, create.Requests)
 	}
-	lf, _ := rep.find("list-filter", 2)
+	lf, _ := find(rep.Results, "list-filter", 2)
 	if uint64(f.filtered) < lf.Requests {
 		t.Errorf("%d filtered lists reached the fake for %d list-filter requests", f.filtered, lf.Requests)
 	}

@@ -37,7 +37,7 @@ func (r *runner) wrkPhase(ctx context.Context, target string, conc int) error {
 	if err != nil {
 		return err
 	}
-	res.Target = target
+	res.Target, res.Round = target, r.round
 	r.rep.Wrk = append(r.rep.Wrk, *res)
 	fmt.Fprintf(r.log, "wrk %-12s c=%-4d %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms\n", target, conc, res.RPS, res.P50ms, res.P99ms)
 	return nil
@@ -48,7 +48,7 @@ func (r *runner) noteWrk() {
 	var notes []string
 	for _, w := range r.rep.Wrk {
 		if w.Target == "ceiling" && w.RPS > 0 {
-			notes = append(notes, fmt.Sprintf("at c=%d the Go generator reached %.0f%% of wrk's ceiling", w.Concurrency, 100*r.rep.CeilingRPS(w.Concurrency)/w.RPS))
+			notes = append(notes, fmt.Sprintf("at c=%d%s the Go generator reached %.0f%% of wrk's ceiling", w.Concurrency, roundSuffix(w.Round, r.cfg.Rounds), 100*r.rep.CeilingRPS(w.Concurrency, w.Round)/w.RPS))
 		}
 	}
 	if len(notes) > 0 {
