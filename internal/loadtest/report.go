@@ -119,6 +119,9 @@ type Row struct {
 	// (warm-up included) by "METHOD route code_class": proof the generator
 	// sent the requests the op names.
 	ServerRequests map[string]uint64 `json:"server_requests,omitempty"`
+	// ServerCPUPerRequestUS is set on median rows only: the median over the
+	// rounds of server CPU ÷ req/s.
+	ServerCPUPerRequestUS *float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 func newRow(op string, conc int, p *Phase, rss *float64) Row {
@@ -226,14 +229,14 @@ func (r *Report) firstRound() int {
 }
 
 func (r *Report) roundTable(b *strings.Builder, rows []Row) {
-	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | generator CPU | machine CPU |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors | transport errors | peak RSS MiB | server CPU | server CPU µs/req | generator CPU | machine CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range rows {
-		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %.2f | %s |\n",
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %s | %.2f | %s |\n",
 			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P99RatioToCeiling, x.P999ms,
-			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores, fmtCores(x.MachineCores))
+			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), fmtCPUPerRequest(x), x.GeneratorCores, fmtCores(x.MachineCores))
 	}
-	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process, on vault-* rows to OpenBao/Vault (with --compare-vault-pid). p99 × ceiling is the row's p99 over the lower of the ceiling's two p99s. With several replicas, peak RSS is the largest replica's and server CPU is all replicas together. Machine CPU is every process on the machine, a database server's included.\n")
+	b.WriteString("\nPeak RSS is the server's VmHWM during that phase; CPU columns are cores kept busy (CPU time / wall time, warm-up included). On ceiling rows both refer to the ceiling process, on vault-* rows to OpenBao/Vault (with --compare-vault-pid). p99 × ceiling is the row's p99 over the lower of the ceiling's two p99s. Server CPU µs/req is server CPU ÷ req/s, so it assumes the warm-up ran at the measured rate; unlike req/s it hardly moves when other work shares the machine. With several replicas, peak RSS is the largest replica's and server CPU is all replicas together. Machine CPU is every process on the machine, a database server's included.\n")
 	for _, x := range rows {
 		if x.FirstError != "" {
 			fmt.Fprintf(b, "- %s c=%d first error: %s\n", x.Op, x.Concurrency, x.FirstError)
@@ -342,6 +345,14 @@ func fmtFiles(files map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s %.1f MiB", n, files[n])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// fmtCPUPerRequest is the server's CPU time per request in µs.
+func fmtCPUPerRequest(x Row) string {
+	if x.ServerCores == nil || x.RPS <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", *x.ServerCores/x.RPS*1e6)
 }
 
 func fmtCores(v *float64) string {

@@ -51,6 +51,10 @@ func medianRow(rows []Row) Row {
 	m.P99ms = med(func(x Row) float64 { return x.P99ms })
 	m.P999ms = med(func(x Row) float64 { return x.P999ms })
 	m.GeneratorCores = med(func(x Row) float64 { return x.GeneratorCores })
+	if all(rows, func(x Row) bool { return x.ServerCores != nil && x.RPS > 0 }) {
+		v := med(func(x Row) float64 { return *x.ServerCores / x.RPS * 1e6 })
+		m.ServerCPUPerRequestUS = &v
+	}
 	var cores []float64
 	for _, x := range rows {
 		m.Requests += x.Requests
@@ -73,12 +77,12 @@ func medianRow(rows []Row) Row {
 
 func (r *Report) medianTable(b *strings.Builder) {
 	fmt.Fprintf(b, "## Median of %d rounds\n\n", r.Rounds)
-	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors (all rounds) | transport errors (all rounds) | peak RSS MiB (max) | server CPU | generator CPU |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| op | conc | req/s | × ceiling | p50 ms | p99 ms | p99 × ceiling | p99.9 ms | HTTP errors (all rounds) | transport errors (all rounds) | peak RSS MiB (max) | server CPU | server CPU µs/req | generator CPU |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.Medians() {
-		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %.2f |\n",
+		fmt.Fprintf(b, "| %s | %d | %.0f | %.2f | %.3f | %.3f | %.2f | %.3f | %d | %d | %s | %s | %s | %.2f |\n",
 			x.Op, x.Concurrency, x.RPS, x.RatioToCeiling, x.P50ms, x.P99ms, x.P99RatioToCeiling, x.P999ms,
-			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), x.GeneratorCores)
+			x.HTTPErrors, x.TransportErrors, fmtRSS(x.PeakRSSMiB), fmtCores(x.ServerCores), medianCPUPerRequest(x), x.GeneratorCores)
 	}
 	b.WriteString("\nEach ratio is taken against the ceiling of its own round, then the median is taken.\n")
 }
@@ -89,4 +93,22 @@ func roundSuffix(round, rounds int) string {
 		return ""
 	}
 	return fmt.Sprintf(" (round %d)", round)
+}
+
+func all(rows []Row, ok func(Row) bool) bool {
+	for _, x := range rows {
+		if !ok(x) {
+			return false
+		}
+	}
+	return true
+}
+
+// medianCPUPerRequest is the median of the rounds' CPU per request, which
+// is not the median cores over the median req/s.
+func medianCPUPerRequest(x Row) string {
+	if x.ServerCPUPerRequestUS == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f", *x.ServerCPUPerRequestUS)
 }
