@@ -374,7 +374,7 @@ func (r *runner) opPhase(ctx context.Context, op string, conc int) error {
 	if err != nil {
 		return err
 	}
-	row.ServerRequests = routeDelta(before, r.scrapeRoutes(ctx))
+	row.ServerRequests = routeDelta(before, r.scrapeSettled(ctx))
 	r.rep.Results = append(r.rep.Results, row)
 	r.progress(row)
 	return nil

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -29,6 +30,7 @@ type fakeCoffer struct {
 	failOp   string         // method answered with 500, to exercise error counting
 	routes   map[string]int // "METHOD route code_class", as coffer_http_requests_total
 	filtered int            // list requests with a valid name-prefix filter
+	inFlight atomic.Int64   // as coffer_http_requests_in_flight
 }
 
 var likePrefix = regexp.MustCompile(`^s[0-9]{5}%$`)
@@ -46,6 +48,8 @@ func (f *fakeCoffer) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", f.metrics)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: 200}
+		f.inFlight.Add(1)
+		defer f.inFlight.Add(-1)
 		mux.ServeHTTP(rec, r) // sets r.Pattern
 		_, route, _ := strings.Cut(r.Pattern, " ")
 		route = strings.Replace(route, "{ws}", "{workspace}", 1)
@@ -86,6 +90,7 @@ func (f *fakeCoffer) list(w http.ResponseWriter, r *http.Request) {
 func (f *fakeCoffer) metrics(w http.ResponseWriter, _ *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	fmt.Fprintf(w, "coffer_http_requests_in_flight %d\n", f.inFlight.Load())
 	for k, n := range f.routes {
 		p := strings.Fields(k)
 		fmt.Fprintf(w, "coffer_http_requests_total{route=%q,method=%q,code_class=%q} %d\n", p[1], p[0], p[2], n)

@@ -55,23 +55,25 @@ var wantRoutes = map[string][]string{
 		"PATCH /apis/secrets/v2/workspaces/{workspace}/secrets/{name}"},
 }
 
-// checkServerCounts wants every request the server counted during a row on
-// the op's routes, each of them answered 2xx at least once, and at least as
-// many 2xx as the generator completed. wrk abandons the requests in flight
-// when its time is up, and the server may count those as failed: up to one
-// per connection is tolerated.
+// checkServerCounts wants the requests the server counted during a row on
+// the op's routes, each of them answered 2xx, and at least as many 2xx as
+// the generator completed. wrk abandons the requests in flight when its time
+// is up; the server may count those as failed, or (when it reads them off
+// the socket only after the next phase's first scrape) in the next row: up
+// to one per connection of each kind is tolerated, far below what a script
+// sending a wrong request would produce.
 func checkServerCounts(t *testing.T, row Row) {
 	t.Helper()
-	var ok, failed uint64
+	var ok, failed, foreign uint64
 	for key, n := range row.ServerRequests {
 		sp := strings.LastIndexByte(key, ' ')
 		route, class := key[:sp], key[sp+1:]
-		if !slices.Contains(wantRoutes[row.Op], route) {
-			t.Errorf("%s c=%d: the server counted %d on %q", row.Op, row.Concurrency, n, key)
-		}
-		if class == "2xx" {
+		switch {
+		case !slices.Contains(wantRoutes[row.Op], route):
+			foreign += n
+		case class == "2xx":
 			ok += n
-		} else {
+		default:
 			failed += n
 		}
 	}
@@ -80,7 +82,8 @@ func checkServerCounts(t *testing.T, row Row) {
 			t.Errorf("%s c=%d: no 2xx on %q: %v", row.Op, row.Concurrency, route, row.ServerRequests)
 		}
 	}
-	if ok < row.Requests-row.HTTPErrors || failed > row.HTTPErrors+uint64(row.Concurrency) {
+	conc := uint64(row.Concurrency)
+	if ok < row.Requests-row.HTTPErrors || failed > row.HTTPErrors+conc || foreign > conc {
 		t.Errorf("%s c=%d: the server counted %v, the generator %d requests (%d failed)", row.Op, row.Concurrency, row.ServerRequests, row.Requests, row.HTTPErrors)
 	}
 }
