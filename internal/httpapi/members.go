@@ -128,7 +128,7 @@ func rolesOf(o object, required bool, is *items) []string {
 			it.Loc = []any{"body", "roles", i}
 		} else if !secrets.IsAssignableRole(*role) {
 			it = &item{Type: "value_error", Loc: []any{"body", "roles", i}, Input: rawString(*role), Ctx: errorCtx,
-				Msg: "Value error, Unknown role '" + *role + "'. Allowed roles: Viewer, Editor, Admin, PlatformAdmin"}
+				Msg: "Value error, Unknown role '" + *role + "'. Allowed roles: " + strings.Join(secrets.AssignableRoles(), ", ")}
 		}
 		if it != nil {
 			is.add(it)

@@ -31,7 +31,7 @@ var bindingTests = []test{
 }
 
 const (
-	viewer, editor, admin, platformAdmin = "Viewer", "Editor", secrets.RoleAdmin, "PlatformAdmin"
+	viewer, editor, admin, platformAdmin = secrets.RoleViewer, secrets.RoleEditor, secrets.RoleAdmin, secrets.RolePlatformAdmin
 )
 
 func showBinding(b secrets.Binding) string {
