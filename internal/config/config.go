@@ -87,6 +87,28 @@ type Coffer struct {
 	Audit    Audit    `yaml:"audit"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Admin    Admin    `yaml:"admin"`
+	Console  Console  `yaml:"console"`
+}
+
+// Console configures the web console's sign-in (docs/console.md, "Signing
+// in").
+type Console struct {
+	// ClientID is the IdP client the console signs users in with (a public
+	// client with PKCE); "" falls back to auth.oidc.client_id.
+	ClientID string `yaml:"client_id"`
+}
+
+// ConsoleClientID is the client the console signs in with: "" when auth or
+// OIDC is disabled (no sign-in in the console), else coffer.console.client_id
+// or, unset, auth.oidc.client_id.
+func (c *Config) ConsoleClientID() string {
+	if !c.Auth.Enabled || !c.Auth.OIDC.Enabled {
+		return ""
+	}
+	if c.Coffer.Console.ClientID != "" {
+		return c.Coffer.Console.ClientID
+	}
+	return c.Auth.OIDC.ClientID
 }
 
 // Metrics configures GET /metrics (docs/operations.md, "Metrics").

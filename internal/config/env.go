@@ -29,6 +29,7 @@ var envVars = []envvar.Var[Config]{
 	{Name: "COFFER_LOG_FORMAT", Set: func(c *Config, v string) error { c.Coffer.Log.Format, c.logFormatSet = v, true; return nil }},
 	{Name: "COFFER_METRICS_ENABLED", Set: envvar.Bool(func(c *Config) *bool { return &c.Coffer.Metrics.Enabled })},
 	{Name: "COFFER_ADMIN_LISTEN", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Admin.Listen })},
+	{Name: "COFFER_CONSOLE_CLIENT_ID", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Console.ClientID })},
 	{Name: "COFFER_TRUSTED_HEADER_NETWORKS", Set: envvar.List(func(c *Config) *envvar.StringList { return &c.Coffer.Auth.TrustedHeaderNetworks })},
 	{Name: "NMP_NGC_API_KEY_SECRET", Set: func(c *Config, v string) error { c.Platform.NGCAPIKeySecret = &v; return nil }},
 	{Name: "NMP_NGC_API_KEY_ENV_VAR", Set: envvar.String(func(c *Config) *string { return &c.Platform.NGCAPIKeyEnvVar })},

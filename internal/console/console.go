@@ -28,10 +28,11 @@ const (
 	AssetPrefix = "/console/"
 )
 
-// CSP is the Content-Security-Policy of every console response: scripts,
-// styles and fetches from this origin only, no inline code, no eval, DOM
-// sinks behind Trusted Types (the console builds its DOM with textContent),
-// and no framing.
+// CSP is the Content-Security-Policy of every console response when the
+// console has no sign-in: scripts, styles and fetches from this origin only,
+// no inline code, no eval, DOM sinks behind Trusted Types (the console
+// builds its DOM with textContent), and no framing. With sign-in, connect-src
+// also names the identity provider's token endpoint origin (Console.CSP).
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'; " +
 	"require-trusted-types-for 'script'; trusted-types 'none'"
@@ -58,18 +59,23 @@ func load() map[string]file {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
 		ct := mime.TypeByExtension(path.Ext(p))
 		if path.Ext(p) == ".js" {
 			ct = "text/javascript; charset=utf-8" // mime's table varies by system
 		}
-		m[path.Base(p)] = file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ctype: ct}
+		m[path.Base(p)] = newFile(b, ct)
 		return nil
 	})
 	if err != nil {
 		panic("console: embedded assets unreadable: " + err.Error())
 	}
 	return m
+}
+
+// newFile is a body ready to serve; its entity tag is the content's hash.
+func newFile(b []byte, ctype string) file {
+	sum := sha256.Sum256(b)
+	return file{body: b, etag: `"` + hex.EncodeToString(sum[:12]) + `"`, ctype: ctype}
 }
 
 // Names lists the embedded files (for tests).
@@ -81,16 +87,36 @@ func Names() []string {
 	return out
 }
 
-// Serve answers GET or HEAD for the embedded file name with its security
-// and cache headers, or reports false (the caller answers 404) when there is
-// no such file.
-func Serve(w http.ResponseWriter, r *http.Request, name string) bool {
-	f, ok := files[name]
-	if !ok {
-		return false
+// SetSecurityHeaders sets the headers every response of this console carries.
+func (c *Console) SetSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", c.csp)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+}
+
+// Serve answers GET or HEAD for name: an embedded file, the sign-in
+// callback page (the console's page under CallbackPath) or the console's
+// settings (ConfigName), with the security and cache headers; it reports
+// false (the caller answers 404) when there is no such file.
+func (c *Console) Serve(w http.ResponseWriter, r *http.Request, name string) bool {
+	var f file
+	switch name {
+	case ConfigName:
+		f = c.config
+	case callbackName:
+		f = files[IndexName]
+	default:
+		var ok bool
+		if f, ok = files[name]; !ok {
+			return false
+		}
 	}
 	h := w.Header()
-	SetSecurityHeaders(h)
+	c.SetSecurityHeaders(h)
 	h.Set("Content-Type", f.ctype)
 	// no-cache: the browser may keep a copy but must revalidate it on every
 	// use, which costs a 304 and guarantees a new binary's files are used.
@@ -98,15 +124,4 @@ func Serve(w http.ResponseWriter, r *http.Request, name string) bool {
 	h.Set("ETag", f.etag)
 	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.body))
 	return true
-}
-
-// SetSecurityHeaders sets the headers every console response carries.
-func SetSecurityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", CSP)
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
 }

@@ -136,3 +136,95 @@ func checkSecurityHeaders(t *testing.T, path string, h http.Header) {
 		}
 	}
 }
+
+// TestConsoleSignInPolicy checks what `coffer serve` computes at startup for
+// the console's sign-in: connect-src admits exactly the origin the browser
+// fetches tokens from (the configured token endpoint's, else the issuer's),
+// never a wildcard; GET /console/config.json names the client
+// (coffer.console.client_id, else auth.oidc.client_id) and the redirect
+// path, which serves the console's page with the same headers.
+func TestConsoleSignInPolicy(t *testing.T) {
+	oidc := func(extra ...string) map[string]string {
+		env := map[string]string{"NMP_AUTH_ENABLED": "true", "NMP_AUTH_OIDC_ENABLED": "true",
+			"NMP_AUTH_OIDC_ISSUER": "https://idp.example.org/realms/platform", "NMP_AUTH_OIDC_AUDIENCE": "coffer",
+			"NMP_AUTH_OIDC_CLIENT_ID": "coffer-cli"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			env[extra[i]] = extra[i+1]
+		}
+		return env
+	}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		connect    string
+		configJSON string
+	}{
+		{"auth disabled: no sign-in", map[string]string{}, "connect-src 'self';",
+			`{"client_id":null,"redirect_path":"/console/callback","connect_origins":[]}`},
+		{"OIDC disabled: no sign-in", map[string]string{"NMP_AUTH_ENABLED": "true", "COFFER_CONSOLE_CLIENT_ID": "web"}, "connect-src 'self';",
+			`{"client_id":null,"redirect_path":"/console/callback","connect_origins":[]}`},
+		{"the issuer's origin, client falls back to auth.oidc.client_id", oidc(),
+			"connect-src 'self' https://idp.example.org;",
+			`{"client_id":"coffer-cli","redirect_path":"/console/callback","connect_origins":["https://idp.example.org"]}`},
+		{"a configured token endpoint elsewhere, the console's own client", oidc("NMP_AUTH_OIDC_TOKEN_ENDPOINT", "HTTPS://Login.Example.NET:8443/oauth2/token?x=1",
+			"COFFER_CONSOLE_CLIENT_ID", "coffer-console"),
+			"connect-src 'self' https://login.example.net:8443;",
+			`{"client_id":"coffer-console","redirect_path":"/console/callback","connect_origins":["https://login.example.net:8443"]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCoffer(t, tc.env)
+			for _, p := range []string{"/", "/console/app.js", "/console/callback", "/console/config.json"} {
+				res, _ := c.do(t, "GET", p, "")
+				checkSecurityHeaders(t, p, res.Header)
+				if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, tc.connect) {
+					t.Errorf("GET %s: CSP %q lacks %q", p, csp, tc.connect)
+				}
+			}
+			res, body := c.do(t, "GET", "/console/config.json", "")
+			if res.StatusCode != 200 || body != tc.configJSON || res.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("config.json: %d %s %q, want %s", res.StatusCode, res.Header.Get("Content-Type"), body, tc.configJSON)
+			}
+			conforms(t, res, body)
+			res, body = c.do(t, "GET", "/console/callback?code=abc&state=def", "")
+			_, index := c.do(t, "GET", "/", "")
+			if res.StatusCode != 200 || body != index {
+				t.Errorf("the redirect path does not serve the console's page: %d", res.StatusCode)
+			}
+			conforms(t, res, body)
+		})
+	}
+}
+
+// TestConsoleSignInBadEndpoint: an endpoint the CSP cannot name safely
+// stops startup with the setting's name.
+func TestConsoleSignInBadEndpoint(t *testing.T) {
+	for _, bad := range []string{"ftp://idp.example.org/token", "https://*.example.org/token", "/token"} {
+		env := map[string]string{"NMP_AUTH_ENABLED": "true", "NMP_AUTH_OIDC_ENABLED": "true",
+			"NMP_AUTH_OIDC_ISSUER": "https://idp.example.org", "NMP_AUTH_OIDC_AUDIENCE": "coffer",
+			"NMP_AUTH_OIDC_CLIENT_ID": "coffer-cli", "NMP_AUTH_OIDC_TOKEN_ENDPOINT": bad}
+		err := startErr(t, env)
+		if err == nil || !strings.Contains(err.Error(), "auth.oidc.token_endpoint") {
+			t.Errorf("token endpoint %q: startup error %v, want one naming auth.oidc.token_endpoint", bad, err)
+		}
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://idp.example.org/realms/x", "https://idp.example.org"},
+		{"HTTP://127.0.0.1:8080/token", "http://127.0.0.1:8080"},
+		{"https://[::1]:9000/t", "https://[::1]:9000"},
+		{"https://idp.example.org;script-src *", ""},
+		{"https://*.example.org", ""},
+		{"https://user:pw@idp.example.org", ""},
+		{"javascript:alert(1)", ""},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		got, err := console.Origin(tc.in)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("Origin(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}

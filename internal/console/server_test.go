@@ -45,6 +45,25 @@ func startCoffer(t *testing.T, env map[string]string) *coffer {
 	return &coffer{URL: "http://" + ln.Addr().String()}
 }
 
+// startErr starts Coffer with env and returns the startup error (nil if it
+// started, and was then stopped).
+func startErr(t *testing.T, env map[string]string) error {
+	t.Helper()
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	cfg, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(context.Background(), cfg, server.NewLogger(cfg.Coffer.Log, io.Discard), lookup)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	return nil
+}
+
 // do sends one request to the server and returns the response with its body.
 func (c *coffer) do(t *testing.T, method, path, body string, headers ...string) (*http.Response, string) {
 	t.Helper()

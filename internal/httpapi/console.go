@@ -11,12 +11,12 @@ import (
 // (docs/console.md).
 
 func (s *Server) consoleIndex(w http.ResponseWriter, r *http.Request, _ params) {
-	console.Serve(w, r, console.IndexName)
+	s.console.Serve(w, r, console.IndexName)
 }
 
 func (s *Server) consoleAsset(w http.ResponseWriter, r *http.Request, p params) {
-	if !console.Serve(w, r, p.get("file")) {
-		console.SetSecurityHeaders(w.Header())
+	if !s.console.Serve(w, r, p.get("file")) {
+		s.console.SetSecurityHeaders(w.Header())
 		writeDetail(w, http.StatusNotFound, "Not Found")
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/buildinfo"
+	"github.com/coffer-dev/coffer/internal/console"
 	"github.com/coffer-dev/coffer/internal/metrics"
 	"github.com/coffer-dev/coffer/internal/reqid"
 	"github.com/coffer-dev/coffer/internal/secrets"
@@ -57,6 +58,9 @@ type Config struct {
 	// Metrics counts requests and serves GET /metrics; nil when metrics
 	// are disabled (GET /metrics is then 404).
 	Metrics *metrics.Metrics
+	// Console serves the web console's routes; nil: a console without
+	// sign-in.
+	Console *console.Console
 }
 
 // Server is the HTTP handler for the whole API.
@@ -78,6 +82,7 @@ type Server struct {
 	auditSync  bool
 	metrics    *metrics.Metrics
 	metricz    http.Handler // GET /metrics; nil when metrics are disabled
+	console    *console.Console
 }
 
 // New returns the API handler.
@@ -90,6 +95,10 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{svc: cfg.Service, limits: cfg.Limits, log: cfg.Logger, ready: cfg.Ready,
 		trusted: cfg.TrustedNetworks, auth: cfg.Auth, disc: cfg.Discovery, router: newRouter(routes())}
+	s.console = cfg.Console
+	if s.console == nil {
+		s.console = console.Default()
+	}
 	s.version, _ = marshal(buildinfo.Get()) // four strings: cannot fail
 	if cfg.Metrics != nil {
 		s.metrics, s.metricz = cfg.Metrics, cfg.Metrics.Handler()

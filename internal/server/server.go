@@ -19,6 +19,7 @@ import (
 	"github.com/coffer-dev/coffer/internal/auth"
 	"github.com/coffer-dev/coffer/internal/buildinfo"
 	"github.com/coffer-dev/coffer/internal/config"
+	"github.com/coffer-dev/coffer/internal/console"
 	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/httpapi"
 	"github.com/coffer-dev/coffer/internal/keys"
@@ -93,6 +94,11 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 	if err != nil {
 		return nil, err
 	}
+	con, err := console.New(console.Config{ClientID: cfg.ConsoleClientID(),
+		Issuer: cfg.Auth.OIDC.Issuer, TokenEndpoint: cfg.Auth.OIDC.TokenEndpoint})
+	if err != nil {
+		return nil, err
+	}
 	if err := seed(ctx, svc, cfg.Auth); err != nil {
 		return nil, fmt.Errorf("seeding role bindings: %w", err)
 	}
@@ -119,6 +125,7 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 		AuditReads:      cfg.Coffer.Audit.Reads,
 		AuditSyncReads:  cfg.Coffer.Audit.SyncReads(),
 		Metrics:         m,
+		Console:         con,
 	})
 	hs := &http.Server{
 		Handler:           api,

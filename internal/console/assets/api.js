@@ -27,10 +27,19 @@ export function formatDetail(status, detail) {
 }
 
 let bearer = null;
+let unauthorized = null;
 
 /** setToken sets (or, with null, clears) the bearer token sent with calls. */
 export function setToken(token) {
   bearer = token;
+}
+
+/**
+ * onUnauthorized sets what happens when the API answers 401 to a call that
+ * carried a token: the token expired or is no longer accepted.
+ */
+export function onUnauthorized(fn) {
+  unauthorized = fn;
 }
 
 const readPath = /\/secrets\/[^/]+\/access(?:[?#]|$)/;
@@ -58,6 +67,7 @@ export async function call(method, path, body) {
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
+  if (res.status === 401 && bearer && unauthorized) unauthorized();
   if (!res.ok) throw new APIError(res.status, data ? data.detail : null);
   return data;
 }

@@ -10,7 +10,8 @@
 //   #/keys                           key rotation
 
 import { h, clear, id } from './dom.js';
-import { call, paths, query, APIError } from './api.js';
+import { call, paths, query, APIError, setToken, onUnauthorized } from './api.js';
+import * as signin from './signin.js';
 import { modal, confirm } from './dialogs.js';
 import { broken, secretNameRules, workspaceNameRules } from './names.js';
 import { relative, exact } from './time.js';
@@ -18,7 +19,7 @@ import { relative, exact } from './time.js';
 const $ = (sel) => document.querySelector(sel);
 const main = $('#main');
 let viewRoot = main; // the element the view being built renders into
-const state = { workspaces: [], ws: null, auditAll: false, list: { search: '', sort: '-created_at', page: 1, pageSize: 25 } };
+const state = { workspaces: [], ws: null, auditAll: false, signedOut: false, list: { search: '', sort: '-created_at', page: 1, pageSize: 25 } };
 
 // ---- messages ------------------------------------------------------------
 
@@ -28,6 +29,9 @@ function say(msg) {
 
 function showError(e) {
   const box = $('#error');
+  // Once signed out, the refusals of calls still on their way are old news:
+  // the page says so already.
+  if (state.signedOut && e instanceof APIError && e.status === 401) return;
   if (!e) {
     box.hidden = true;
     box.textContent = '';
@@ -715,6 +719,7 @@ function parse() {
 let generation = 0;
 
 async function route() {
+  if (state.signedOut) return;
   const r = parse();
   const gen = ++generation;
   showError(null);
@@ -759,20 +764,112 @@ async function route() {
   }
 }
 
+// ---- signing in (OIDC, docs/console.md "Signing in") -----------------------
+
+/**
+ * signInPage replaces the console with a message and a Sign in button that
+ * leaves for the identity provider, coming back to the current address.
+ */
+function signInPage(title, text, settings) {
+  generation += 1; // a view still loading must not land on top
+  state.signedOut = true; // and no address shows a view until signed in
+  showError(null);
+  $('.ws-picker').hidden = true;
+  for (const d of document.querySelectorAll('dialog')) d.close();
+  state.workspaces = [];
+  state.auditAll = false;
+  clear($('#tabs'));
+  clear($('#ws-select'));
+  const returnTo = location.hash;
+  const btn = h('button', { type: 'button', class: 'primary', 'data-signin': 'true', text: 'Sign in' });
+  btn.addEventListener('click', async () => {
+    try {
+      const s = settings || await signin.settings();
+      if (!s) throw new Error('Sign-in is not set up on this Coffer.');
+      await signin.begin(s, returnTo);
+    } catch (e) {
+      showError(e);
+    }
+  });
+  document.title = `${title} · Coffer`;
+  clear(main).append(heading(title), h('p', { text }), btn);
+  main.dataset.ready = 'signin';
+}
+
+function renderWho(sess) {
+  const who = clear($('#who'));
+  if (!sess) return;
+  const out = h('button', { type: 'button', class: 'secondary small', 'data-signout': 'true', text: 'Sign out' });
+  out.addEventListener('click', () => {
+    signin.end();
+    setToken(null);
+    renderWho(null);
+    say('');
+    // The IdP's own session is left alone: discovery names no
+    // end_session_endpoint to end it with.
+    signInPage('Signed out', 'You are signed out of the Coffer console in this tab.', null);
+  });
+  who.append(h('span', { class: 'who-name', text: `Signed in as ${sess.who}` }), ' ', out);
+}
+
+function sessionExpired() {
+  signin.end();
+  setToken(null);
+  renderWho(null);
+  signInPage('Your session has expired — sign in again',
+    'Coffer no longer accepts your sign-in: it expired or was revoked. What you had saved is kept; sign in to go on.', null);
+}
+
+/**
+ * signInRequired answers an anonymous 401: the Sign in button when the
+ * console can sign in with OIDC, else the gateway is what signs people in.
+ */
+async function signInRequired(e) {
+  const s = await signin.settings().catch(() => null);
+  if (s) {
+    signInPage('Sign in', `This Coffer needs you to sign in with your organisation's identity provider (${new URL(s.issuer).host}).`, s);
+    return;
+  }
+  clear(main).append(heading('Sign-in required'),
+    h('p', { text: 'This Coffer needs an identity: open it through your gateway, which signs you in.' }),
+    h('p', { class: 'muted', text: e.message }));
+}
+
+/** finishSignIn completes a sign-in on the callback page; false if refused. */
+async function finishSignIn() {
+  let s = null;
+  try {
+    s = await signin.settings();
+    if (!s) throw new signin.SignInError('Sign-in is not set up on this Coffer.');
+    const back = await signin.finish(s);
+    history.replaceState(null, '', `/${back || ''}`);
+    return true;
+  } catch (e) {
+    history.replaceState(null, '', '/');
+    signInPage('Sign-in failed', e instanceof signin.SignInError ? e.message : `Sign-in failed: ${e.message}`, s);
+    return false;
+  }
+}
+
 async function start() {
   $('#ws-select').addEventListener('change', (ev) => {
     location.hash = `#/ws/${encodeURIComponent(ev.target.value)}`;
   });
   $('#ws-new').addEventListener('click', newWorkspace);
   window.addEventListener('hashchange', route);
+  onUnauthorized(sessionExpired);
+  if (signin.isCallback() && !(await finishSignIn())) return;
+  const sess = signin.session();
+  if (sess) {
+    setToken(sess.token);
+    renderWho(sess);
+  }
   try {
     await loadWorkspaces();
     await probeAuditAll();
   } catch (e) {
     if (e instanceof APIError && e.status === 401) {
-      clear(main).append(heading('Sign-in required'),
-        h('p', { text: 'This Coffer needs an identity: open it through your gateway, which signs you in.' }),
-        h('p', { class: 'muted', text: e.message }));
+      if (!sess) await signInRequired(e); // with a token: sessionExpired did it
       return;
     }
     showError(e);
