@@ -827,7 +827,9 @@ function sessionExpired() {
 async function signInRequired(e) {
   const s = await signin.settings().catch(() => null);
   if (s) {
-    signInPage('Sign in', `This Coffer needs you to sign in with your organisation's identity provider (${new URL(s.issuer).host}).`, s);
+    let idp = s.issuer;
+    try { idp = new URL(s.issuer).host; } catch { /* shown as configured */ }
+    signInPage('Sign in', `This Coffer needs you to sign in with your organisation's identity provider (${idp}).`, s);
     return;
   }
   clear(main).append(heading('Sign-in required'),
