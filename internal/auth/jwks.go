@@ -161,7 +161,6 @@ func (s *keySource) run(f *flight[[]jwk]) {
 		s.keys, s.fetchedAt = keys, now
 	}
 	s.lastErr = err
-	s.inflight = nil
 	logIt := err != nil && now.Sub(s.lastLog) >= refetchInterval
 	if logIt {
 		s.lastLog = now
@@ -171,6 +170,11 @@ func (s *keySource) run(f *flight[[]jwk]) {
 	if logIt {
 		s.logFailure(err, now, have, fetchedAt)
 	}
+	// The fetch counts as running until its failure is logged, so whoever
+	// sees no fetch in flight also sees the log line it produced.
+	s.mu.Lock()
+	s.inflight = nil
+	s.mu.Unlock()
 	f.finish(keys, err)
 }
 
