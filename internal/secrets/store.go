@@ -140,9 +140,11 @@ type Store interface {
 	// the batch is still re-sealed. err fails the whole call (a database
 	// error, a repeated key): then nothing changed and errs is nil.
 	ResealVersions(ctx context.Context, rs []Reseal) (errs []error, err error)
-	// CountByProvider returns the number of stored versions (live and in
-	// the bin, ciphertext not erased) per provider name.
-	CountByProvider(ctx context.Context) (map[string]int, error)
+	// CountSealed returns how many stored versions (ciphertext not erased)
+	// each (provider, format) seals, split by where they are (SealedCount),
+	// ordered by provider then format; pairs with no stored version are
+	// left out. It reads no value: one aggregate query.
+	CountSealed(ctx context.Context) ([]SealedCount, error)
 
 	// ImportSecret stores an imported record (docs/import.md): its
 	// timestamps and created_by/updated_by as given, revision 1, r.Sealed as
@@ -231,6 +233,21 @@ type StoredVersion struct {
 	Sealed    envelope.Sealed
 	Deleted   bool // its secret is in the recycle bin
 }
+
+// SealedCount is how many stored versions one provider seals in one
+// record format (docs/crypto.md), by where they are: the current version
+// of a live secret, an older kept version of a live secret, or a version
+// of a secret in the recycle bin.
+type SealedCount struct {
+	Provider string // "" is the development key
+	Format   int
+	Current  int
+	Kept     int
+	Binned   int
+}
+
+// Total is the number of stored versions c counts.
+func (c SealedCount) Total() int { return c.Current + c.Kept + c.Binned }
 
 // Reseal is a version's new sealed value for ResealVersions and
 // RestoreDeleted, guarded by the ciphertext that was read (Old): every

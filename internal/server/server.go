@@ -229,12 +229,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *met
 }
 
 // warnUnreadable names providers that stored records use but that are not
-// configured (docs/crypto.md §6). CountByProvider reads every secret (0.3 s
-// for a million in SQLite), so Serve runs this in the background rather than
-// delaying readiness: it only logs. A count cut short by shutdown is not
-// worth a warning.
+// configured (docs/crypto.md §6). CountSealed reads every stored version
+// (0.3 s for a million in SQLite), so Serve runs this in the background
+// rather than delaying readiness: it only logs. A count cut short by
+// shutdown is not worth a warning.
 func warnUnreadable(ctx context.Context, log *slog.Logger, store secrets.Store, ring *envelope.Keyring) {
-	counts, err := store.CountByProvider(ctx)
+	counts, err := store.CountSealed(ctx)
 	if ctx.Err() != nil {
 		return
 	}
@@ -242,10 +242,8 @@ func warnUnreadable(ctx context.Context, log *slog.Logger, store secrets.Store, 
 		log.Warn("could not count secrets by provider", "error", err.Error())
 		return
 	}
-	for p, n := range counts {
-		if !ring.Has(p) {
-			log.Warn(fmt.Sprintf("%d secrets use provider '%s', which is not configured; they cannot be read", n, p))
-		}
+	for p, n := range secrets.UnreadableByProvider(counts, ring) {
+		log.Warn(fmt.Sprintf("%d secrets use provider '%s', which is not configured; they cannot be read", n, p))
 	}
 }
 

@@ -210,7 +210,16 @@ const (
 	qGetStoredVersion = `SELECT ` + storedCols + `
 		FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
 		WHERE v.secret_id = $1 AND v.version = $2 AND v.ciphertext IS NOT NULL`
-	qCountByProvider = `SELECT provider, count(*) FROM secret_versions WHERE ciphertext IS NOT NULL GROUP BY provider`
+	// qCountSealed counts stored versions per (provider, format) in one
+	// pass over the versions, each joined to its secret to tell the current
+	// version, a kept one and the bin apart.
+	qCountSealed = `SELECT v.provider, v.format_version,
+		count(*) FILTER (WHERE s.deleted_id IS NULL AND v.version = s.current_version),
+		count(*) FILTER (WHERE s.deleted_id IS NULL AND v.version <> s.current_version),
+		count(*) FILTER (WHERE s.deleted_id IS NOT NULL)
+		FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
+		WHERE v.ciphertext IS NOT NULL
+		GROUP BY v.provider, v.format_version ORDER BY v.provider, v.format_version`
 	// qLockReseal precedes qReseal in the same transaction: it locks the
 	// batch's versions in key order, so two rotations re-sealing
 	// overlapping batches wait for each other instead of deadlocking (one

@@ -133,22 +133,21 @@ func scanResealed(rows pgx.Rows, errs []error) error {
 	return nil
 }
 
-// CountByProvider returns the number of stored versions, live and in the
-// bin, per provider name.
-func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.Query(ctx, qCountByProvider)
+// CountSealed returns the number of stored versions, live and in the bin,
+// per provider and format.
+func (s *Store) CountSealed(ctx context.Context) ([]secrets.SealedCount, error) {
+	rows, err := s.db.Query(ctx, qCountSealed)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	counts := map[string]int{}
+	counts := []secrets.SealedCount{}
 	for rows.Next() {
-		var provider string
-		var n int
-		if err := rows.Scan(&provider, &n); err != nil {
+		var c secrets.SealedCount
+		if err := rows.Scan(&c.Provider, &c.Format, &c.Current, &c.Kept, &c.Binned); err != nil {
 			return nil, err
 		}
-		counts[provider] = n
+		counts = append(counts, c)
 	}
 	return counts, rows.Err()
 }

@@ -100,22 +100,32 @@ func resealOne(ctx context.Context, reseal, held *sql.Stmt, r secrets.Reseal) (o
 	return secrets.ErrRevisionChanged, nil
 }
 
-// CountByProvider returns the number of stored versions, live and in the
-// bin, per provider name.
-func (s *Store) CountByProvider(ctx context.Context) (map[string]int, error) {
-	rows, err := s.r.countByProvider.QueryContext(ctx)
+// countSealedSQL counts stored versions per (provider, format) in one pass
+// over the versions, each joined to its secret by primary key to tell the
+// current version, a kept one and the bin apart.
+const countSealedSQL = `SELECT v.provider, v.format_version,
+		sum(CASE WHEN s.deleted_id IS NULL AND v.version = s.current_version THEN 1 ELSE 0 END),
+		sum(CASE WHEN s.deleted_id IS NULL AND v.version <> s.current_version THEN 1 ELSE 0 END),
+		sum(CASE WHEN s.deleted_id IS NOT NULL THEN 1 ELSE 0 END)
+	FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
+	WHERE v.ciphertext IS NOT NULL
+	GROUP BY v.provider, v.format_version ORDER BY v.provider, v.format_version`
+
+// CountSealed returns the number of stored versions, live and in the bin,
+// per provider and format.
+func (s *Store) CountSealed(ctx context.Context) ([]secrets.SealedCount, error) {
+	rows, err := s.r.countSealed.QueryContext(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	counts := map[string]int{}
+	counts := []secrets.SealedCount{}
 	for rows.Next() {
-		var provider string
-		var n int
-		if err := rows.Scan(&provider, &n); err != nil {
+		var c secrets.SealedCount
+		if err := rows.Scan(&c.Provider, &c.Format, &c.Current, &c.Kept, &c.Binned); err != nil {
 			return nil, err
 		}
-		counts[provider] = n
+		counts = append(counts, c)
 	}
 	return counts, rows.Err()
 }

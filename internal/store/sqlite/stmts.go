@@ -193,7 +193,7 @@ const storedCols = `v.secret_id, v.version, s.workspace, s.name, v.ciphertext, v
 type readStmts struct {
 	getWorkspace, getSecret, getVersion, getDeleted *sql.Stmt
 	peekLive                                        *sql.Stmt
-	scanVersions, getStored, countByProvider, ping  *sql.Stmt
+	scanVersions, getStored, countSealed, ping      *sql.Stmt
 	seeded, rolesOf, workspacesOf, listBindings     *sql.Stmt
 	listWorkspaces                                  map[string]*sql.Stmt // by sort
 	listSecrets                                     map[string]*sql.Stmt // by sort, for the zero Filter
@@ -222,9 +222,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		&r.getStored: `SELECT ` + storedCols + `
 			FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
 			WHERE v.secret_id = ?1 AND v.version = ?2 AND v.ciphertext IS NOT NULL`,
-		&r.countByProvider: `SELECT provider, count(*) FROM secret_versions
-			WHERE ciphertext IS NOT NULL GROUP BY provider`,
-		&r.ping: `SELECT count(*) FROM schema_migrations`,
+		&r.countSealed: countSealedSQL,
+		&r.ping:        `SELECT count(*) FROM schema_migrations`,
 		&r.seeded: `SELECT EXISTS (SELECT 1 FROM workspaces WHERE name = ?1),
 			EXISTS (SELECT 1 FROM seeds WHERE key = ?2)`,
 		// The principals arrive as one JSON array so that a single prepared
@@ -264,7 +263,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (r *readStmts) close() error {
 	all := []*sql.Stmt{r.getWorkspace, r.getSecret, r.getVersion, r.getDeleted, r.peekLive, r.scanVersions, r.getStored,
-		r.countByProvider, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
+		r.countSealed, r.ping, r.seeded, r.rolesOf, r.workspacesOf, r.listBindings}
 	for _, m := range []map[string]*sql.Stmt{r.listWorkspaces, r.listSecrets} {
 		for _, st := range m {
 			all = append(all, st)

@@ -2,8 +2,8 @@ package storetest
 
 import (
 	"fmt"
-	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -26,7 +26,7 @@ var rotationTests = []test{
 	{"ResealVersionsAllOrNothing", testResealVersionsAllOrNothing},
 	{"ResealVersionsRacingUpdates", testResealVersionsRacingUpdates},
 	{"ResealVersionsOverlapping", testResealVersionsOverlapping},
-	{"CountByProvider", testCountByProvider},
+	{"CountSealed", testCountSealed},
 }
 
 // scanFixture creates seven secrets s0…s6 spread over three workspaces, in
@@ -247,16 +247,24 @@ func testResealVersionGone(t *testing.T, st secrets.Store) {
 	}
 }
 
-func testCountByProvider(t *testing.T, st secrets.Store) {
-	check := func(what string, want map[string]int) {
+// testCountSealed follows the counts per (provider, format) through every
+// way a version is added, re-sealed, moved to the bin or erased.
+func testCountSealed(t *testing.T, st secrets.Store) {
+	n := func(provider string, format, current, kept, binned int) secrets.SealedCount {
+		return secrets.SealedCount{Provider: provider, Format: format, Current: current, Kept: kept, Binned: binned}
+	}
+	check := func(what string, want ...secrets.SealedCount) {
 		t.Helper()
-		got, err := st.CountByProvider(ctx)
-		wantErr(t, "CountByProvider", err, nil)
-		if !maps.Equal(got, want) {
-			t.Fatalf("%s: CountByProvider = %v, want %v", what, got, want)
+		got, err := st.CountSealed(ctx)
+		wantErr(t, "CountSealed", err, nil)
+		if want == nil {
+			want = []secrets.SealedCount{}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: CountSealed = %+v, want %+v", what, got, want)
 		}
 	}
-	check("empty store", map[string]int{})
+	check("empty store")
 	now := secrets.Now()
 	mustCreateWorkspace(t, st, "ws", now)
 	mustCreateWorkspace(t, st, "tmp", now)
@@ -266,11 +274,15 @@ func testCountByProvider(t *testing.T, st secrets.Store) {
 		r.Sealed.Provider = p
 		recs = append(recs, mustCreateRecord(t, st, r))
 	}
-	check("created", map[string]int{"": 1, "k1": 2, "vault": 1})
+	imported := newRecord("ws", "imported", now)
+	imported.Sealed.Format = 1
+	mustCreateRecord(t, st, imported)
+	check("created", n("", 2, 1, 0, 0), n("k1", 1, 1, 0, 0), n("k1", 2, 2, 0, 0), n("vault", 2, 1, 0, 0))
 	wantErr(t, "ResealVersions", resealOne(st, recs[0], sealed("k1", "x")), nil)
-	check("re-sealed", map[string]int{"k1": 3, "vault": 1})
+	check("re-sealed", n("k1", 1, 1, 0, 0), n("k1", 2, 3, 0, 0), n("vault", 2, 1, 0, 0))
 
-	// Every stored version counts; pruned and destroyed ones do not.
+	// Every stored version counts, older ones as kept; pruned and
+	// destroyed ones do not count.
 	vault := sealed("vault", "v")
 	update := func(name string, keep int) {
 		t.Helper()
@@ -278,22 +290,25 @@ func testCountByProvider(t *testing.T, st secrets.Store) {
 		wantErr(t, "UpdateSecret", err, nil)
 	}
 	update("s2", 10)
-	check("a second version", map[string]int{"k1": 3, "vault": 2})
+	check("a second version", n("k1", 1, 1, 0, 0), n("k1", 2, 2, 1, 0), n("vault", 2, 2, 0, 0))
 	update("s2", 1) // prunes versions 1 (k1) and 2 (vault)
-	check("pruned", map[string]int{"k1": 2, "vault": 2})
+	check("pruned", n("k1", 1, 1, 0, 0), n("k1", 2, 2, 0, 0), n("vault", 2, 2, 0, 0))
 	mustCreateSecret(t, st, "ws", "s4", now) // k1
 	update("s4", 10)
-	check("another version", map[string]int{"k1": 3, "vault": 3})
+	update("s4", 10)
+	check("more versions", n("k1", 1, 1, 0, 0), n("k1", 2, 2, 1, 0), n("vault", 2, 3, 1, 0))
 	wantErr(t, "DestroyVersion", st.DestroyVersion(ctx, "ws", "s4", 1, secrets.Cond{}), nil)
-	check("destroyed", map[string]int{"k1": 2, "vault": 3})
+	check("destroyed", n("k1", 1, 1, 0, 0), n("k1", 2, 2, 0, 0), n("vault", 2, 3, 1, 0))
 
-	// The bin holds its versions until they are purged.
+	// The bin holds its versions, current and kept alike, until they are
+	// purged.
 	wantErr(t, "DeleteSecret to the bin", st.DeleteSecret(ctx, "ws", "s0", binDelete("bin-s0", now, now.Add(time.Hour))), nil)
-	check("in the bin", map[string]int{"k1": 2, "vault": 3})
+	wantErr(t, "DeleteSecret to the bin", st.DeleteSecret(ctx, "ws", "s4", binDelete("bin-s4", now, now.Add(time.Hour))), nil)
+	check("in the bin", n("k1", 1, 1, 0, 0), n("k1", 2, 1, 0, 1), n("vault", 2, 2, 0, 2))
 	wantErr(t, "DeleteWorkspace", st.DeleteWorkspace(ctx, "tmp"), nil) // s1 (k1) and s3 (vault)
-	check("workspace deleted", map[string]int{"k1": 1, "vault": 2})
+	check("workspace deleted", n("k1", 1, 1, 0, 0), n("k1", 2, 0, 0, 1), n("vault", 2, 1, 0, 2))
 	wantErr(t, "PurgeDeleted", st.PurgeDeleted(ctx, "ws", "bin-s0", now), nil)
-	check("purged", map[string]int{"vault": 2})
+	check("purged", n("k1", 1, 1, 0, 0), n("vault", 2, 1, 0, 2))
 	wantErr(t, "DeleteSecret", st.DeleteSecret(ctx, "ws", "s2", secrets.SecretDelete{}), nil)
-	check("erased", map[string]int{"vault": 1})
+	check("erased", n("k1", 1, 1, 0, 0), n("vault", 2, 0, 0, 2))
 }
