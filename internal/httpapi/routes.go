@@ -95,6 +95,9 @@ func routes() []*route {
 		{method: http.MethodPost, pattern: "/apis/secrets/v2/rotate-encryption-keys", handle: (*Server).rotate,
 			authz: inSystem(secrets.PermSecretsRotate, secretsWrite),
 			audit: auditSpec{secrets.ActionKeysRotate, auditAfter, http.StatusAccepted}},
+		// What rotation has left to do (docs/api.md §4.9), admitted like it.
+		{method: http.MethodGet, pattern: "/apis/secrets/v2/encryption-status", handle: (*Server).encryptionStatus,
+			authz: inSystem(secrets.PermSecretsRotate, secretsRead)},
 		// Anyone authenticated creates a workspace and becomes its Admin.
 		{method: http.MethodPost, pattern: workspacesBase, handle: (*Server).createWorkspace,
 			authz: authenticated("", nil), audit: write(secrets.ActionWorkspaceCreate, http.StatusCreated)},

@@ -70,6 +70,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", base + "/ml/secrets/missing/access", ``, [9]int{401, 403, 403, 403, 403, 404, 404, 403, 403}},
 		{"GET", base + "/system/secrets/ngc-api-key/access", ``, [9]int{401, 403, 403, 403, 403, 404, 404, 404, 403}},
 		{"POST", "/apis/secrets/v2/rotate-encryption-keys", ``, [9]int{401, 403, 403, 403, 202, 403, 403, 403, 403}},
+		{"GET", "/apis/secrets/v2/encryption-status", ``, [9]int{401, 403, 403, 403, 200, 403, 403, 403, 403}},
 		{"GET", wsBase, ``, [9]int{401, 200, 200, 200, 200, 200, 200, 200, 200}},
 		{"GET", wsBase + "/ml", ``, [9]int{401, 200, 200, 200, 200, 200, 200, 200, 403}},
 		{"PUT", wsBase + "/ml", `{}`, [9]int{401, 403, 200, 200, 200, 200, 200, 200, 403}},

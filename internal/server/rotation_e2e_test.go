@@ -25,6 +25,19 @@ func rotate(t *testing.T, ts *testServer) response {
 	return ts.do(t, "POST", "/apis/secrets/v2/rotate-encryption-keys", "")
 }
 
+// status reads GET /apis/secrets/v2/encryption-status.
+func status(t *testing.T, ts *testServer) response {
+	t.Helper()
+	return ts.do(t, "GET", "/apis/secrets/v2/encryption-status", "")
+}
+
+// statusRow is one records row of the encryption status.
+func statusRow(provider string, format, current, kept, bin int, upToDate, configured bool) string {
+	return fmt.Sprintf(`{"provider":"%s","format":%d,"current_versions":%d,"kept_versions":%d,"recycle_bin_versions":%d,`+
+		`"total_versions":%d,"up_to_date":%t,"provider_configured":%t}`,
+		provider, format, current, kept, bin, current+kept+bin, upToDate, configured)
+}
+
 func TestRotationAcrossProviders(t *testing.T) {
 	dir := t.TempDir()
 	ts := start(t, map[string]string{}, dir) // development key
@@ -46,12 +59,19 @@ func TestRotationAcrossProviders(t *testing.T) {
 	importFormat1(t, ts)
 	expect(t, ts.do(t, "GET", base+"/default/secrets/imported/access", ""), 200,
 		`{"name":"imported","workspace":"default","value":"hf_example_token"}`)
+	// The status tells what rotation faces before it runs: three records on
+	// the missing development key, one format-1 record.
+	const providers = `{"current_provider":"k2","providers":["k2","v1"],"records":[`
+	expect(t, status(t, ts), 200, providers+statusRow("", 2, 3, 0, 0, false, false)+","+
+		statusRow("v1", 1, 1, 0, 0, false, true)+`],"total_versions":4,"versions_to_rotate":4,"unreadable_versions":3}`)
 	expect(t, rotate(t, ts), 202, `{"rotated_secrets":1,"success":false,"skipped_secrets":0,"failed_secrets":[`+
 		`{"workspace":"default","name":"s0","version":1,"error":"provider '' is not configured"},`+
 		`{"workspace":"default","name":"s1","version":1,"error":"provider '' is not configured"},`+
 		`{"workspace":"default","name":"s2","version":1,"error":"provider '' is not configured"}],"failed_count":3,`+
 		`"rotated_versions":1,"deleted_secrets_rotated":0}`)
 	expect(t, ts.do(t, "GET", base+"/default/secrets/s0/access", ""), 500, `{"detail":"Unexpected error retrieving secret"}`)
+	expect(t, status(t, ts), 200, providers+statusRow("", 2, 3, 0, 0, false, false)+","+
+		statusRow("k2", 2, 1, 0, 0, true, true)+`],"total_versions":4,"versions_to_rotate":3,"unreadable_versions":3}`)
 	ts.stop()
 
 	// With the development key back (read-only), everything rotates.
@@ -61,6 +81,8 @@ func TestRotationAcrossProviders(t *testing.T) {
 	ts = start(t, env, dir)
 	expect(t, rotate(t, ts), 202, `{"rotated_secrets":3,"success":true,"skipped_secrets":1,"failed_secrets":[],"failed_count":0,"rotated_versions":3,"deleted_secrets_rotated":0}`)
 	expect(t, rotate(t, ts), 202, `{"rotated_secrets":0,"success":true,"skipped_secrets":4,"failed_secrets":[],"failed_count":0,"rotated_versions":0,"deleted_secrets_rotated":0}`)
+	expect(t, status(t, ts), 200, `{"current_provider":"k2","providers":["","k2","v1"],"records":[`+
+		statusRow("k2", 2, 4, 0, 0, true, true)+`],"total_versions":4,"versions_to_rotate":0,"unreadable_versions":0}`)
 	ts.stop()
 
 	// Only k2 is needed now: the old keys can go.
