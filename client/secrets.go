@@ -11,6 +11,7 @@ import (
 const (
 	secretsRoot  = "/apis/secrets/v2/workspaces"
 	rotationPath = "/apis/secrets/v2/rotate-encryption-keys"
+	statusPath   = "/apis/secrets/v2/encryption-status"
 
 	// versionHeader names the version an /access answer holds.
 	versionHeader = "Coffer-Secret-Version"
@@ -148,6 +149,15 @@ func (c *Client) AccessSecretVersion(ctx context.Context, workspace, name string
 func (c *Client) RotateEncryptionKeys(ctx context.Context) (*RotationResult, error) {
 	var out RotationResult
 	err := c.do(ctx, http.MethodPost, rotationPath, nil, nil, &out)
+	return result(&out, err)
+}
+
+// EncryptionStatus reads how the stored values are sealed and how many a
+// rotation would still re-encrypt (PlatformAdmins only). It decrypts
+// nothing, so it is cheap to poll.
+func (c *Client) EncryptionStatus(ctx context.Context) (*EncryptionStatus, error) {
+	var out EncryptionStatus
+	err := c.do(ctx, http.MethodGet, statusPath, nil, nil, &out)
 	return result(&out, err)
 }
 

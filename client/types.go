@@ -90,6 +90,41 @@ type RotationResult struct {
 	Raw json.RawMessage `json:"-"`
 }
 
+// EncryptionStatus is what a key rotation has left to do: the stored
+// versions per provider and record format (a Coffer extension; servers
+// without it answer 404).
+type EncryptionStatus struct {
+	CurrentProvider string `json:"current_provider"`
+	// Providers are every configured provider, sorted; "" is the
+	// development key.
+	Providers []string                 `json:"providers"`
+	Records   []EncryptionStatusRecord `json:"records"`
+	// TotalVersions counts every stored version, VersionsToRotate those
+	// a rotation would re-encrypt and UnreadableVersions those whose
+	// provider is not configured.
+	TotalVersions      int `json:"total_versions"`
+	VersionsToRotate   int `json:"versions_to_rotate"`
+	UnreadableVersions int `json:"unreadable_versions"`
+
+	// Raw is the JSON object the server sent.
+	Raw json.RawMessage `json:"-"`
+}
+
+// EncryptionStatusRecord counts the stored versions one provider seals in
+// one record format: current versions of live secrets, their kept older
+// versions and the versions of secrets in the recycle bin. UpToDate is
+// true for the current provider in format 2 only.
+type EncryptionStatusRecord struct {
+	Provider           string `json:"provider"`
+	Format             int    `json:"format"`
+	CurrentVersions    int    `json:"current_versions"`
+	KeptVersions       int    `json:"kept_versions"`
+	RecycleBinVersions int    `json:"recycle_bin_versions"`
+	TotalVersions      int    `json:"total_versions"`
+	UpToDate           bool   `json:"up_to_date"`
+	ProviderConfigured bool   `json:"provider_configured"`
+}
+
 // States of a Version.
 const (
 	VersionEnabled   = "enabled"   // the value can be read
@@ -316,6 +351,12 @@ func (p *SecretPage) UnmarshalJSON(b []byte) error {
 func (r *RotationResult) UnmarshalJSON(b []byte) error {
 	type plain RotationResult
 	return decodeKeepingRaw(b, (*plain)(r), &r.Raw)
+}
+
+// UnmarshalJSON decodes an EncryptionStatus and keeps the input in Raw.
+func (st *EncryptionStatus) UnmarshalJSON(b []byte) error {
+	type plain EncryptionStatus
+	return decodeKeepingRaw(b, (*plain)(st), &st.Raw)
 }
 
 // UnmarshalJSON decodes a WorkspacePage and keeps the input in Raw.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -251,6 +252,40 @@ func TestLiveRotateEncryptionKeys(t *testing.T) {
 	if !strings.HasPrefix(res.stdout, "rotated_secrets  skipped_secrets  failed_count  success  rotated_versions  deleted_secrets_rotated\n0 ") {
 		t.Errorf("rotation table = %q", res.stdout)
 	}
+}
+
+// TestLiveEncryptionStatus: on a server that has only ever had the
+// development key, every stored version is up to date, and the table says
+// so in words.
+func TestLiveEncryptionStatus(t *testing.T) {
+	url := liveURL(t)
+	newWorkspace(t, url, "cli-status")
+	cli(t, url, nil, "secrets", "create", "status-key", "--value", "v1", "--workspace", "cli-status").expect(t, 0, "")
+	cli(t, url, nil, "secrets", "update", "status-key", "--value", "v2", "--workspace", "cli-status").expect(t, 0, "")
+
+	res := cli(t, url, nil, "secrets", "admin", "encryption-status", "-f", "json")
+	res.expect(t, 0, "")
+	var st client.EncryptionStatus
+	decodeJSON(t, res.stdout, &st)
+	if st.CurrentProvider != "" || !slices.Equal(st.Providers, []string{""}) || st.VersionsToRotate != 0 ||
+		st.UnreadableVersions != 0 || len(st.Records) != 1 {
+		t.Fatalf("status = %s", res.stdout)
+	}
+	r := st.Records[0]
+	if !r.UpToDate || !r.ProviderConfigured || r.Format != 2 || r.CurrentVersions < 1 || r.KeptVersions < 1 ||
+		r.TotalVersions != st.TotalVersions {
+		t.Errorf("record = %+v, want the development key's, up to date, with the current and kept version of status-key", r)
+	}
+
+	res = cli(t, url, nil, "secrets", "admin", "encryption-status")
+	res.expect(t, 0, "")
+	for _, want := range []string{"current_provider   configured_providers", "(development key)", "up to date"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("status table lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	cli(t, url, nil, "secrets", "admin", "encryption-status", "--workspace", "ml").
+		expect(t, 2, "encryption-status counts every workspace; --workspace does not apply\n")
 }
 
 func TestLiveWorkspaceCommands(t *testing.T) {

@@ -192,11 +192,14 @@ func TestRotationHelpAndSummary(t *testing.T) {
 	url := liveURL(t)
 	res = cli(t, url, nil, "secrets", "admin", "rotate-encryption-keys")
 	res.expect(t, 0, "")
-	if !strings.HasPrefix(res.stderr, "rotation: ") || !strings.Contains(res.stderr, " secrets rotated (") || strings.Count(res.stderr, "\n") != 1 {
+	// Two lines: what the run did, then what is left.
+	lines := strings.Split(strings.TrimSuffix(res.stderr, "\n"), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "rotation: ") || !strings.Contains(lines[0], " secrets rotated (") ||
+		!strings.HasPrefix(lines[1], "left to rotate: 0 of ") || !strings.HasSuffix(lines[1], " stored versions (0 unreadable)") {
 		t.Errorf("rotation summary on stderr = %q", res.stderr)
 	}
-	if !strings.Contains(res.stdout, "rotated_secrets") {
-		t.Errorf("rotation table = %q", res.stdout)
+	if !strings.Contains(res.stdout, "rotated_secrets") || !strings.Contains(res.stdout, "versions_to_rotate") {
+		t.Errorf("rotation and status tables = %q", res.stdout)
 	}
 }
 

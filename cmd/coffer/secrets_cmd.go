@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -174,11 +175,15 @@ func secretsAdminCmd(s *clientSettings) *cobra.Command {
 			if cmd.Flags().Changed("workspace") {
 				return usageError("rotate-encryption-keys re-encrypts every workspace; --workspace does not apply")
 			}
-			res, err := rotateWithProgress(cmd, s.client())
+			c := s.client()
+			res, err := rotateWithProgress(cmd, c)
 			if err != nil {
 				return failed(err)
 			}
 			if err := render(cmd.OutOrStdout(), s.format, res.Raw, rotationTables(res)...); err != nil {
+				return err
+			}
+			if err := printLeft(cmd, s.format, c); err != nil {
 				return err
 			}
 			if !res.Success {
@@ -188,8 +193,89 @@ func secretsAdminCmd(s *clientSettings) *cobra.Command {
 		},
 	}
 	withoutInheritedFlagInHelp(rotate, "workspace")
-	admin.AddCommand(rotate)
+	admin.AddCommand(rotate, encryptionStatusCmd(s))
 	return admin
+}
+
+func encryptionStatusCmd(s *clientSettings) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "encryption-status",
+		Short: "Show how stored values are encrypted and how many a rotation would re-encrypt",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("workspace") {
+				return usageError("encryption-status counts every workspace; --workspace does not apply")
+			}
+			st, err := s.client().EncryptionStatus(cmd.Context())
+			if err != nil {
+				return failed(err)
+			}
+			return render(cmd.OutOrStdout(), s.format, st.Raw, encryptionStatusTables(st)...)
+		},
+	}
+	withoutInheritedFlagInHelp(cmd, "workspace")
+	return cmd
+}
+
+// printLeft follows a rotation's result with what is left to rotate: the
+// status tables in the table format (stdout stays one JSON or YAML document
+// otherwise), and one line on stderr. A server without the status route
+// (the reference service) or a failed read leaves only the result.
+func printLeft(cmd *cobra.Command, format outputFormat, c *client.Client) error {
+	st, err := c.EncryptionStatus(cmd.Context())
+	if err != nil {
+		return nil
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "left to rotate: %d of %d stored versions (%d unreadable)\n",
+		st.VersionsToRotate, st.TotalVersions, st.UnreadableVersions)
+	if format != formatTable {
+		return nil
+	}
+	if _, err := io.WriteString(cmd.OutOrStdout(), "\n"); err != nil {
+		return err
+	}
+	return render(cmd.OutOrStdout(), format, st.Raw, encryptionStatusTables(st)...)
+}
+
+// encryptionStatusTables is the summary and, when anything is stored, a row
+// per provider and format with its state.
+func encryptionStatusTables(st *client.EncryptionStatus) []table {
+	names := make([]string, len(st.Providers))
+	for i, p := range st.Providers {
+		names[i] = providerCell(p)
+	}
+	summary := table{
+		header: []string{"current_provider", "configured_providers", "total_versions", "versions_to_rotate", "unreadable_versions"},
+		rows: [][]string{{providerCell(st.CurrentProvider), strings.Join(names, ","), fmt.Sprint(st.TotalVersions),
+			fmt.Sprint(st.VersionsToRotate), fmt.Sprint(st.UnreadableVersions)}},
+	}
+	if len(st.Records) == 0 {
+		return []table{summary}
+	}
+	rows := table{header: []string{"provider", "format", "current_versions", "kept_versions", "recycle_bin_versions", "total_versions", "state"}}
+	for _, r := range st.Records {
+		rows.rows = append(rows.rows, []string{providerCell(r.Provider), fmt.Sprint(r.Format), fmt.Sprint(r.CurrentVersions),
+			fmt.Sprint(r.KeptVersions), fmt.Sprint(r.RecycleBinVersions), fmt.Sprint(r.TotalVersions), recordState(r)})
+	}
+	return []table{summary, rows}
+}
+
+// providerCell names the development key, whose provider name is empty.
+func providerCell(p string) string {
+	if p == "" {
+		return "(development key)"
+	}
+	return p
+}
+
+func recordState(r client.EncryptionStatusRecord) string {
+	switch {
+	case !r.ProviderConfigured:
+		return "not configured"
+	case r.UpToDate:
+		return "up to date"
+	}
+	return "to rotate"
 }
 
 // withoutInheritedFlagInHelp leaves an inherited flag that does not apply to
