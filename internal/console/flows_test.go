@@ -317,8 +317,9 @@ func TestBrowserWorkspacesMembers(t *testing.T) {
 	tb.click(`#tabs a[href="#/keys"]`)
 	tb.wait(`document.querySelector('h1')?.textContent === 'Encryption keys'`)
 	tb.click(`main button.primary`)
+	tb.typeInto(`dialog[open] input[data-confirm]`, "rotate")
 	tb.click(`dialog[open] button[type="submit"]`)
-	tb.wait(`document.querySelector('main .ok')?.textContent.startsWith('Rotated ')`)
+	tb.wait(`document.querySelector('#rotation-result .ok')?.textContent.startsWith('Rotated ')`)
 	tb.check(valueV1)
 
 	// Phone width: no sideways scrolling, rows become cards.

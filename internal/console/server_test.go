@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,13 +17,21 @@ import (
 // runs it (SQLite in a temporary directory, auth disabled unless env says
 // otherwise).
 type coffer struct {
-	URL string
+	URL  string
+	stop func() // shuts the server down; idempotent, and run when the test ends
 }
 
 func startCoffer(t *testing.T, env map[string]string) *coffer {
 	t.Helper()
+	return startCofferIn(t, env, t.TempDir())
+}
+
+// startCofferIn runs Coffer on the data directory dir, so that a test can
+// stop it and start it again on the same data with another configuration.
+func startCofferIn(t *testing.T, env map[string]string, dir string) *coffer {
+	t.Helper()
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := config.Load(config.Flags{DataDir: t.TempDir(), Listen: "127.0.0.1:0"}, lookup)
+	cfg, err := config.Load(config.Flags{DataDir: dir, Listen: "127.0.0.1:0"}, lookup)
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -36,13 +45,17 @@ func startCoffer(t *testing.T, env map[string]string) *coffer {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
-	return &coffer{URL: "http://" + ln.Addr().String()}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return &coffer{URL: "http://" + ln.Addr().String(), stop: stop}
 }
 
 // startErr starts Coffer with env and returns the startup error (nil if it

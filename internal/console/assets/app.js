@@ -7,7 +7,7 @@
 //   #/ws/{workspace}/members         members and workspace settings
 //   #/ws/{workspace}/audit           the workspace's audit trail
 //   #/audit                          the platform's audit trail (PlatformAdmins)
-//   #/keys                           key rotation
+//   #/keys                           encryption status and key rotation (rotation.js)
 
 import { h, clear, id } from './dom.js';
 import { call, paths, query, APIError, setToken, onUnauthorized } from './api.js';
@@ -15,6 +15,7 @@ import * as signin from './signin.js';
 import { modal, confirm } from './dialogs.js';
 import { broken, secretNameRules, workspaceNameRules } from './names.js';
 import { relative, exact } from './time.js';
+import { keysView, keysAllowed } from './rotation.js';
 
 const $ = (sel) => document.querySelector(sel);
 const main = $('#main');
@@ -583,29 +584,6 @@ function deleteWorkspace(ws) {
   });
 }
 
-// ---- key rotation --------------------------------------------------------
-
-function keysView() {
-  const root = viewRoot;
-  root.append(heading('Encryption keys'));
-  const out = h('div', { 'aria-live': 'polite' });
-  const btn = h('button', { type: 'button', class: 'primary', text: 'Rotate encryption keys' });
-  btn.addEventListener('click', () => confirm({
-    title: 'Rotate encryption keys?',
-    message: 'Every secret is re-encrypted under the current key provider. This may take a while on large deployments. Platform administrators only.',
-    action: 'Rotate now',
-    run: async () => {
-      const r = await call('POST', paths.rotate);
-      clear(out).append(h('p', { class: r.success ? 'ok' : 'error',
-        text: `Rotated ${r.rotated} ${r.rotated === 1 ? 'secret' : 'secrets'}, skipped ${r.skipped}, failed ${r.failed_count}.` }));
-      if (r.failed && r.failed.length) {
-        out.append(h('ul', {}, r.failed.map((f) => h('li', { text: `${f.workspace}/${f.name}: ${f.error}` }))));
-      }
-    },
-  }));
-  root.append(h('p', { text: 'Re-encrypts every secret’s data key under the current key provider (docs/key-management.md). Values do not change.' }), btn, out);
-}
-
 // ---- audit trail ---------------------------------------------------------
 
 const auditActions = ['secret.create', 'secret.update', 'secret.delete', 'secret.access', 'secret.restore',
@@ -703,7 +681,7 @@ function tabs(ws) {
     ['Audit', `#/ws/${encodeURIComponent(ws)}/audit`],
   ] : [];
   if (state.auditAll) items.push(['All audit', '#/audit']);
-  items.push(['Keys', '#/keys']);
+  if (state.keys) items.push(['Keys', '#/keys']); // PlatformAdmins only
   clear($('#tabs')).append(...items.map(([t, href]) => h('li', {},
     h('a', { href, text: t, 'aria-current': cur === href || (t === 'Secrets' && cur.includes('/secret/')) ? 'page' : false }))));
 }
@@ -749,7 +727,7 @@ async function route() {
       case 'bin': document.title = `Recycle bin · ${r.ws} · Coffer`; await binView(r.ws); break;
       case 'members': document.title = `Members · ${r.ws} · Coffer`; await membersView(r.ws); break;
       case 'audit': document.title = `Audit · ${r.ws} · Coffer`; await auditView(r.ws); break;
-      case 'keys': document.title = 'Keys · Coffer'; keysView(); break;
+      case 'keys': document.title = 'Keys · Coffer'; await keysView(view, { heading, table, cell, say }); break;
       case 'audit-all': document.title = 'Audit · Coffer'; await auditView(null); break;
       default: view.append(heading('Nothing here'), h('p', {}, h('a', { href: '#/', text: 'Go to your workspaces' })));
     }
@@ -876,6 +854,7 @@ async function start() {
     }
     showError(e);
   }
+  state.keys = await keysAllowed();
   await route();
 }
 
