@@ -32,8 +32,14 @@ type sealedCountJSON struct {
 
 // encryptionStatus answers whoever the route table admits: a PlatformAdmin
 // in system, as for rotation (the counts name the providers in use, which
-// is the operator's business).
+// is the operator's business). HEAD stops there: the counts read every
+// stored version, and the console asks only whether to show its Keys page.
 func (s *Server) encryptionStatus(w http.ResponseWriter, r *http.Request, _ params) {
+	if r.Method == http.MethodHead {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	st, err := s.svc.EncryptionStatus(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)

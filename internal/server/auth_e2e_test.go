@@ -71,6 +71,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", base + "/system/secrets/ngc-api-key/access", ``, [9]int{401, 403, 403, 403, 403, 404, 404, 404, 403}},
 		{"POST", "/apis/secrets/v2/rotate-encryption-keys", ``, [9]int{401, 403, 403, 403, 202, 403, 403, 403, 403}},
 		{"GET", "/apis/secrets/v2/encryption-status", ``, [9]int{401, 403, 403, 403, 200, 403, 403, 403, 403}},
+		{"HEAD", "/apis/secrets/v2/encryption-status", ``, [9]int{401, 403, 403, 403, 200, 403, 403, 403, 403}},
 		{"GET", wsBase, ``, [9]int{401, 200, 200, 200, 200, 200, 200, 200, 200}},
 		{"GET", wsBase + "/ml", ``, [9]int{401, 200, 200, 200, 200, 200, 200, 200, 403}},
 		{"PUT", wsBase + "/ml", `{}`, [9]int{401, 403, 200, 200, 200, 200, 200, 200, 403}},
@@ -99,10 +100,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("%s %s as %s: %d %s, want %d", row.method, path, who, r.Status, r.Body, row.want[i])
 				continue
 			}
-			switch r.Status {
-			case 401:
+			switch {
+			case row.method == "HEAD":
+				if r.Body != "" {
+					t.Errorf("HEAD %s as %s: body %q", path, who, r.Body)
+				}
+			case r.Status == 401:
 				expect(t, r, 401, unauth)
-			case 403:
+			case r.Status == 403:
 				expect(t, r, 403, forbid)
 			}
 		}

@@ -83,6 +83,10 @@ func TestRotationAcrossProviders(t *testing.T) {
 	expect(t, rotate(t, ts), 202, `{"rotated_secrets":0,"success":true,"skipped_secrets":4,"failed_secrets":[],"failed_count":0,"rotated_versions":0,"deleted_secrets_rotated":0}`)
 	expect(t, status(t, ts), 200, `{"current_provider":"k2","providers":["","k2","v1"],"records":[`+
 		statusRow("k2", 2, 4, 0, 0, true, true)+`],"total_versions":4,"versions_to_rotate":0,"unreadable_versions":0}`)
+	// HEAD answers whether the caller may read the status, without counting.
+	if r := ts.do(t, "HEAD", "/apis/secrets/v2/encryption-status", ""); r.Status != 200 || r.Body != "" {
+		t.Errorf("HEAD encryption-status: %d %q", r.Status, r.Body)
+	}
 	ts.stop()
 
 	// Only k2 is needed now: the old keys can go.
