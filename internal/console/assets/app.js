@@ -756,6 +756,7 @@ function signInPage(title, text, settings) {
   for (const d of document.querySelectorAll('dialog')) d.close();
   state.workspaces = [];
   state.auditAll = false;
+  state.keys = false;
   clear($('#tabs'));
   clear($('#ws-select'));
   const returnTo = location.hash;
