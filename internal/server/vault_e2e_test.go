@@ -59,10 +59,10 @@ func TestTransitOutage(t *testing.T) {
 // log and the reason /health/ready gives for 503.
 func TestTransitExpiredStaticToken(t *testing.T) {
 	srv := transittest.New(t)
-	// 6 s: long enough that a slow start on a loaded machine still sees the
-	// token valid, short enough to wait for. Readiness is polled past the
-	// expiry rather than read after a fixed sleep.
-	const ttl = 6 * time.Second
+	// 15 s: long enough that a slow start on a loaded machine (seen: over
+	// 6 s) still sees the token valid, short enough to wait for. Readiness
+	// is polled past the expiry rather than read after a fixed sleep.
+	const ttl = 15 * time.Second
 	tok := srv.IssueToken(transittest.TokenPolicy{TTL: ttl})
 	expires := time.Now().Add(ttl)
 	ts := start(t, vaultEnv(srv, tok, ""), "")
