@@ -3,6 +3,7 @@ package envelope
 import (
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 )
@@ -150,6 +151,23 @@ func (k *Keyring) Health() error {
 		}
 	}
 	return nil
+}
+
+// Close releases what providers hold beyond a single call, such as a Vault
+// provider's token-renewal goroutine: every provider that is an io.Closer
+// is closed, in name order, and Close returns once they all are. The first
+// error is returned. The keyring must not be used afterwards; the server
+// closes it on shutdown, after in-flight requests have ended.
+func (k *Keyring) Close() error {
+	var first error
+	for _, n := range k.Names() {
+		if c, ok := k.providers[n].(io.Closer); ok {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 // providerFailure maps a provider's error to the Keyring's fixed set. The

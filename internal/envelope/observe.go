@@ -3,6 +3,7 @@ package envelope
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 )
 
@@ -38,6 +39,15 @@ type observedProvider struct {
 func (p observedProvider) Health() error {
 	if h, ok := p.Provider.(HealthChecker); ok {
 		return h.Health()
+	}
+	return nil
+}
+
+// Close forwards to the provider, so Keyring.Close sees through the
+// wrapper.
+func (p observedProvider) Close() error {
+	if c, ok := p.Provider.(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }

@@ -80,3 +80,45 @@ type healthProvider struct {
 }
 
 func (p healthProvider) Health() error { return p.err }
+
+// closingProvider records that it was closed.
+type closingProvider struct {
+	*testProvider
+	closed *[]string
+	err    error
+}
+
+func (p closingProvider) Close() error { *p.closed = append(*p.closed, p.name); return p.err }
+
+// TestKeyringClose: Close closes every provider that holds something
+// (directly or through the metrics wrapper), in name order, leaves the
+// others alone and reports the first failure.
+func TestKeyringClose(t *testing.T) {
+	tests := []struct {
+		name     string
+		observed bool
+		fail     error
+	}{
+		{"plain", false, nil},
+		{"observed", true, nil},
+		{"failing", true, errors.New("close failed")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var closed []string
+			k := mustKeyring(t, "b",
+				closingProvider{newTestProvider("b", kekOf(1)), &closed, nil},
+				newTestProvider("c", kekOf(2)),
+				closingProvider{newTestProvider("a", kekOf(3)), &closed, tt.fail})
+			if tt.observed {
+				k = k.Observed((&hookLog{}).hook)
+			}
+			if err := k.Close(); err != tt.fail {
+				t.Errorf("Close = %v, want %v", err, tt.fail)
+			}
+			if !slices.Equal(closed, []string{"a", "b"}) {
+				t.Errorf("closed %q, want [a b]", closed)
+			}
+		})
+	}
+}

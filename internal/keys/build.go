@@ -2,6 +2,7 @@ package keys
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -71,6 +72,12 @@ func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger, opts ...Op
 	}
 
 	ps := make([]envelope.Provider, 0, len(configured)+1)
+	built := false
+	defer func() {
+		if !built { // a later provider failed: stop the earlier ones' goroutines
+			closeProviders(ps)
+		}
+	}()
 	for _, n := range skNames {
 		p, err := ResolveSecretKey(n, cfg.Providers.SecretKey[n], log)
 		if err != nil {
@@ -112,11 +119,21 @@ func Build(cfg EncryptionConfig, dev DevKeyOptions, log *slog.Logger, opts ...Op
 	if err != nil {
 		return nil, err
 	}
+	built = true
 	if devCurrent {
 		log.Warn(DevKeyWarning(dev.Path))
 	}
 	log.Info("encryption providers ready", "current_provider", current, "providers", kr.Names())
 	return kr, nil
+}
+
+// closeProviders closes the providers that hold background work.
+func closeProviders(ps []envelope.Provider) {
+	for _, p := range ps {
+		if c, ok := p.(io.Closer); ok {
+			c.Close()
+		}
+	}
 }
 
 // DevKeyWarning is the line Build logs at WARN whenever the development key

@@ -152,8 +152,9 @@ func NewVault(name string, c VaultConfig, log *slog.Logger, opts ...Option) (*Va
 		log:        log,
 		observe:    o.observe,
 		login:      login,
-		life:       tokenLife{st: tokenState{value: token}, stop: make(chan struct{}), done: make(chan struct{})},
+		life:       tokenLife{st: tokenState{value: token}, done: make(chan struct{})},
 	}
+	v.life.ctx, v.life.cancel = context.WithCancel(context.Background())
 	method := AuthToken
 	if login != nil {
 		method, source = login.method, login.url
@@ -173,12 +174,11 @@ func buildVault(name string, c VaultConfig, log *slog.Logger, opts ...Option) (e
 		return nil, err
 	}
 	if err := v.startLife(context.Background()); err != nil {
-		v.client.CloseIdleConnections()
+		v.Close()
 		return nil, err
 	}
 	if err := v.Probe(context.Background()); err != nil {
 		v.Close()
-		v.client.CloseIdleConnections()
 		return nil, err
 	}
 	return v, nil

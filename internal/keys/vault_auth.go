@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coffer-dev/coffer/internal/envelope"
@@ -160,9 +161,13 @@ type tokenLife struct {
 	// expiredLogged makes the "static token expired" ERROR appear once.
 	expiredLogged bool
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
+	// ctx ends when the provider is closed: it stops maintain and cuts
+	// short a renewal or login it has under way.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// started is set once maintain runs; done is closed when it returns.
+	started atomic.Bool
+	done    chan struct{}
 }
 
 // token returns the current token state.
@@ -295,15 +300,31 @@ func (v *Vault) startLife(ctx context.Context) error {
 	} else if err := v.doLogin(ctx); err != nil {
 		return startupError(v.prefix + ": " + v.login.method + " login failed: " + errorClass(err))
 	}
+	v.life.started.Store(true)
 	go v.maintain()
 	return nil
 }
 
-// Close stops the token maintenance goroutine. It is safe to call more
-// than once.
-func (v *Vault) Close() {
-	v.life.stopOnce.Do(func() { close(v.life.stop) })
+// Close stops the token maintenance goroutine and returns once it has
+// ended, then drops idle connections to Vault. The server calls it on
+// shutdown through Keyring.Close; it is safe to call more than once. The
+// token is neither revoked nor renewed again: another replica may share it.
+func (v *Vault) Close() error {
+	first := v.life.ctx.Err() == nil
+	v.life.cancel()
+	if v.life.started.Load() {
+		<-v.life.done
+	}
+	v.client.CloseIdleConnections()
+	if first {
+		v.log.Info("vault provider closed; its token is no longer renewed", "provider", v.name)
+	}
+	return nil
 }
+
+// Done is closed when the token maintenance goroutine has ended (after
+// Close); it is never closed for a provider whose maintenance never started.
+func (v *Vault) Done() <-chan struct{} { return v.life.done }
 
 // maintain renews or replaces the token at two thirds of its TTL, retrying
 // failures with backoff, until Close.
@@ -322,7 +343,7 @@ func (v *Vault) maintain() {
 		}
 		t := time.NewTimer(wait)
 		select {
-		case <-v.life.stop:
+		case <-v.life.ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
@@ -343,7 +364,7 @@ func (v *Vault) maintain() {
 // (approle, kubernetes). A static token that can no longer be extended is
 // left to expire, which Health and the log report.
 func (v *Vault) refresh() error {
-	ctx, cancel := context.WithTimeout(context.Background(), v.timeout*time.Duration(v.maxRetries+1)+time.Second)
+	ctx, cancel := context.WithTimeout(v.life.ctx, v.timeout*time.Duration(v.maxRetries+1)+time.Second)
 	defer cancel()
 	st := v.token()
 	now := time.Now()

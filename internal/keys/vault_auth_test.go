@@ -402,3 +402,60 @@ func TestVaultLoginDuringOutage(t *testing.T) {
 		t.Errorf("Health after recovery: %v", err)
 	}
 }
+
+// TestVaultCloseEndsTokenMaintenance: closing the keyring (as the server
+// does on shutdown) ends the provider's token-renewal goroutine, both while
+// it waits for the next renewal and while a renewal is under way against a
+// Vault that does not answer; Close returns only once it has ended.
+func TestVaultCloseEndsTokenMaintenance(t *testing.T) {
+	tests := []struct {
+		name       string
+		ttl        time.Duration
+		midRenewal bool
+	}{
+		{"waiting for the next renewal", time.Hour, false},
+		{"renewal under way", 1500 * time.Millisecond, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolateVaultEnv(t)
+			srv := transittest.New(t)
+			c := vaultConfig(srv)
+			c.Token = srv.IssueToken(transittest.TokenPolicy{TTL: tt.ttl, MaxTTL: time.Hour, Renewable: true})
+			p, err := buildVault("v", c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := p.(*Vault)
+			kr, err := envelope.NewKeyring("v", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.midRenewal {
+				srv.SetDelay(time.Minute) // the renewal at 2/3 of the TTL hangs
+				before := srv.Requests()
+				for deadline := time.Now().Add(10 * time.Second); srv.Requests() == before; {
+					if time.Now().After(deadline) {
+						t.Fatal("no renewal was attempted")
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			began := time.Now()
+			if err := kr.Close(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-v.Done():
+			default:
+				t.Fatal("Close returned while token maintenance was still running")
+			}
+			if d := time.Since(began); d > 5*time.Second {
+				t.Errorf("Close took %v", d)
+			}
+			if err := v.Close(); err != nil { // a second Close is harmless
+				t.Error(err)
+			}
+		})
+	}
+}

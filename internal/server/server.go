@@ -87,6 +87,17 @@ func assemble(ctx context.Context, cfg *config.Config, log *slog.Logger, lookup 
 	if err != nil {
 		return nil, err
 	}
+	s, err := assembleHTTP(ctx, cfg, log, store, m, svc, ring)
+	if err != nil {
+		ring.Close() // ends a Vault provider's token renewal
+		return nil, err
+	}
+	return s, nil
+}
+
+// assembleHTTP builds authentication, the audit trail and the HTTP
+// servers around the domain service.
+func assembleHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, store secrets.Store, m *metrics.Metrics, svc *secrets.Service, ring *envelope.Keyring) (*Server, error) {
 	// Fetches of the IdP's discovery document and JWKS are counted through
 	// the auth package's hooks, so it needs no metrics of its own.
 	idp := auth.WithObserver(auth.Observer{Fetch: m.IdPFetch, StaleKeys: m.StaleKeys})
@@ -188,6 +199,7 @@ func newService(ctx context.Context, cfg *config.Config, log *slog.Logger, looku
 		Logger:            log,
 	})
 	if err := svc.EnsureBuiltins(ctx); err != nil {
+		ring.Close()
 		return nil, nil, fmt.Errorf("creating built-in workspaces: %w", err)
 	}
 	return svc, ring, nil
@@ -200,12 +212,12 @@ func OpenService(ctx context.Context, cfg *config.Config, log *slog.Logger, look
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, _, err = newService(ctx, cfg, log, lookup, store, nil)
+	svc, ring, err := newService(ctx, cfg, log, lookup, store, nil)
 	if err != nil {
 		store.Close()
 		return nil, nil, err
 	}
-	return svc, store.Close, nil
+	return svc, func() error { return errors.Join(store.Close(), ring.Close()) }, nil
 }
 
 func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (secrets.Store, error) {
@@ -383,6 +395,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	if cerr := s.store.Close(); err == nil {
+		err = cerr
+	}
+	// Last: a request that outlived ctx may still be using a provider.
+	if cerr := s.ring.Close(); err == nil {
 		err = cerr
 	}
 	return err

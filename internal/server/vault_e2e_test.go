@@ -85,3 +85,22 @@ func TestTransitExpiredStaticToken(t *testing.T) {
 		t.Error("token in the logs")
 	}
 }
+
+// TestShutdownClosesVaultProvider: shutting the server down stops the
+// Vault provider's token renewal; the provider logs that it closed only
+// after its renewal goroutine has ended (internal/keys tests the goroutine
+// itself).
+func TestShutdownClosesVaultProvider(t *testing.T) {
+	srv := transittest.New(t)
+	tok := srv.IssueToken(transittest.TokenPolicy{TTL: time.Hour, MaxTTL: 2 * time.Hour, Renewable: true})
+	ts := start(t, vaultEnv(srv, tok, ""), "")
+	expect(t, ts.do(t, "GET", "/health/ready", ""), 200, `{"status":"ready"}`)
+	const closed = "vault provider closed; its token is no longer renewed"
+	if strings.Contains(ts.Logs.String(), closed) {
+		t.Fatal("provider closed while serving")
+	}
+	ts.stop()
+	if logs := ts.Logs.String(); !strings.Contains(logs, closed) || !strings.Contains(logs, "provider=v") {
+		t.Errorf("no %q line after shutdown:\n%s", closed, logs)
+	}
+}
