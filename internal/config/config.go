@@ -125,17 +125,6 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 }
 
-// HTTP bounds what slow or numerous clients can hold (Coffer addition).
-type HTTP struct {
-	// ReadHeaderTimeoutSeconds closes connections whose request headers
-	// do not arrive in time (slowloris).
-	ReadHeaderTimeoutSeconds int `yaml:"read_header_timeout_seconds"`
-	// ReadTimeoutSeconds bounds reading a whole request, body included.
-	ReadTimeoutSeconds int `yaml:"read_timeout_seconds"`
-	// MaxInFlight bounds concurrently handled requests; more get 503.
-	MaxInFlight int `yaml:"max_in_flight"`
-}
-
 // Database selects the storage backend.
 type Database struct {
 	DSN          string `yaml:"dsn"`
@@ -232,7 +221,7 @@ func Load(flags Flags, lookup func(string) (string, bool)) (*Config, error) {
 
 func defaults(lookup func(string) (string, bool)) *Config {
 	ngc := "system/ngc-api-key"
-	return &Config{
+	c := &Config{
 		Coffer: Coffer{
 			// Listen and Log.Format are "" until finish: the service.*
 			// keys fill them when nothing sets them (applyService).
@@ -242,7 +231,6 @@ func defaults(lookup func(string) (string, bool)) *Config {
 			Rotation: Rotation{BatchSize: 100},
 			Log:      Log{Level: "info"},
 			Auth:     Auth{TrustedHeaderNetworks: envvar.StringList{"127.0.0.0/8", "::1/128"}},
-			HTTP:     HTTP{ReadHeaderTimeoutSeconds: 10, ReadTimeoutSeconds: 30, MaxInFlight: 1024},
 			Audit:    defaultAudit(),
 			Metrics:  Metrics{Enabled: true},
 		},
@@ -250,6 +238,8 @@ func defaults(lookup func(string) (string, bool)) *Config {
 		Secrets:  Secrets{MaxVersions: 10, DeletedRetention: "168h"},
 		Auth:     auth.DefaultConfig(),
 	}
+	setIntDefaults(c, httpKeys)
+	return c
 }
 
 func defaultDataDir(lookup func(string) (string, bool)) string {
@@ -393,6 +383,7 @@ func keyOnLine(n *yaml.Node, line int, tag, path string) string {
 // finish derives settings that depend on others.
 func (c *Config) finish() {
 	c.applyService()
+	c.Warnings = append(c.Warnings, c.Coffer.HTTP.warnings()...)
 	if c.Platform.NGCAPIKeySecret == nil { // YAML null: the feature is off
 		off := ""
 		c.Platform.NGCAPIKeySecret = &off

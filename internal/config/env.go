@@ -20,9 +20,6 @@ var envVars = []envvar.Var[Config]{
 	{Name: "COFFER_MAX_DESCRIPTION_CHARS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Limits.MaxDescriptionChars })},
 	{Name: "COFFER_MAX_BODY_BYTES", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Limits.MaxBodyBytes })},
 	{Name: "COFFER_ROTATION_BATCH_SIZE", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.Rotation.BatchSize })},
-	{Name: "COFFER_HTTP_READ_HEADER_TIMEOUT_SECONDS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.ReadHeaderTimeoutSeconds })},
-	{Name: "COFFER_HTTP_READ_TIMEOUT_SECONDS", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.ReadTimeoutSeconds })},
-	{Name: "COFFER_HTTP_MAX_IN_FLIGHT", Set: envvar.Int(func(c *Config) *int { return &c.Coffer.HTTP.MaxInFlight })},
 	{Name: "COFFER_TLS_CERT_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.CertFile })},
 	{Name: "COFFER_TLS_KEY_FILE", Set: envvar.String(func(c *Config) *string { return &c.Coffer.TLS.KeyFile })},
 	{Name: "COFFER_LOG_LEVEL", Set: envvar.String(func(c *Config) *string { return &c.Coffer.Log.Level })},
@@ -57,6 +54,9 @@ func (c *Config) applyEnv(lookup func(string) (string, bool)) error {
 		return err
 	}
 	if err := envvar.Apply(c, envVars, lookup); err != nil {
+		return err
+	}
+	if err := envvar.Apply(c, intEnvVars(httpKeys), lookup); err != nil {
 		return err
 	}
 	return envvar.Apply(c, auditEnvVars, lookup)

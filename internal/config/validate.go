@@ -21,15 +21,15 @@ func (c *Config) validate() error {
 		{"coffer.limits.max_description_chars", co.Limits.MaxDescriptionChars},
 		{"coffer.limits.max_body_bytes", co.Limits.MaxBodyBytes},
 		{"coffer.rotation.batch_size", co.Rotation.BatchSize},
-		{"coffer.http.read_header_timeout_seconds", co.HTTP.ReadHeaderTimeoutSeconds},
-		{"coffer.http.read_timeout_seconds", co.HTTP.ReadTimeoutSeconds},
-		{"coffer.http.max_in_flight", co.HTTP.MaxInFlight},
 		{"secrets.max_versions", c.Secrets.MaxVersions},
 	}
 	for _, p := range positive {
 		if p.v < 1 {
 			return fmt.Errorf("%s must be at least 1, got %d", p.key, p.v)
 		}
+	}
+	if err := validateInts(c, httpKeys); err != nil {
+		return err
 	}
 	if err := c.validateService(); err != nil {
 		return err

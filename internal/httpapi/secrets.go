@@ -209,6 +209,7 @@ func (s *Server) rotate(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	res, err := s.svc.RotateKeys(r.Context())
+	restartWriteTimeout(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

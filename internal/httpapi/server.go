@@ -316,6 +316,25 @@ type statusWriter struct {
 	obs    *metrics.Route // the request's route counters; nil without metrics
 }
 
+// Unwrap lets http.ResponseController reach the connection (see
+// restartWriteTimeout).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// restartWriteTimeout gives a response the server's whole write timeout
+// (coffer.http.write_timeout_seconds) from now. A handler whose work may
+// legitimately outlast it, such as key rotation rewriting every secret,
+// calls it before answering, so that the answer is not cut off; slow
+// clients stay bounded because the timeout still applies to the writing.
+func restartWriteTimeout(w http.ResponseWriter, r *http.Request) {
+	srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server)
+	if srv == nil || srv.WriteTimeout <= 0 {
+		return
+	}
+	// An error means the connection cannot take deadlines; the answer is
+	// then written as it would have been.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(srv.WriteTimeout))
+}
+
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code

@@ -115,6 +115,7 @@ func assembleHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, sto
 	}
 	ngcWS, ngcName := cfg.NGC()
 	warnAuth(cfg, log)
+	logTrustedNetworks(cfg, log)
 	warnShadowed(ctx, log, store, ngcWS, ngcName)
 	warnExposure(cfg, log)
 	trail, sink, err := openAuditLog(cfg.Coffer.Audit, store, log)
@@ -138,20 +139,25 @@ func assembleHTTP(ctx context.Context, cfg *config.Config, log *slog.Logger, sto
 		Metrics:         m,
 		Console:         con,
 	})
+	h := cfg.Coffer.HTTP
 	hs := &http.Server{
 		Handler:           api,
-		ReadHeaderTimeout: seconds(cfg.Coffer.HTTP.ReadHeaderTimeoutSeconds),
-		ReadTimeout:       seconds(cfg.Coffer.HTTP.ReadTimeoutSeconds),
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: seconds(h.ReadHeaderTimeoutSeconds),
+		ReadTimeout:       seconds(h.ReadTimeoutSeconds),
+		WriteTimeout:      seconds(h.WriteTimeoutSeconds),
+		IdleTimeout:       seconds(h.IdleTimeoutSeconds),
+		MaxHeaderBytes:    h.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	s := &Server{cfg: cfg, log: log, store: store, ring: ring, Service: svc, http: hs, trail: trail, sink: sink, metrics: m}
 	if cfg.Coffer.Admin.Listen != "" {
+		// No write timeout: a CPU profile or trace streams for as long as
+		// ?seconds= asks, and net/http/pprof refuses durations beyond it.
 		s.admin = &http.Server{
 			Handler:           adminHandler(m),
-			ReadHeaderTimeout: seconds(cfg.Coffer.HTTP.ReadHeaderTimeoutSeconds),
-			IdleTimeout:       120 * time.Second,
+			ReadHeaderTimeout: seconds(h.ReadHeaderTimeoutSeconds),
+			IdleTimeout:       seconds(h.IdleTimeoutSeconds),
+			MaxHeaderBytes:    h.MaxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
 	}
@@ -293,12 +299,44 @@ func warnAuth(cfg *config.Config, log *slog.Logger) {
 	}
 }
 
-func warnExposure(cfg *config.Config, log *slog.Logger) {
-	if cfg.Auth.Enabled {
+// localOnly reports whether a listen address is reachable only from this
+// host. A host name other than localhost counts as reachable from others.
+func localOnly(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
+// logTrustedNetworks names, with authentication on, the networks whose
+// identity headers are trusted, and says what trusting loopback means: any
+// local process can assert any identity, including the service principals
+// that read values (docs/auth.md "Platform services: reading values"). That
+// is a warning when Coffer also listens for other hosts, since the host is
+// then a server that may run other workloads rather than a developer's
+// machine.
+func logTrustedNetworks(cfg *config.Config, log *slog.Logger) {
+	if !cfg.Auth.Enabled {
 		return
 	}
-	host, _, _ := net.SplitHostPort(cfg.Coffer.Listen)
-	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+	trusted := cfg.TrustedNetworks()
+	log.Info("identity headers (X-NMP-Principal-*) are trusted from: "+trusted.String(),
+		"setting", "coffer.auth.trusted_header_networks")
+	if !trusted.Contains("127.0.0.1:0") && !trusted.Contains("[::1]:0") {
+		return
+	}
+	msg := "coffer.auth.trusted_header_networks includes loopback: any process on this host " +
+		"(in Kubernetes, any container of the pod) can connect over loopback and act as any principal, " +
+		"including service principals that read secret values"
+	if localOnly(cfg.Coffer.Listen) {
+		log.Info(msg)
+		return
+	}
+	log.Warn(msg + "; Coffer also listens on " + cfg.Coffer.Listen + " for other hosts: unless a local " +
+		"proxy must assert identities, trust only the platform services' network")
+}
+
+func warnExposure(cfg *config.Config, log *slog.Logger) {
+	if cfg.Auth.Enabled || localOnly(cfg.Coffer.Listen) {
 		return
 	}
 	log.Warn("authentication is disabled and Coffer listens on " + cfg.Coffer.Listen +
