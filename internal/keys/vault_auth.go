@@ -312,11 +312,12 @@ func (v *Vault) startLife(ctx context.Context) error {
 func (v *Vault) Close() error {
 	first := v.life.ctx.Err() == nil
 	v.life.cancel()
-	if v.life.started.Load() {
+	started := v.life.started.Load()
+	if started {
 		<-v.life.done
 	}
 	v.client.CloseIdleConnections()
-	if first {
+	if first && started {
 		v.log.Info("vault provider closed; its token is no longer renewed", "provider", v.name)
 	}
 	return nil
