@@ -223,6 +223,12 @@ func writerParams() url.Values {
 			// them: freed cells and pages are overwritten with zeros.
 			// Checkpoint clears the copies left in the WAL.
 			"secure_delete(1)",
+			// The group commit runs each write in a savepoint, and SQLite
+			// copies every page a savepoint first changes into a statement
+			// journal, which spills to a temporary file past 64 KiB: a
+			// pwrite per page, about 20 per write. In memory it is a copy,
+			// and emptied at each RELEASE (docs/storage.md).
+			"temp_store(2)",
 		},
 	}
 }
