@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -20,44 +21,38 @@ import (
 const auditCols = `id, time, action, outcome, status, workspace, secret, version, principal,
 	on_behalf_of, auth_method, request_id, remote_addr, user_agent`
 
-const insertAuditSQL = `INSERT INTO audit_events (` + auditCols + `)
-	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)`
+// auditInsertLevels is the number of multi-row insert statements:
+// insertAudit[k] inserts 1<<k events (1 to 32). One statement for many
+// events costs far less than one run per event (each run is a round
+// through database/sql and the driver), and the events of a group commit
+// (committer.go) arrive in any number.
+const auditInsertLevels = 6
 
-// auditRowsPerInsert is the rows of the multi-row insert: one statement
-// run for a batch's events costs far less than one run per event (each
-// run is a round through database/sql and the driver).
-const auditRowsPerInsert = 32
-
-// insertAuditRowsSQL inserts auditRowsPerInsert events.
-var insertAuditRowsSQL = func() string {
+// insertAuditSQL inserts n events.
+func insertAuditSQL(n int) string {
 	row := "(" + strings.Repeat("?, ", 13) + "?)"
-	rows := make([]string, auditRowsPerInsert)
+	rows := make([]string, n)
 	for i := range rows {
 		rows[i] = row
 	}
 	return `INSERT INTO audit_events (` + auditCols + `) VALUES ` + strings.Join(rows, ", ")
-}()
+}
 
-// insertAudit inserts es in tx: runs of auditRowsPerInsert in one
-// statement, the rest one by one. Events without an id get one.
+// insertAudit inserts es in tx, one statement per set bit of len(es)
+// (runs of 32 for the rest). Events without an id get one.
 func (s *Store) insertAudit(ctx context.Context, tx *sql.Tx, es []secrets.AuditEvent) error {
-	args := make([]any, 0, 14*min(len(es), auditRowsPerInsert))
-	for len(es) >= auditRowsPerInsert {
+	const most = 1 << (auditInsertLevels - 1)
+	args := make([]any, 0, 14*min(len(es), most))
+	for len(es) > 0 {
+		k := min(bits.Len(uint(len(es)))-1, auditInsertLevels-1)
 		args = args[:0]
-		for i := range es[:auditRowsPerInsert] {
+		for i := range es[:1<<k] {
 			args = appendAuditArgs(args, &es[i])
 		}
-		if _, err := tx.StmtContext(ctx, s.w.insertAuditRows).ExecContext(ctx, args...); err != nil {
+		if _, err := tx.StmtContext(ctx, s.w.insertAudit[k]).ExecContext(ctx, args...); err != nil {
 			return err
 		}
-		es = es[auditRowsPerInsert:]
-	}
-	stmt := tx.StmtContext(ctx, s.w.insertAudit)
-	for i := range es {
-		args = appendAuditArgs(args[:0], &es[i])
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
-			return err
-		}
+		es = es[1<<k:]
 	}
 	return nil
 }

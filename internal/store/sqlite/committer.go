@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
 // Group commit (docs/storage.md).
@@ -33,6 +35,15 @@ import (
 // COMMIT fails, every write that ran in the transaction gets the error, and
 // none of them is stored.
 
+// A write's audit event (secrets.PendingAudit) is not inserted in its
+// savepoint but with the events of the batch's other successful writes, in
+// multi-row statements after the last write and before the COMMIT: the
+// change and its event still commit together or not at all, and the events
+// cost a statement per batch instead of one per write and are not copied
+// into each savepoint's journal. If that insert fails (an I/O error; the
+// table has no constraint a well-formed event can break), every write of the
+// batch gets the error, as with a failed COMMIT, and none of them is stored.
+
 // maxBatch bounds the writes of one transaction, and so the time between the
 // first write's statements and its acknowledgement (256 writes run in a few
 // milliseconds); a longer queue is committed in several transactions.
@@ -45,6 +56,10 @@ var errClosed = errors.New("sqlite: store is closed")
 // the other writes of a batch, and returns the error its caller gets. It
 // must not commit or roll back tx.
 type writeFunc func(ctx context.Context, tx *sql.Tx) error
+
+// insertFunc inserts audit events in tx (Store.insertAudit), giving each
+// one without an id an id.
+type insertFunc func(ctx context.Context, tx *sql.Tx, es []secrets.AuditEvent) error
 
 // committer runs queued writes in group transactions on the writer pool.
 type committer struct {
@@ -66,6 +81,9 @@ type committer struct {
 	// cache, when set, keeps its entries across a transaction whose writes
 	// all only appended audit events (readCache.carry).
 	cache *readCache
+
+	// insertEvents stores the events of a batch's successful writes.
+	insertEvents insertFunc
 }
 
 // A write moves from queued to running when the committer starts it, or from
@@ -81,6 +99,8 @@ type write struct {
 	ctx   context.Context
 	fn    writeFunc
 	audit bool // it only appends audit events: no cached answer changes
+	// draft, when set, is the write's event, stored with it if it succeeds.
+	draft *secrets.AuditDraft
 	state atomic.Int32
 	err   error         // the outcome, set before done is closed
 	done  chan struct{} // closed when err is final
@@ -101,9 +121,10 @@ func (p *writePanic) Error() string {
 
 // newCommitter prepares the savepoint statements on db and starts the
 // committer goroutine; onCommit and cache may be nil.
-func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d time.Duration), cache *readCache) (*committer, error) {
+func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d time.Duration), cache *readCache,
+	insertEvents insertFunc) (*committer, error) {
 	c := &committer{db: db, queue: make(chan *write, maxBatch), done: make(chan struct{}), onCommit: onCommit,
-		cache: cache}
+		cache: cache, insertEvents: insertEvents}
 	// One name serves all: a batch's writes run one after the other, and a
 	// failed write's savepoint is released after being rolled back to.
 	err := prepareAll(ctx, db, map[**sql.Stmt]string{
@@ -127,6 +148,13 @@ func newCommitter(ctx context.Context, db *sql.DB, onCommit func(batch int, d ti
 // and an interrupted statement rolls back the whole shared transaction.
 func (c *committer) do(ctx context.Context, fn writeFunc) error {
 	return c.run1(ctx, &write{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// doWithEvent is do for a write whose event d is stored in the same
+// transaction when fn succeeds; d.Event.ID is set then. The caller marks d
+// committed once this returned nil.
+func (c *committer) doWithEvent(ctx context.Context, fn writeFunc, d *secrets.AuditDraft) error {
+	return c.run1(ctx, &write{ctx: ctx, fn: fn, draft: d, done: make(chan struct{})})
 }
 
 // doAudit is do for a write that only appends audit events: a transaction
@@ -258,6 +286,11 @@ func (c *committer) commit(batch []*write) {
 		tx.Rollback() // nothing written: nothing to sync
 		return
 	}
+	if err := c.insertDrafts(tx, ran); err != nil {
+		tx.Rollback()
+		finishAll(ran, err)
+		return
+	}
 	if err := tx.Commit(); err != nil { // the driver rolls back a failed COMMIT
 		finishAll(ran, err)
 		return
@@ -277,6 +310,29 @@ func (c *committer) commit(batch []*write) {
 	for _, w := range ran {
 		w.finish(w.err)
 	}
+}
+
+// insertDrafts inserts the events of the writes in ran that succeeded, in
+// their order, and sets their ids.
+func (c *committer) insertDrafts(tx *sql.Tx, ran []*write) error {
+	var es []secrets.AuditEvent
+	for _, w := range ran {
+		if w.err == nil && w.draft != nil {
+			es = append(es, w.draft.Event)
+		}
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	if err := c.insertEvents(context.Background(), tx, es); err != nil {
+		return err
+	}
+	for _, w := range ran {
+		if w.err == nil && w.draft != nil {
+			w.draft.Event.ID, es = es[0].ID, es[1:]
+		}
+	}
+	return nil
 }
 
 // apply runs w in its own savepoint of tx. opErr is w's outcome; txErr

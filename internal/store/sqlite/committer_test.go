@@ -456,3 +456,89 @@ func TestCloseDrainsQueuedWrites(t *testing.T) {
 		t.Fatalf("after reopen: %d secrets (%v), want %d", len(list), err, n)
 	}
 }
+
+// TestGroupCommitAuditEvents queues writes carrying audit events into one
+// batch: the events of the writes that succeed are stored with them (and
+// their drafts get the stored ids), those of the writes that fail are not;
+// and an event the table refuses fails every write of its batch, none of
+// which is then stored, as a failed COMMIT would.
+func TestGroupCommitAuditEvents(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "ws")
+	if _, err := st.CreateSecret(ctx, secret("ws", "taken", "old")); err != nil {
+		t.Fatal(err)
+	}
+	event := func(action, name string) *secrets.AuditDraft {
+		return &secrets.AuditDraft{Event: secrets.AuditEvent{Time: secrets.Now(), Action: action,
+			Outcome: "success", Status: 201, Workspace: "ws", Secret: name, Principal: "p"}}
+	}
+	tests := []struct {
+		name      string
+		badAction bool // one write's event has an empty action (CHECK)
+	}{{"events commit with their writes", false}, {"a refused event fails the batch", true}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			type w struct {
+				name string
+				d    *secrets.AuditDraft
+				ok   bool // the write itself succeeds
+			}
+			var ws []w
+			for i := range 7 {
+				n := fmt.Sprintf("%s-%d", strings.Fields(tc.name)[1], i)
+				ws = append(ws, w{n, event("secret.create", n), true})
+			}
+			ws = append(ws, w{"taken", event("secret.create", "taken"), false}, w{"plain-" + tc.name[:4], nil, true})
+			if tc.badAction {
+				ws[3].d.Event.Action = ""
+			}
+			commits := st.commit.commits.Load()
+			unplug := plug(t, st)
+			errs := make([]error, len(ws))
+			var wg sync.WaitGroup
+			for i, x := range ws {
+				wg.Go(func() {
+					c := ctx
+					if x.d != nil {
+						c = secrets.WithAuditDraft(ctx, x.d)
+					}
+					_, errs[i] = st.CreateSecret(c, secret("ws", x.name, x.name))
+				})
+			}
+			waitQueued(t, st, len(ws))
+			unplug()
+			wg.Wait()
+			if c := st.commit.commits.Load() - commits; tc.badAction && c != 1 || !tc.badAction && c != 2 {
+				t.Errorf("%d commits, want %d", c, map[bool]int{true: 1, false: 2}[tc.badAction])
+			}
+			stored, _, err := st.ListAudit(ctx, secrets.AuditQuery{Workspace: "ws", Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := map[string]string{}
+			for _, e := range stored {
+				ids[e.ID] = e.Secret
+			}
+			for i, x := range ws {
+				wantOK := x.ok && !tc.badAction
+				if gotOK := errs[i] == nil; gotOK != wantOK {
+					t.Errorf("%s: error %v, want success %v", x.name, errs[i], wantOK)
+				}
+				if _, err := st.GetSecret(ctx, "ws", x.name); wantOK != (err == nil) && x.name != "taken" {
+					t.Errorf("%s: GetSecret %v, want stored %v", x.name, err, wantOK)
+				}
+				if x.d == nil {
+					continue
+				}
+				if x.d.Committed() != wantOK {
+					t.Errorf("%s: draft committed %v, want %v", x.name, x.d.Committed(), wantOK)
+				}
+				if got, ok := ids[x.d.Event.ID]; wantOK && (!ok || got != x.name) {
+					t.Errorf("%s: event %q not stored (stored: %v)", x.name, x.d.Event.ID, ids)
+				} else if !wantOK && ok {
+					t.Errorf("%s: event of a failed write stored", x.name)
+				}
+			}
+		})
+	}
+}

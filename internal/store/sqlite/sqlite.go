@@ -108,7 +108,7 @@ func (s *Store) open(ctx context.Context, path string) error {
 		return err
 	}
 	s.cache = newReadCache(s.openWALIndex(path), s.log)
-	s.commit, err = newCommitter(ctx, s.writer, s.onCommit, s.cache)
+	s.commit, err = newCommitter(ctx, s.writer, s.onCommit, s.cache, s.insertAudit)
 	return err
 }
 
@@ -166,25 +166,15 @@ func (s *Store) openWALIndex(path string) *walIndex {
 // write runs fn as one write: in its own savepoint of the committer's next
 // transaction, returning once that transaction committed (committer.do).
 // When ctx carries a pending audit draft (secrets.PendingAudit) its event
-// is inserted in the same savepoint after fn succeeded, so the change and
+// is inserted in the same transaction if fn succeeded, so the change and
 // its event commit together; if the insert fails the write fails and
-// nothing of it is stored.
+// nothing of it is stored (committer.go).
 func (s *Store) write(ctx context.Context, fn writeFunc) error {
 	d := secrets.PendingAudit(ctx)
 	if d == nil {
 		return s.commit.do(ctx, fn)
 	}
-	err := s.commit.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := fn(ctx, tx); err != nil {
-			return err
-		}
-		es := []secrets.AuditEvent{d.Event} // with the Version fn set
-		if err := s.insertAudit(ctx, tx, es); err != nil {
-			return err
-		}
-		d.Event.ID = es[0].ID
-		return nil
-	})
+	err := s.commit.doWithEvent(ctx, fn, d)
 	if err == nil {
 		d.MarkCommitted()
 	}

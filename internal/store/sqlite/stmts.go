@@ -80,10 +80,18 @@ type writeStmts struct {
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
 	recordSeed                                   *sql.Stmt
-	insertAudit, insertAuditRows, pruneAudit     *sql.Stmt
+	pruneAudit                                   *sql.Stmt
+	insertAudit                                  [auditInsertLevels]*sql.Stmt // 1<<k events
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
+	for k := range w.insertAudit {
+		st, err := db.PrepareContext(ctx, insertAuditSQL(1<<k))
+		if err != nil {
+			return err
+		}
+		w.insertAudit[k] = st
+	}
 	return prepareAll(ctx, db, map[**sql.Stmt]string{
 		&w.createWorkspace: `INSERT INTO workspaces (` + wsCols + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
 		&w.updateWorkspace: `UPDATE workspaces SET description = coalesce(?2, description),
@@ -163,25 +171,23 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			WHERE workspace = ?1 AND role = ?3 AND principal <> ?2`,
 		&w.grantRole: `INSERT INTO role_bindings (workspace, principal, role, granted_by, granted_at)
 			VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (workspace, principal, role) DO NOTHING`,
-		&w.revokeRole:      `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
-		&w.removeMember:    `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
-		&w.recordSeed:      `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
-		&w.insertAudit:     insertAuditSQL,
-		&w.insertAuditRows: insertAuditRowsSQL,
+		&w.revokeRole:   `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2 AND role = ?3`,
+		&w.removeMember: `DELETE FROM role_bindings WHERE workspace = ?1 AND principal = ?2`,
+		&w.recordSeed:   `INSERT INTO seeds (key, seeded_at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING`,
 		&w.pruneAudit: `DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events
 			WHERE id < ?1 ORDER BY id LIMIT ?2)`,
 	})
 }
 
 func (w *writeStmts) close() error {
-	return closeAll(w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
+	return closeAll(append([]*sql.Stmt{w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
 		w.createSecret, w.importSecret, w.updateSecret, w.liveSecret, w.setCurrentRow, w.prune,
 		w.deleteSecret, w.binSecret,
 		w.addVersion, w.copyVersion, w.destroy, w.touch,
 		w.reseal, w.versionHeld, w.storedCount,
 		w.binEntry, w.unbin, w.purgeDeleted, w.purgeExpired,
 		w.workspaceExists, w.principalRoles, w.otherAdmins,
-		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed, w.insertAudit, w.insertAuditRows, w.pruneAudit)
+		w.grantRole, w.revokeRole, w.removeMember, w.recordSeed, w.pruneAudit}, w.insertAudit[:]...)...)
 }
 
 // storedCols are a StoredVersion's columns, of secret_versions v joined to
