@@ -188,24 +188,80 @@ func (s *Store) DeleteWorkspace(ctx context.Context, name string) error {
 	return s.audited(ctx, func(s *Store) error { return s.deleteWorkspace(ctx, name) })
 }
 
-// CreateSecret inserts a secret (secrets.go).
+// CreateSecret inserts a secret (secrets.go), its event pipelined with it
+// (pipelined).
 func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (rec secrets.Record, err error) {
+	if d := s.pipelined(ctx); d != nil {
+		rec, err = s.createSecret(ctx, r, d)
+		return rec, committed(d, rec, err)
+	}
 	err = s.audited(ctx, func(s *Store) error {
-		rec, err = s.createSecret(ctx, r)
+		rec, err = s.createSecret(ctx, r, nil)
 		secrets.SetAuditVersion(ctx, rec.Version)
 		return err
 	})
 	return rec, err
 }
 
-// UpdateSecret changes a secret (secrets.go).
+// UpdateSecret changes a secret (secrets.go); without a Cond its event is
+// pipelined with it (pipelined).
 func (s *Store) UpdateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (rec secrets.Record, err error) {
+	if d := s.pipelined(ctx); d != nil && !u.Cond.Set {
+		rec, err = s.updateSecret(ctx, ws, name, u, d)
+		return rec, committed(d, rec, err)
+	}
 	err = s.audited(ctx, func(s *Store) error {
-		rec, err = s.updateSecret(ctx, ws, name, u)
+		rec, err = s.updateSecret(ctx, ws, name, u, nil)
 		secrets.SetAuditVersion(ctx, rec.Version)
 		return err
 	})
 	return rec, err
+}
+
+// pipelined returns the pending draft of a write that can send its event
+// in its own round trip (queueEvent) rather than in a transaction of its
+// own (audited): three round trips fewer (BEGIN, the event, COMMIT), which
+// cost an audited write about a third of its throughput. nil when there is
+// no draft, or s is already bound to a transaction.
+func (s *Store) pipelined(ctx context.Context) *secrets.AuditDraft {
+	if d := secrets.PendingAudit(ctx); d != nil && s.db == dbtx(s.pool) {
+		return d
+	}
+	return nil
+}
+
+// committed completes the draft of a pipelined write that returned rec
+// and err: on success it records the version written and marks the draft
+// committed. It returns err.
+func committed(d *secrets.AuditDraft, rec secrets.Record, err error) error {
+	if err == nil {
+		d.Event.Version = rec.Version
+		d.MarkCommitted()
+	}
+	return err
+}
+
+// qAuditWrite inserts the event of the write queued before it in the same
+// implicit transaction (one pipelined batch) on the live secret $1/$2, with
+// the version the secret now has. Like qPrune it acts only on a row this
+// transaction wrote (xmin): a write that found no secret leaves no event
+// (its caller records the failure), and a failed statement rolls back the
+// whole batch, event included. Parameters are cast: an INSERT … SELECT does
+// not infer their types from the columns.
+const qAuditWrite = `INSERT INTO audit_events (` + auditCols + `)
+	SELECT $3::text, $4::timestamptz, $5::text, $6::text, $7::integer, $8::text, $9::text, s.current_version,
+		$10::text, $11::text, $12::text, $13::text, $14::text, $15::text
+	FROM secrets AS s WHERE ` + liveByName + ` AND s.xmin = pg_current_xact_id_if_assigned()::xid`
+
+// queueEvent queues d's event after the write on the live secret ws/name
+// already queued in b, giving the event its id.
+func queueEvent(b *pgx.Batch, ws, name string, d *secrets.AuditDraft) {
+	e := &d.Event
+	if e.ID == "" {
+		e.ID = secrets.NewAuditID(e.Time)
+	}
+	b.Queue(qAuditWrite, ws, name, e.ID, ts(e.Time), e.Action, e.Outcome, e.Status, e.Workspace, e.Secret,
+		e.Principal, e.OnBehalfOf, e.AuthMethod, e.RequestID, e.RemoteAddr, e.UserAgent)
 }
 
 // DeleteSecret bins or erases a secret (secrets.go).

@@ -17,14 +17,24 @@ import (
 // is a transaction that locks the secret's row first (withLive).
 
 // createSecret inserts r as a live secret with its version 1 and returns
-// the stored record (revision 1, Version 1).
-func (s *Store) createSecret(ctx context.Context, r secrets.Record) (secrets.Record, error) {
+// the stored record (revision 1, Version 1). With d, d's event is inserted
+// in the same round trip and implicit transaction (queueEvent).
+func (s *Store) createSecret(ctx context.Context, r secrets.Record, d *secrets.AuditDraft) (secrets.Record, error) {
 	rec := secrets.Record{Secret: r.Secret, Sealed: r.Sealed, Revision: 1}
 	rec.CreatedAt, rec.UpdatedAt = utc(ts(r.CreatedAt)), utc(ts(r.UpdatedAt))
 	rec.Version, rec.ETag = 1, ""
-	err := s.db.QueryRow(ctx, qCreateSecret, r.Workspace, r.Name, r.Description, ts(r.CreatedAt),
+	args := []any{r.Workspace, r.Name, r.Description, ts(r.CreatedAt),
 		ts(r.UpdatedAt), r.CreatedBy, r.UpdatedBy, blob(r.Sealed.Ciphertext), blob(r.Sealed.WrappedDEK),
-		r.Sealed.Provider, r.Sealed.Format).Scan(&rec.ID)
+		r.Sealed.Provider, r.Sealed.Format}
+	var err error
+	if d == nil {
+		err = s.db.QueryRow(ctx, qCreateSecret, args...).Scan(&rec.ID)
+	} else {
+		b := &pgx.Batch{}
+		b.Queue(qCreateSecret, args...).QueryRow(func(row pgx.Row) error { return row.Scan(&rec.ID) })
+		queueEvent(b, r.Workspace, r.Name, d)
+		err = s.db.SendBatch(ctx, b).Close()
+	}
 	if err != nil {
 		return secrets.Record{}, mapErr(err)
 	}
@@ -52,8 +62,9 @@ func (s *Store) GetVersion(ctx context.Context, ws, name string, version int64) 
 // updateSecret applies u to a live secret, increments its revision and,
 // with u.Sealed, adds the next version and prunes to u.Keep. It returns the
 // record without its sealed value. Without a Cond it is one round trip: the
-// update, and with a value qPrune, pipelined in one implicit transaction.
-func (s *Store) updateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate) (secrets.Record, error) {
+// update, and with a value qPrune, and with d d's event (queueEvent),
+// pipelined in one implicit transaction. d must be nil with a Cond.
+func (s *Store) updateSecret(ctx context.Context, ws, name string, u secrets.SecretUpdate, d *secrets.AuditDraft) (secrets.Record, error) {
 	var rec secrets.Record
 	b := &pgx.Batch{}
 	scan := func(row pgx.Row) (err error) {
@@ -67,6 +78,9 @@ func (s *Store) updateSecret(ctx context.Context, ws, name string, u secrets.Sec
 		b.Queue(qUpdateValue, ws, name, ts(u.UpdatedAt), u.UpdatedBy, u.Description,
 			blob(v.Ciphertext), blob(v.WrappedDEK), v.Provider, v.Format).QueryRow(scan)
 		b.Queue(qPrune, ws, name, keep(u.Keep))
+	}
+	if d != nil {
+		queueEvent(b, ws, name, d)
 	}
 	var err error
 	if !u.Cond.Set {
