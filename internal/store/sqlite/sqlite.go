@@ -260,6 +260,12 @@ func readerParams() url.Values {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()),
 			"foreign_keys(1)",
 			"query_only(1)",
+			// 512 KiB of pages per reader instead of SQLite's 2 MiB: the
+			// readers' caches were most of the server's memory beyond the
+			// Go heap, and a page they miss is a pread from the kernel's
+			// page cache (docs/storage.md, docs/performance.md "Writes,
+			// round two").
+			"cache_size(-512)",
 		},
 	}
 }
