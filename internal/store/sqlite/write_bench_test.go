@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
@@ -52,7 +50,7 @@ func BenchmarkAuditedWrites(b *testing.B) {
 // runAudited runs op like runParallel, each call with a fresh audit draft
 // in its context, and also reports cpu-ns/op.
 func runAudited(b *testing.B, st *Store, op func(ctx context.Context, worker int64) error) {
-	start := cpuTime(b)
+	start := cpuTime()
 	runParallel(b, st, func(worker int64) {
 		d := &secrets.AuditDraft{Event: secrets.AuditEvent{Time: secrets.Now(), Action: "secret.update",
 			Outcome: "success", Status: 200, Workspace: "bench", Secret: "s", Principal: "service:bench",
@@ -65,14 +63,5 @@ func runAudited(b *testing.B, st *Store, op func(ctx context.Context, worker int
 			b.Error("audit event not committed with its write")
 		}
 	})
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
-}
-
-// cpuTime is the CPU time the process has used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 }
