@@ -114,3 +114,78 @@ func TestCacheKeptAcrossLogRestarts(t *testing.T) {
 	}
 	t.Logf("%d log restarts", restarts)
 }
+
+// TestCacheKeptWhileAuditCommits: lookups that run while an audit batch
+// commits (16 request goroutines do, under a read load) must not empty
+// the cache: between the COMMIT moving the wal-index header and the carry
+// they miss, and the entries are there again once the commit is done.
+func TestCacheKeptWhileAuditCommits(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	key := recordKey{"bench", "s"}
+	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { // lookups only: they never put the record back
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+				lookup(st.cache, &st.cache.records, key)
+				n++
+			}
+		}
+	}()
+	defer func() { close(stop); t.Logf("%d concurrent lookups", <-done) }()
+	for i := range 50 { // before the hold, batch 0 already failed
+		if err := st.AppendAudit(ctx, accessEvents(5)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, hit := lookup(st.cache, &st.cache.records, key); !hit {
+			t.Fatalf("after audit batch %d: a lookup during the commit dropped the cached record", i)
+		}
+	}
+}
+
+// TestCacheHoldNeverServesAMovedHeader: while an audit transaction holds
+// the cache, a commit that is not carried (here another process's, as if
+// the audit COMMIT had failed) is never answered from the cache, during
+// the hold or after its release.
+func TestCacheHoldNeverServesAMovedHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	mustCreate(t, st, "bench")
+	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	st.cache.holdAudit()
+	if _, err := other.Exec(`UPDATE secrets SET description = 'by the other process', revision = revision + 1 WHERE name = 's'`); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		got, err := st.GetSecret(ctx, "bench", "s")
+		if err != nil || got.Description == nil || *got.Description != "by the other process" {
+			t.Errorf("%s: description %v, err %v; want the other process's", when, got.Description, err)
+		}
+	}
+	check("during the hold")
+	st.cache.release()
+	check("after the release")
+}

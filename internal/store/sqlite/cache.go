@@ -32,9 +32,12 @@ type readCache struct {
 	maps uint64    // mappings made so far: stamp.mapping of the current one
 	// verified is when wal was last found to be the live -shm file.
 	verified time.Time
-	records  bounded[recordKey, secrets.Record]
-	pages    bounded[pageKey, cachedPage]
-	roles    bounded[rolesKey, map[string][]string]
+	// held is the state a transaction of audit events only started from,
+	// while it runs (holdAudit); the zero stamp otherwise.
+	held    stamp
+	records bounded[recordKey, secrets.Record]
+	pages   bounded[pageKey, cachedPage]
+	roles   bounded[rolesKey, map[string][]string]
 
 	// Lookups answered from the cache and lookups that went to the
 	// database, while the cache is on (metrics).
@@ -213,6 +216,11 @@ func (c *readCache) syncLocked() (stamp, bool) {
 		return stamp{}, false
 	}
 	if now != c.seen {
+		if c.held.mapping != 0 && c.held == c.seen {
+			// Most likely the audit transaction's own COMMIT, not carried
+			// yet: miss, but keep the entries for carry to judge.
+			return now, false
+		}
 		c.seen = now
 		c.dropLocked()
 	}
@@ -266,10 +274,45 @@ const walChangeWord = 2
 // a transaction restarts the log (tests use it to see restarts).
 const walSaltWords = 8
 
+// holdAudit is called by a transaction of audit events only once it holds
+// the write lock: it returns the state before it (for carry) and, until
+// carry or release, a lookup that finds the header moved misses without
+// dropping the entries. Without the hold, any lookup between the COMMIT
+// moving the header and carry (16 request goroutines under a read load
+// find that window often; every batch of async events opens one) emptied
+// the cache: access then ran at a 4 % hit rate (docs/performance.md,
+// "Reads, round two"). The hold never serves an entry from a moved
+// header: it only defers the decision to carry, which keeps them only
+// when the header moved by exactly this commit.
+func (c *readCache) holdAudit() stamp {
+	if c == nil {
+		return stamp{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, ok := c.syncLocked()
+	if !ok {
+		return stamp{}
+	}
+	c.held = now
+	return now
+}
+
+// release ends a hold; the next lookup drops the entries unless carry
+// judged them still valid.
+func (c *readCache) release() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.held = stamp{}
+	c.mu.Unlock()
+}
+
 // carry keeps the entries across a transaction that changed none of the
 // cached answers (it wrote audit events only, audit.go): before is the
-// header read after that transaction took the write lock, so until its
-// COMMIT nothing else moves the header. When the entries were valid at
+// header read after that transaction took the write lock (holdAudit), so
+// until its COMMIT nothing else moves the header. When the entries were valid at
 // before and the header moved by exactly one commit, that one, they are
 // valid under the new header too. If another process committed right
 // after it (two commits), nothing is carried and the next lookup drops the
@@ -281,6 +324,7 @@ func (c *readCache) carry(before stamp) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.held = stamp{}
 	if c.wal == nil || before.mapping == 0 || c.seen != before {
 		return
 	}

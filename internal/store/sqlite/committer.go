@@ -258,7 +258,15 @@ func (c *committer) commit(batch []*write) {
 	// Read with the write lock held (BEGIN IMMEDIATE): until COMMIT no other
 	// connection can commit, so what moves the header from here on is this
 	// transaction (readCache.carry).
-	before := c.cache.header()
+	auditOnly := true
+	for _, w := range batch {
+		auditOnly = auditOnly && w.audit
+	}
+	var before stamp
+	if auditOnly {
+		before = c.cache.holdAudit()
+		defer c.cache.release()
+	}
 	ran := make([]*write, 0, len(batch))
 	for i, w := range batch {
 		if !w.state.CompareAndSwap(queued, running) {
@@ -295,17 +303,13 @@ func (c *committer) commit(batch []*write) {
 		finishAll(ran, err)
 		return
 	}
+	if auditOnly {
+		c.cache.carry(before) // before the callers learn of the commit
+	}
 	c.commits.Add(1)
 	c.writes.Add(int64(len(ran)))
 	if c.onCommit != nil {
 		c.onCommit(len(ran), time.Since(start))
-	}
-	auditOnly := true
-	for _, w := range ran {
-		auditOnly = auditOnly && w.audit
-	}
-	if auditOnly {
-		c.cache.carry(before) // before the callers learn of the commit
 	}
 	for _, w := range ran {
 		w.finish(w.err)
