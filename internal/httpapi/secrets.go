@@ -159,7 +159,9 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 	if err != nil {
 		outcome, got = err.Error(), version
 	}
-	s.audit(r.Context(), pr, ws, name, got, outcome)
+	if s.accessLines {
+		s.accessLine(r.Context(), pr, ws, name, got, outcome)
+	}
 	if err != nil {
 		if p.audit != nil {
 			p.audit.d.Event.Version = version
@@ -180,12 +182,13 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 	writeBody(w, http.StatusOK, appendSecretValue(make([]byte, 0, 64+len(name)+len(ws)+len(value)), name, ws, value))
 }
 
-// audit writes the audit line of one /access: who, on whose behalf, which
+// accessLine writes the log line of one /access when the audit trail does
+// not record it (docs/operations.md, "Logs"): who, on whose behalf, which
 // secret and version (0: the current one, not found) and the outcome, never
 // the value. It is Logger.Info without the
 // runtime.Callers walk Logger collects for the source position, which no
 // handler Coffer configures prints; the line is the same.
-func (s *Server) audit(ctx context.Context, p auth.Principal, ws, name string, version int64, outcome string) {
+func (s *Server) accessLine(ctx context.Context, p auth.Principal, ws, name string, version int64, outcome string) {
 	h := s.log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
