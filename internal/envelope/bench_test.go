@@ -10,21 +10,32 @@ import (
 //
 //	go test -run '^$' -bench . -benchmem ./internal/envelope/
 
+// BenchmarkOpen: "unwrap" asks the provider every time (a remote KEK, or
+// a record's first open); "dek_cached" is a secret_key record opened again
+// (the DEK cache, docs/crypto.md).
 func BenchmarkOpen(b *testing.B) {
-	p := newTestProvider("k", bytes.Repeat([]byte{7}, 32))
-	k, err := NewKeyring("k", p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := k.Seal(b.Context(), "default", "hf-token", []byte("hf_example_token_0123456789abcdef"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := k.Open(b.Context(), "default", "hf-token", s); err != nil {
-			b.Fatal(err)
+	for _, local := range []bool{false, true} {
+		name := "unwrap"
+		var p Provider = newTestProvider("k", bytes.Repeat([]byte{7}, 32))
+		if local {
+			name, p = "dek_cached", localTestProvider{p.(*testProvider)}
 		}
+		b.Run(name, func(b *testing.B) {
+			k, err := NewKeyring("k", p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			s, err := k.Seal(b.Context(), "default", "hf-token", []byte("hf_example_token_0123456789abcdef"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := k.Open(b.Context(), "default", "hf-token", s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

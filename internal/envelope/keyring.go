@@ -13,6 +13,10 @@ import (
 type Keyring struct {
 	providers map[string]Provider
 	current   string
+	// local names the providers that implement LocalKEK, whose DEKs deks
+	// keeps; deks is nil when there are none.
+	local map[string]bool
+	deks  *dekCache
 }
 
 // NewKeyring returns a keyring whose current provider is current; it must be
@@ -29,6 +33,12 @@ func NewKeyring(current string, ps ...Provider) (*Keyring, error) {
 			return nil, errors.New("secrets.encryption.providers: Duplicate encryptor name found: " + n)
 		}
 		k.providers[n] = p
+		if _, ok := p.(LocalKEK); ok {
+			if k.deks == nil {
+				k.local, k.deks = make(map[string]bool), newDEKCache()
+			}
+			k.local[n] = true
+		}
 	}
 	if _, ok := k.providers[current]; !ok {
 		return nil, errors.New("secrets.encryption.current_provider: no provider named '" + current +
@@ -118,15 +128,27 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	if !ok {
 		return nil, &ProviderError{Provider: s.Provider}
 	}
-	var (
-		dek []byte
-		err error
-	)
-	if s.Format == FormatV2 {
-		dek, err = p.UnwrapV2(ctx, s.WrappedDEK, ws, name)
-	} else {
-		dek, err = p.UnwrapV1(ctx, s.WrappedDEK)
+	if s.Format == FormatV1 {
+		dek, err := p.UnwrapV1(ctx, s.WrappedDEK)
+		defer Clear(dek)
+		if err != nil {
+			return nil, providerFailure(s.Provider, err, ErrDecrypt)
+		}
+		if len(dek) != DEKSize {
+			return nil, ErrDecrypt
+		}
+		return OpenDataV1(dek, s.Ciphertext)
 	}
+	key, cacheable := keyOf(s.Provider, ws, name, s.WrappedDEK)
+	cacheable = cacheable && k.local[s.Provider]
+	if cacheable {
+		var kept [DEKSize]byte
+		if k.deks.get(&key, &kept) {
+			defer clear(kept[:])
+			return OpenDataV2(kept[:], s.Ciphertext, ws, name)
+		}
+	}
+	dek, err := p.UnwrapV2(ctx, s.WrappedDEK, ws, name)
 	defer Clear(dek)
 	if err != nil {
 		return nil, providerFailure(s.Provider, err, ErrDecrypt)
@@ -134,10 +156,10 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	if len(dek) != DEKSize {
 		return nil, ErrDecrypt
 	}
-	if s.Format == FormatV2 {
-		return OpenDataV2(dek, s.Ciphertext, ws, name)
+	if cacheable {
+		k.deks.put(&key, dek)
 	}
-	return OpenDataV1(dek, s.Ciphertext)
+	return OpenDataV2(dek, s.Ciphertext, ws, name)
 }
 
 // Health returns the first error of a provider implementing HealthChecker,

@@ -242,13 +242,46 @@ func flipped(b []byte, i int) []byte {
 	return c
 }
 
+// localTestProvider is a testProvider whose KEK counts as in-process
+// (LocalKEK): the keyring keeps the DEKs it unwraps.
+type localTestProvider struct{ *testProvider }
+
+func (localTestProvider) LocalKEK() {}
+
+// TestTamperingFormat2 runs once with providers whose DEKs are not kept
+// and once with kept DEKs of the genuine records (every tampered record
+// must fail the same way whether or not its genuine DEK is cached).
 func TestTamperingFormat2(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dek_cache=%v", local), func(t *testing.T) { testTamperingFormat2(t, local) })
+	}
+}
+
+func testTamperingFormat2(t *testing.T, local bool) {
 	p := newTestProvider("local", kekOf(7))
 	other := newTestProvider("other", kekOf(8))
-	k := mustKeyring(t, "local", p, other)
+	var k *Keyring
+	if local {
+		k = mustKeyring(t, "local", localTestProvider{p}, localTestProvider{other})
+	} else {
+		k = mustKeyring(t, "local", p, other)
+	}
 	s := mustSeal(t, k, "default", "alpha", "alpha-value")
 	s2 := mustSeal(t, k, "default", "beta", "beta-value")
 	sys := mustSeal(t, k, "system", "alpha", "system-value")
+	if local {
+		for _, r := range []struct {
+			ws, name, value string
+			s               Sealed
+		}{{"default", "alpha", "alpha-value", s}, {"default", "beta", "beta-value", s2}, {"system", "alpha", "system-value", sys}} {
+			if v, err := k.Open(t.Context(), r.ws, r.name, r.s); err != nil || string(v) != r.value {
+				t.Fatalf("Open(%s/%s) = %q, %v", r.ws, r.name, v, err)
+			}
+		}
+		if n := k.deks.len(); n != 3 {
+			t.Fatalf("%d DEKs kept, want 3", n)
+		}
+	}
 
 	for i := range s.Ciphertext {
 		c := s
@@ -473,4 +506,73 @@ func TestKeyringConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestDEKCache: with a LocalKEK provider the second open of a record asks
+// the provider nothing and returns the same value; a provider without
+// LocalKEK is asked every time and nothing is kept; the cache stays
+// within its bound and clears the DEKs it drops.
+func TestDEKCache(t *testing.T) {
+	tests := []struct {
+		name       string
+		local      bool
+		wantCalls  int64 // provider calls for 3 opens of one record
+		wantCached int
+	}{
+		{"secret_key-like provider", true, 1, 1},
+		{"remote KEK", false, 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTestProvider("kms", kekOf(9))
+			var prov Provider = p
+			if tt.local {
+				prov = localTestProvider{p}
+			}
+			k := mustKeyring(t, "kms", prov)
+			s := mustSeal(t, k, "default", "hf-token", "hf_value")
+			before := p.calls.Load()
+			for range 3 {
+				if v, err := k.Open(t.Context(), "default", "hf-token", s); err != nil || string(v) != "hf_value" {
+					t.Fatalf("Open = %q, %v", v, err)
+				}
+			}
+			if n := p.calls.Load() - before; n != tt.wantCalls {
+				t.Errorf("%d provider calls for 3 opens, want %d", n, tt.wantCalls)
+			}
+			cached := 0
+			if k.deks != nil {
+				cached = k.deks.len()
+			}
+			if cached != tt.wantCached {
+				t.Errorf("%d DEKs kept, want %d", cached, tt.wantCached)
+			}
+		})
+	}
+
+	t.Run("bounded, dropped DEKs cleared", func(t *testing.T) {
+		c := newDEKCache()
+		kept := map[dekKey]*[DEKSize]byte{}
+		for i := range maxCachedDEKs + 10 {
+			k, _ := keyOf("p", "ws", fmt.Sprintf("n%d", i), bytes.Repeat([]byte{1}, WrappedDEKSizeV2))
+			c.put(&k, kekOf(2))
+			kept[k] = c.m[k]
+		}
+		if n := c.len(); n != maxCachedDEKs {
+			t.Errorf("%d DEKs kept, want the bound %d", n, maxCachedDEKs)
+		}
+		dropped := 0
+		for k, p := range kept {
+			if _, ok := c.m[k]; ok {
+				continue
+			}
+			dropped++
+			if *p != [DEKSize]byte{} {
+				t.Errorf("dropped DEK of %s not cleared", k.name)
+			}
+		}
+		if dropped != 10 {
+			t.Errorf("%d dropped, want 10", dropped)
+		}
+	})
 }

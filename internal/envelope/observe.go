@@ -19,7 +19,10 @@ type ProviderHook func(op, outcome string, d time.Duration)
 // this way (docs/operations.md, "Metrics"), so providers need no
 // instrumentation of their own.
 func (k *Keyring) Observed(hook func(provider string) ProviderHook) *Keyring {
-	o := &Keyring{providers: make(map[string]Provider, len(k.providers)), current: k.current}
+	// The DEK cache is shared: a kept DEK is the unwrap the wrapped
+	// provider would give (and a hit is no provider call to report).
+	o := &Keyring{providers: make(map[string]Provider, len(k.providers)), current: k.current,
+		local: k.local, deks: k.deks}
 	for name, p := range k.providers {
 		if h := hook(name); h != nil {
 			p = observedProvider{Provider: p, hook: h}

@@ -29,7 +29,10 @@ type SecretKey struct {
 	key  []byte
 }
 
-var _ envelope.Provider = (*SecretKey)(nil)
+var (
+	_ envelope.Provider = (*SecretKey)(nil)
+	_ envelope.LocalKEK = (*SecretKey)(nil)
+)
 
 // NewSecretKey returns a secret_key provider named name ("" is the
 // development key) for the raw KEK bytes, which it copies.
@@ -61,6 +64,10 @@ func (k *SecretKey) UnwrapV2(_ context.Context, wrapped []byte, ws, name string)
 func (k *SecretKey) UnwrapV1(_ context.Context, wrapped []byte) ([]byte, error) {
 	return envelope.UnwrapDEKV1(k.key, wrapped)
 }
+
+// LocalKEK marks the KEK as held in this process's memory: the Keyring
+// may keep the DEKs it unwraps (docs/crypto.md, "DEK cache").
+func (k *SecretKey) LocalKEK() {}
 
 // String hides the key so that no format verb can print it.
 func (k *SecretKey) String() string { return Redacted }
