@@ -62,10 +62,10 @@ const (
 	authNone   = "none"
 )
 
-// startAudit builds the event of a request to an audited route.
-func (s *Server) startAudit(r *http.Request, m Match) *auditReq {
+// startAudit builds the event of a request to an audited route that
+// started at now.
+func (s *Server) startAudit(r *http.Request, m Match, now time.Time) *auditReq {
 	spec := m.route.audit
-	now := secrets.Now()
 	e := secrets.AuditEvent{ID: secrets.NewAuditID(now), Time: now, Action: spec.action,
 		Outcome: secrets.OutcomeSuccess, Status: spec.ok, Workspace: m.Param("workspace"), Secret: m.Param("name"),
 		RequestID: requestID(r), RemoteAddr: r.RemoteAddr, UserAgent: secrets.TruncateUserAgent(r.UserAgent())}
@@ -109,6 +109,24 @@ func (a *auditReq) setWorkspace(name string) {
 	if a != nil {
 		a.d.Event.Workspace = name
 	}
+}
+
+// deniedOnly reports whether requests of a route of this kind are
+// recorded only when refused (endAudit's rule for reads the configuration
+// does not record).
+func (s *Server) deniedOnly(kind auditKind) bool {
+	return (kind == auditRead && s.auditReads != "all") || (kind == auditAccess && s.auditReads == "off")
+}
+
+// auditDenied records a request of a deniedOnly route that was refused
+// (401 or 403): the event endAudit would have recorded, built only now.
+func (s *Server) auditDenied(r *http.Request, m Match, start time.Time, p auth.Principal, method string, status int) {
+	if secrets.OutcomeOf(status) != secrets.OutcomeDenied {
+		return
+	}
+	au := s.startAudit(r, m, start.UTC().Truncate(time.Microsecond))
+	au.identified(p, method)
+	s.endAudit(r.Context(), au, status)
 }
 
 // endAudit records the request's event unless its write committed it.

@@ -174,9 +174,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release()
 	var au *auditReq
+	var p auth.Principal
+	var method string
 	if s.trail != nil && m.route != nil && m.route.audit.action != "" {
-		au = s.startAudit(r, m)
-		defer func() { s.endAudit(r.Context(), au, sw.status) }()
+		if s.deniedOnly(m.route.audit.kind) {
+			// Built only if refused: a read that is not recorded when it
+			// succeeds (GET of a secret with coffer.audit.reads access)
+			// saves building an event to throw away.
+			defer func() { s.auditDenied(r, m, start, p, method, sw.status) }()
+		} else {
+			au = s.startAudit(r, m, secrets.Now())
+			defer func() { s.endAudit(r.Context(), au, sw.status) }()
+		}
 	}
 	p, method, ok := s.identify(sw, r, &m)
 	if au != nil {

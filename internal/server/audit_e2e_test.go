@@ -252,12 +252,15 @@ func TestAuditRoleMatrix(t *testing.T) {
 	ts.do(t, "PATCH", base+"/ml/secrets/key1", `{"value":"x"}`, callers["viewer"]...)
 	ts.do(t, "GET", base+"/ml/secrets/key1/access", "", callers["admin"]...)
 	ts.do(t, "DELETE", base+"/ml/secrets/key1", "")
+	// A metadata read is not recorded by default, but a refused one is.
+	ts.do(t, "GET", base+"/ml/secrets/key1", "")
 	admin := callers["admin"]
-	es := ts.waitAudit(t, auditBase+"?filter[outcome]=denied", 3, admin...)
+	es := ts.waitAudit(t, auditBase+"?filter[outcome]=denied", 4, admin...)
 	wantBriefs(t, es,
 		"secret.update denied 403 ml/key1 by viewer1",
 		"secret.access denied 403 ml/key1 by admin1",
-		"secret.delete denied 401 ml/key1")
+		"secret.delete denied 401 ml/key1",
+		"secret.read denied 401 ml/key1")
 }
 
 // TestAuditReadModes: reads=all records metadata reads and lists; reads=off
