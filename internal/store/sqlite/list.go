@@ -102,6 +102,8 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	// where count(*) would visit every secret of the workspace per page.
 	total := `workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE ` + liveByName + `)`
 	switch {
+	case q.Filter.Name == nil && q.Filter.NameLike != nil && likePrefix(*q.Filter.NameLike) != "":
+		return prefixListQuery(where, terms, likePrefix(*q.Filter.NameLike), &args), args, nil
 	case needsScan(q.Filter):
 		return probedListQuery(where, terms), args, nil
 	case !q.Filter.IsZero():
@@ -153,6 +155,102 @@ func probedListQuery(where string, terms []listsql.Term) string {
 			page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
 		ORDER BY ` + listsql.OrderBy(terms, "page.")
+}
+
+// prefixListQuery is secretListQuery for a name pattern with a literal
+// prefix. SQLite does not narrow such a LIKE to a range of the (workspace,
+// name) index (its LIKE folds ASCII case, the index is in byte order), so
+// the general shape walked every secret of the workspace twice, for the
+// page and for the count: 5 ms of CPU per request at 10,000 secrets
+// (docs/performance.md, "Reads, round two"). A name the pattern matches
+// starts with one of the case variants of the prefix (caseVariants), so
+// the candidates are the ids in those ranges of the index (at most 8 range
+// scans); where, the LIKE included, then decides on each candidate. With
+// at most probeCap candidates, page and total come from them (CROSS JOIN
+// keeps the candidates the outer loop: rowid lookups, not an index walk);
+// with more (a short prefix), from the other lists' shape, as in
+// probedListQuery.
+func prefixListQuery(where string, terms []listsql.Term, prefix string, args *queryArgs) string {
+	var ranges []string
+	for _, v := range caseVariants(prefix) {
+		hi := v[:len(v)-1] + string([]byte{v[len(v)-1] + 1})
+		ranges = append(ranges, `SELECT id FROM secrets WHERE workspace = ?1 AND deleted_id IS NULL AND name >= `+
+			args.add(v)+` AND name < `+args.add(hi))
+	}
+	cols := "secrets." + strings.ReplaceAll(listCols, ", ", ", secrets.")
+	return `WITH probe AS MATERIALIZED (SELECT id FROM (` + strings.Join(ranges, ` UNION ALL `) + `)
+				LIMIT ` + strconv.Itoa(probeCap+1) + `),
+			few AS MATERIALIZED (SELECT count(*) <= ` + strconv.Itoa(probeCap) + ` AS yes FROM probe),
+			page AS (SELECT ` + cols + ` FROM few CROSS JOIN probe CROSS JOIN secrets
+					WHERE few.yes AND secrets.id = probe.id AND ` + where + `
+				UNION ALL
+				SELECT ` + cols + ` FROM few CROSS JOIN secrets WHERE NOT few.yes AND ` + where + `
+				ORDER BY ` + listsql.OrderBy(terms, "") + ` LIMIT ?3 OFFSET ?4)
+		SELECT CASE WHEN (SELECT yes FROM few)
+				THEN (SELECT count(*) FROM probe CROSS JOIN secrets WHERE secrets.id = probe.id AND ` + where + `)
+				ELSE (SELECT count(*) FROM secrets WHERE ` + where + `) END,
+			page.*
+		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
+		ORDER BY ` + listsql.OrderBy(terms, "page.")
+}
+
+// maxPrefixLetters bounds the letters of a pattern's prefix that
+// prefixListQuery turns into ranges: each letter doubles them (either
+// case), so at most 8.
+const maxPrefixLetters = 3
+
+// likePrefix is the literal start of a LIKE pattern with ESCAPE '\\' (the
+// part before its first wildcard), cut before its (maxPrefixLetters+1)-th
+// ASCII letter and before any non-ASCII byte (compared exactly by LIKE,
+// and never in a valid name); a shorter prefix only narrows less.
+func likePrefix(p string) string {
+	var b []byte
+	letters := 0
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch c {
+		case '%', '_':
+			return string(b)
+		case '\\':
+			if i+1 == len(p) {
+				return string(b)
+			}
+			i++
+			c = p[i]
+		}
+		if c >= 0x80 {
+			return string(b)
+		}
+		if isASCIILetter(c) {
+			if letters == maxPrefixLetters {
+				return string(b)
+			}
+			letters++
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// caseVariants returns s with every combination of cases of its ASCII
+// letters.
+func caseVariants(s string) []string {
+	out := []string{""}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		next := make([]string, 0, 2*len(out))
+		for _, v := range out {
+			if isASCIILetter(c) {
+				next = append(next, v+string([]byte{c &^ 0x20}), v+string([]byte{c | 0x20}))
+			} else {
+				next = append(next, v+string([]byte{c}))
+			}
+		}
+		out = next
+	}
+	return out
 }
 
 // deletedListQuery returns the SQL and arguments of a page of ws's bin as

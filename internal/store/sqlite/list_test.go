@@ -66,3 +66,96 @@ func TestListScanBranches(t *testing.T) {
 		})
 	}
 }
+
+// TestListNamePrefix: a name pattern with a literal prefix
+// (prefixListQuery) gives the pages and totals the pattern's meaning says
+// (secrets.Like: ASCII case folded, '\' escapes), with few candidates and
+// with more than probeCap, and names of either case, escaped wildcards and
+// the other allowed characters.
+func TestListNamePrefix(t *testing.T) {
+	st := openTemp(t)
+	mustCreate(t, st, "ws")
+	mustCreate(t, st, "other")
+	var names []string
+	for i := range probeCap + 200 {
+		names = append(names, fmt.Sprintf("s%05d", i))
+	}
+	names = append(names, "S00012x", "Ab_c", "aB%c", "ab.c", "ab-c", "abc", "ABCD", "x_y", "x%y", "xay", "T{", "t~")
+	for i, n := range names {
+		if _, err := st.writer.Exec(`INSERT INTO secrets (workspace, name, created_at, updated_at, revision, current_version)
+			VALUES ('ws', ?1, ?2, ?2, 1, 1)`, n, i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.writer.Exec(`INSERT INTO secrets (workspace, name, created_at, updated_at, revision, current_version)
+		VALUES ('other', 's00012', 1, 1, 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pattern       string
+		limit, offset int
+	}{
+		{"s00012%", 10, 0},
+		{"S00012%", 10, 5},
+		{"s0001%", 7, 3},
+		{"s%", 10, 1100}, // more than probeCap candidates
+		{"s0%", 10, 0},
+		{"ab\\_c", 10, 0},
+		{"ab\\%c", 10, 0},
+		{"ab_c", 10, 0},
+		{"AB%", 10, 0},
+		{"abcd", 10, 0},
+		{"x\\%%", 10, 0},
+		{"x\\_y", 10, 0},
+		{"t%", 10, 0},
+		{"s00012", 10, 0},
+		{"zz%", 10, 0},
+		{"ab\\", 10, 0},
+	} {
+		t.Run(c.pattern, func(t *testing.T) {
+			items, total, err := st.ListSecrets(ctx, "ws", secrets.SecretQuery{Limit: c.limit, Offset: c.offset,
+				Filter: secrets.Filter{NameLike: new(c.pattern)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := make([]string, len(items))
+			for i, it := range items {
+				got[i] = it.Name
+			}
+			var all []string
+			for i := len(names) - 1; i >= 0; i-- { // newest first
+				if secrets.Like(names[i], c.pattern) {
+					all = append(all, names[i])
+				}
+			}
+			end := min(c.offset+c.limit, len(all))
+			want := all[min(c.offset, end):end]
+			if total != len(all) || !slices.Equal(got, want) {
+				t.Errorf("total %d, page %v; want %d, %v", total, got, len(all), want)
+			}
+		})
+	}
+}
+
+// TestLikePrefix: the literal prefix a pattern's ranges come from.
+func TestLikePrefix(t *testing.T) {
+	for _, c := range []struct{ pattern, want string }{
+		{"s0001%", "s0001"},
+		{"abcdef%", "abc"},
+		{"a1b2c3d4", "a1b2c3"},
+		{"%abc", ""},
+		{"_abc", ""},
+		{"ab\\_c%", "ab_c"},
+		{"ab\\%%", "ab%"},
+		{"ab\\", "ab"},
+		{"0-9.x%", "0-9.x"},
+		{"ab\xc3\xa9%", "ab"},
+	} {
+		if got := likePrefix(c.pattern); got != c.want {
+			t.Errorf("likePrefix(%q) = %q, want %q", c.pattern, got, c.want)
+		}
+	}
+	if got := caseVariants("a1B"); !slices.Equal(got, []string{"A1B", "A1b", "a1B", "a1b"}) {
+		t.Errorf("caseVariants(a1B) = %q", got)
+	}
+}

@@ -93,3 +93,38 @@ func explain(t *testing.T, st *Store, query string) string {
 	t.Fatalf("cannot explain %s", query)
 	return ""
 }
+
+// TestPrefixListPlan: a name pattern with a literal prefix reads its
+// candidates from ranges of the (workspace, name) index (one per case
+// variant of the prefix) and looks them up by rowid for the page and the
+// total, instead of walking every secret of the workspace. Its page sorts
+// what it found (at most probeCap rows), which TestQueryPlans forbids for
+// the other shapes.
+func TestPrefixListPlan(t *testing.T) {
+	st := openTemp(t)
+	tests := []struct {
+		pattern string
+		ranges  int
+	}{
+		{"s0001%", 2},
+		{"0001%", 1},
+		{"ab_%", 4},
+		{"abcdef%", 8}, // three letters at most: 8 ranges
+	}
+	for _, tt := range tests {
+		t.Run(tt.pattern, func(t *testing.T) {
+			sql, _, err := secretListQuery("ws", secrets.SecretQuery{Filter: secrets.Filter{NameLike: new(tt.pattern)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := explain(t, st, sql)
+			rng := "SEARCH secrets USING INDEX secrets_live_name (workspace=? AND name>? AND name<?)"
+			if n := strings.Count(plan, rng); n != tt.ranges {
+				t.Errorf("%d range scans, want %d:\n%s", n, tt.ranges, plan)
+			}
+			if n := strings.Count(plan, "SEARCH secrets USING INTEGER PRIMARY KEY (rowid=?)"); n != 2 {
+				t.Errorf("%d rowid lookups (page and total), want 2:\n%s", n, plan)
+			}
+		})
+	}
+}
