@@ -254,3 +254,19 @@ func BenchmarkListShapes(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListNamePrefix is the filtered page of `coffer bench`'s
+// list-filter phase: 10,000 secrets, a name prefix matching 100 of them,
+// a page of 10 with its total (docs/performance.md, "Reads, round two").
+func BenchmarkListNamePrefix(b *testing.B) {
+	st := openBench(b)
+	fillSecrets(b, st, "bench", 10_000)
+	q := secrets.SecretQuery{Limit: 10, Filter: secrets.Filter{NameLike: new("f0000051%")}}
+	b.ReportAllocs()
+	for b.Loop() {
+		items, total, err := st.listFiltered(ctx, "bench", q)
+		if err != nil || len(items) != 10 || total != 100 {
+			b.Fatalf("%d items, total %d, %v", len(items), total, err)
+		}
+	}
+}
