@@ -54,10 +54,10 @@ func TestCacheKeptAcrossAuditCommits(t *testing.T) {
 	}
 }
 
-// TestCacheAuditCommitAfterAnotherWriter: a write of another connection
-// (another process) lands, then an audit batch commits: the cache must not
-// carry its answers over that write.
-func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
+// cachedWithOtherWriter opens a store whose cache holds secret bench/s, and
+// a second connection to the same file standing for another process.
+func cachedWithOtherWriter(t *testing.T) (*Store, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "coffer.db")
 	st := openAt(t, path)
 	mustCreate(t, st, "bench")
@@ -71,7 +71,15 @@ func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer other.Close()
+	t.Cleanup(func() { other.Close() })
+	return st, other
+}
+
+// TestCacheAuditCommitAfterAnotherWriter: a write of another connection
+// (another process) lands, then an audit batch commits: the cache must not
+// carry its answers over that write.
+func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
+	st, other := cachedWithOtherWriter(t)
 	if _, err := other.Exec(`UPDATE secrets SET description = 'by the other process', revision = revision + 1 WHERE name = 's'`); err != nil {
 		t.Fatal(err)
 	}
@@ -160,20 +168,7 @@ func TestCacheKeptWhileAuditCommits(t *testing.T) {
 // the audit COMMIT had failed) is never answered from the cache, during
 // the hold or after its release.
 func TestCacheHoldNeverServesAMovedHeader(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "coffer.db")
-	st := openAt(t, path)
-	mustCreate(t, st, "bench")
-	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
-		t.Fatal(err)
-	}
-	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	st, other := cachedWithOtherWriter(t)
 	st.cache.holdAudit()
 	if _, err := other.Exec(`UPDATE secrets SET description = 'by the other process', revision = revision + 1 WHERE name = 's'`); err != nil {
 		t.Fatal(err)
