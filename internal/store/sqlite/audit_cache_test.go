@@ -23,14 +23,8 @@ func accessEvents(n int) []secrets.AuditEvent {
 // place, since they change none of them; any other write still drops them.
 func TestCacheKeptAcrossAuditCommits(t *testing.T) {
 	st := openTemp(t)
-	mustCreate(t, st, "bench")
-	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
-		t.Fatal(err)
-	}
+	cacheSecret(t, st)
 	key := recordKey{"bench", "s"}
-	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
-		t.Fatal(err)
-	}
 	for i := range 3 {
 		if err := st.AppendAudit(ctx, accessEvents(10)); err != nil {
 			t.Fatal(err)
@@ -54,12 +48,10 @@ func TestCacheKeptAcrossAuditCommits(t *testing.T) {
 	}
 }
 
-// cachedWithOtherWriter opens a store whose cache holds secret bench/s, and
-// a second connection to the same file standing for another process.
-func cachedWithOtherWriter(t *testing.T) (*Store, *sql.DB) {
+// cacheSecret creates secret bench/s and reads it once, so the read cache
+// holds it.
+func cacheSecret(t *testing.T, st *Store) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "coffer.db")
-	st := openAt(t, path)
 	mustCreate(t, st, "bench")
 	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
 		t.Fatal(err)
@@ -67,6 +59,15 @@ func cachedWithOtherWriter(t *testing.T) (*Store, *sql.DB) {
 	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// cachedWithOtherWriter opens a store whose cache holds secret bench/s, and
+// a second connection to the same file standing for another process.
+func cachedWithOtherWriter(t *testing.T) (*Store, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "coffer.db")
+	st := openAt(t, path)
+	cacheSecret(t, st)
 	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
@@ -97,14 +98,8 @@ func TestCacheAuditCommitAfterAnotherWriter(t *testing.T) {
 // (a restart is part of the audit transaction that does it).
 func TestCacheKeptAcrossLogRestarts(t *testing.T) {
 	st := openTemp(t)
-	mustCreate(t, st, "bench")
-	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
-		t.Fatal(err)
-	}
+	cacheSecret(t, st)
 	key := recordKey{"bench", "s"}
-	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
-		t.Fatal(err)
-	}
 	restarts, salt := 0, st.cache.header().header[walSaltWords]
 	for i := range 400 {
 		if err := st.AppendAudit(ctx, accessEvents(50)); err != nil {
@@ -129,14 +124,8 @@ func TestCacheKeptAcrossLogRestarts(t *testing.T) {
 // they miss, and the entries are there again once the commit is done.
 func TestCacheKeptWhileAuditCommits(t *testing.T) {
 	st := openTemp(t)
-	mustCreate(t, st, "bench")
-	if _, err := st.CreateSecret(ctx, benchRecord("s", 1)); err != nil {
-		t.Fatal(err)
-	}
+	cacheSecret(t, st)
 	key := recordKey{"bench", "s"}
-	if _, err := st.GetSecret(ctx, "bench", "s"); err != nil {
-		t.Fatal(err)
-	}
 	stop := make(chan struct{})
 	done := make(chan int)
 	go func() { // lookups only: they never put the record back
