@@ -18,12 +18,12 @@ import (
 // benchFlags are the raw flag values; they become a loadtest.Config only
 // after --quick has supplied the defaults the user did not override.
 type benchFlags struct {
-	url, concurrency, ops, jsonPath, generator      string
-	pid, preload, replicas, hot, wrkThreads, rounds int
-	duration, warmup                                time.Duration
-	serverEnv                                       []string
-	quick, wrk                                      bool
-	vault                                           loadtest.VaultConfig
+	url, concurrency, ops, jsonPath, generator                string
+	pid, preload, versions, replicas, hot, wrkThreads, rounds int
+	duration, warmup                                          time.Duration
+	serverEnv                                                 []string
+	quick, wrk                                                bool
+	vault                                                     loadtest.VaultConfig
 }
 
 func newBenchCmd() *cobra.Command {
@@ -52,6 +52,7 @@ the run the performance targets are stated in (docs/performance.md, "Load test: 
 	fl.StringArrayVar(&f.serverEnv, "server-env", nil, "KEY=VALUE added to the started server's environment (repeatable), e.g. COFFER_DATABASE_DSN=postgres://…")
 	fl.IntVar(&f.replicas, "replicas", 1, "start this many coffer serve processes on one database (PostgreSQL, via --server-env) and spread requests round-robin across them")
 	fl.IntVar(&f.preload, "preload", 10000, "secrets created before the measurements")
+	fl.IntVar(&f.versions, "preload-versions", 1, "versions of each preloaded secret (the create, then updates), e.g. 10 with max_versions 10")
 	fl.IntVar(&f.hot, "hot", 0, "send 90% of the reads and updates to the first N preloaded secrets (0: uniform over all)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "measured time per operation and concurrency")
 	fl.DurationVar(&f.warmup, "warmup", time.Second, "unmeasured time before each measurement")
@@ -130,6 +131,7 @@ func benchConfig(cmd *cobra.Command, f benchFlags) (loadtest.Config, error) {
 	if set("preload") {
 		cfg.Preload = f.preload
 	}
+	cfg.PreloadVersions = f.versions
 	if set("duration") {
 		cfg.Duration = f.duration
 	}

@@ -38,6 +38,10 @@ type Config struct {
 	CeilingURL string
 
 	Preload int
+	// PreloadVersions is how many versions each preloaded secret has: the
+	// create and PreloadVersions-1 updates, so reads and memory are measured
+	// on a store that keeps history (the default 1: no updates).
+	PreloadVersions int
 	// Hot, when set, sends 90 % of the reads and updates of existing secrets
 	// to the first Hot preloaded ones, like a platform whose running jobs read
 	// a few keys far more often than the rest; 0 is uniform over all of them.
@@ -70,15 +74,16 @@ type Config struct {
 // DefaultConfig is the full run documented in docs/performance.md.
 func DefaultConfig() Config {
 	return Config{
-		Preload:     10000,
-		Replicas:    1,
-		Generator:   GeneratorGo,
-		Rounds:      1,
-		WrkThreads:  1,
-		Duration:    10 * time.Second,
-		Warmup:      time.Second,
-		Concurrency: []int{16, 64},
-		Ops:         slices.Clone(AllOps),
+		Preload:         10000,
+		PreloadVersions: 1,
+		Replicas:        1,
+		Generator:       GeneratorGo,
+		Rounds:          1,
+		WrkThreads:      1,
+		Duration:        10 * time.Second,
+		Warmup:          time.Second,
+		Concurrency:     []int{16, 64},
+		Ops:             slices.Clone(AllOps),
 	}
 }
 
@@ -129,6 +134,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Preload < 1:
 		return fmt.Errorf("preload must be at least 1 (access, get and update need existing secrets)")
+	case c.PreloadVersions < 1:
+		return fmt.Errorf("preload-versions must be at least 1 (the create)")
 	case c.Hot < 0 || c.Hot > c.Preload:
 		return fmt.Errorf("hot must be between 0 (uniform) and preload (%d)", c.Preload)
 	case c.Generator != GeneratorGo && c.Generator != GeneratorWrk:

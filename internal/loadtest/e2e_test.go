@@ -19,9 +19,14 @@ import (
 // binary and runs `coffer bench --quick`, which starts `coffer serve` and the
 // ceiling as child processes, exactly as an operator would.
 func TestQuickBenchAgainstRealCoffer(t *testing.T) {
-	out := runBench(t, "--quick", "--json", filepath.Join(t.TempDir(), "bench.json"))
+	// Three versions per preloaded secret: the bench itself checks the
+	// server's current_version after the preload and fails the run otherwise.
+	out := runBench(t, "--quick", "--preload-versions", "3", "--json", filepath.Join(t.TempDir(), "bench.json"))
 	if !strings.HasPrefix(out, "# coffer bench\n\n- command: `") || !strings.Contains(out, "bench --quick") {
 		t.Errorf("the report must start with the command line:\n%s", out)
+	}
+	if !strings.Contains(out, "200 secrets × 3 versions preloaded") {
+		t.Errorf("the header must state the preloaded versions:\n%s", out)
 	}
 	for _, op := range append([]string{CeilingOp, CeilingAfterOp}, AllOps...) {
 		checkRow(t, out, op)

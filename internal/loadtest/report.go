@@ -77,6 +77,7 @@ type VaultInfo struct {
 // preload concurrency, though not warmed up.
 type Preload struct {
 	Count      int      `json:"count"`
+	Versions   int      `json:"versions"` // per secret: the create and Versions-1 updates
 	Workers    int      `json:"workers"`
 	Seconds    float64  `json:"seconds"`
 	RPS        float64  `json:"requests_per_sec"`
@@ -193,8 +194,8 @@ func (r *Report) header(b *strings.Builder) {
 			orUnknown(v.Version), v.Addr, v.Mount, v.Path, v.Preload.Count, v.Preload.Seconds, v.Preload.RPS)
 	}
 	p := r.Preload
-	fmt.Fprintf(b, "- workload: workspace `%s` (create writes into `%[1]s-new`), %d secrets preloaded in %.2f s (%.0f creates/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
-		r.Workspace, p.Count, p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
+	fmt.Fprintf(b, "- workload: workspace `%s` (create writes into `%[1]s-new`), %d secrets × %d versions preloaded in %.2f s (%.0f writes/s on %d connections); each phase %.3g s after a %.3g s warm-up; values are 32-character random tokens\n",
+		r.Workspace, p.Count, max(p.Versions, 1), p.Seconds, p.RPS, p.Workers, r.DurationSeconds, r.WarmupSeconds)
 	if r.Hot > 0 {
 		fmt.Fprintf(b, "- reads and updates of existing secrets: 90 %% on the first %d of them (--hot), the rest uniform over all\n", r.Hot)
 	} else {

@@ -175,7 +175,7 @@ func (r *runner) useTarget(bases []string) error {
 	}
 	conns := max(slices.Max(r.cfg.Concurrency), preloadWorkers)
 	r.client = &http.Client{Transport: newTransport(conns)}
-	r.wl = &workload{bases: urls, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload, hot: r.cfg.Hot}
+	r.wl = &workload{bases: urls, workspace: "bench-" + randomSuffix(), preload: r.cfg.Preload, versions: r.cfg.PreloadVersions, hot: r.cfg.Hot}
 	r.rep.Workspace, r.rep.Hot = r.wl.workspace, r.cfg.Hot
 	return nil
 }
@@ -206,13 +206,17 @@ func (r *runner) setup(ctx context.Context) error {
 		return fmt.Errorf("create workspace: %w", err)
 	}
 	workers := min(preloadWorkers, r.cfg.Preload)
-	fmt.Fprintf(r.log, "preloading %d secrets into %s on %d connections\n", r.cfg.Preload, r.wl.workspace, workers)
+	fmt.Fprintf(r.log, "preloading %d secrets × %d versions into %s on %d connections\n", r.cfg.Preload, r.cfg.PreloadVersions, r.wl.workspace, workers)
 	start := time.Now()
 	if err := r.wl.preloadSecrets(r.client, workers); err != nil {
 		return fmt.Errorf("preload: %w", err)
 	}
 	secs := time.Since(start).Seconds()
-	r.rep.Preload = Preload{Count: r.cfg.Preload, Workers: workers, Seconds: secs, RPS: float64(r.cfg.Preload) / secs, PeakRSSMiB: r.serverPeak()}
+	if err := r.wl.checkVersions(r.client); err != nil {
+		return fmt.Errorf("preload: %w", err)
+	}
+	writes := float64(r.cfg.Preload * r.cfg.PreloadVersions)
+	r.rep.Preload = Preload{Count: r.cfg.Preload, Versions: r.cfg.PreloadVersions, Workers: workers, Seconds: secs, RPS: writes / secs, PeakRSSMiB: r.serverPeak()}
 	fmt.Fprintf(r.log, "preload done in %.1f s\n", secs)
 	r.rep.Metrics = "on (GET /metrics answered; per-row request counts below)"
 	if r.scrapeRoutes(ctx) == nil {

@@ -300,6 +300,8 @@ func TestConfigValidation(t *testing.T) {
 		{"hot set within the preload", func(c *Config) { c.Hot = 100 }, true},
 		{"hot set = preload", func(c *Config) { c.Hot = c.Preload }, true},
 		{"hot set beyond the preload", func(c *Config) { c.Hot = c.Preload + 1 }, false},
+		{"ten versions per preloaded secret", func(c *Config) { c.PreloadVersions = 10 }, true},
+		{"no version per preloaded secret", func(c *Config) { c.PreloadVersions = 0 }, false},
 		{"negative hot set", func(c *Config) { c.Hot = -1 }, false},
 		{"hot set with wrk", func(c *Config) { c.Hot, c.Wrk = 100, true }, true},
 		{"wrk generator", func(c *Config) { c.Generator = GeneratorWrk }, true},

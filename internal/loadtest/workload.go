@@ -76,6 +76,7 @@ type workload struct {
 	next      atomic.Int64 // round-robin position in bases
 	workspace string
 	preload   int
+	versions  int          // Config.PreloadVersions
 	hot       int          // Config.Hot
 	created   atomic.Int64 // distinct names for the create op across phases
 }
@@ -208,9 +209,43 @@ func (w *workload) createWorkspaces(client *http.Client) error {
 func (w *workload) preloadSecrets(client *http.Client, workers int) error {
 	return parallel(w.preload, workers, func(rng *mrand.Rand, i int) error {
 		body := jsonBody(map[string]string{"name": preloadName(i), "value": token(rng)})
-		_, err := do(client, newRequest("POST", w.urlFor(w.secretsPath(), ""), body), http.StatusCreated)
-		return err
+		if _, err := do(client, newRequest("POST", w.urlFor(w.secretsPath(), ""), body), http.StatusCreated); err != nil {
+			return err
+		}
+		for range w.versions - 1 {
+			path := w.secretsPath() + "/" + preloadName(i)
+			body := jsonBody(map[string]string{"value": token(rng)})
+			if _, err := do(client, newRequest("PATCH", w.urlFor(path, ""), body), http.StatusOK); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
+}
+
+// checkVersions confirms that the server kept the preloaded history: the last
+// preloaded secret's current version is the preload's version count. A
+// server that ignored the updates would otherwise be measured as if it held
+// every version.
+func (w *workload) checkVersions(client *http.Client) error {
+	if w.versions <= 1 {
+		return nil // the create was checked by its 201
+	}
+	name := preloadName(w.preload - 1)
+	body, err := do(client, newRequest("GET", w.urlFor(w.secretsPath()+"/"+name, ""), nil), http.StatusOK)
+	if err != nil {
+		return err
+	}
+	var sec struct {
+		CurrentVersion int `json:"current_version"`
+	}
+	if err := json.Unmarshal(body, &sec); err != nil {
+		return fmt.Errorf("GET %s: %w", name, err)
+	}
+	if sec.CurrentVersion != w.versions {
+		return fmt.Errorf("%s has current_version %d after the preload, want %d", name, sec.CurrentVersion, w.versions)
+	}
+	return nil
 }
 
 // parallel calls f for 0..n-1 on `workers` goroutines, each with its own
