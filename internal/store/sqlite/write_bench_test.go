@@ -45,6 +45,41 @@ func BenchmarkAuditedWrites(b *testing.B) {
 			return err
 		})
 	})
+	// The HTTP load test's shape: updates of random secrets among 10,000
+	// that hold 10 versions each, so each update's rows and index entries
+	// are on pages of their own and each prune erases an old version.
+	b.Run("update-spread", func(b *testing.B) {
+		st := openBench(b)
+		const secretCount = 10_000
+		fillVersions(b, st, secretCount, secrets.DefaultMaxVersions)
+		var next atomic.Int64
+		runAudited(b, st, func(ctx context.Context, _ int64) error {
+			n := next.Add(1)
+			s := benchSealed(n)
+			u := secrets.SecretUpdate{Sealed: &s, UpdatedAt: secrets.Now(), Keep: secrets.DefaultMaxVersions}
+			_, err := st.UpdateSecret(ctx, "bench", fmt.Sprintf("f%09d", 1+n*7919%secretCount), u)
+			return err
+		})
+	})
+}
+
+// fillVersions fills workspace "bench" with n secrets (fillSecrets) of
+// versions versions each, the last one current, none pruned yet.
+func fillVersions(b *testing.B, st *Store, n, versions int) {
+	b.Helper()
+	fillSecrets(b, st, "bench", n)
+	_, err := st.writer.ExecContext(ctx, `WITH RECURSIVE seq (v) AS (SELECT 2 UNION ALL SELECT v + 1 FROM seq WHERE v < ?1)
+		INSERT INTO secret_versions (secret_id, version, ciphertext, wrapped_dek, provider, format_version, created_at)
+		SELECT id, v, randomblob(100), randomblob(60), 'k1', 2, created_at FROM seq, secrets
+		WHERE workspace = 'bench' ORDER BY v, id`, versions)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = st.writer.ExecContext(ctx, `UPDATE secrets SET current_version = ?1, current_row = (SELECT id
+		FROM secret_versions WHERE secret_id = secrets.id AND version = ?1) WHERE workspace = 'bench'`, versions)
+	if err != nil {
+		b.Fatal(err)
+	}
 }
 
 // runAudited runs op like runParallel, each call with a fresh audit draft
