@@ -257,12 +257,16 @@ func BenchmarkListShapes(b *testing.B) {
 
 // BenchmarkListNamePrefix is the filtered page of `coffer bench`'s
 // list-filter phase: 10,000 secrets, a name prefix matching 100 of them,
-// a page of 10 with its total (docs/performance.md, "Reads, round two").
+// a page of 10 with its total (docs/performance.md, "Reads, round two" and
+// "The filtered list page"). cpu-ns/op is the process's CPU time per page.
+//
+//	go test -run '^$' -bench ListNamePrefix ./internal/store/sqlite/
 func BenchmarkListNamePrefix(b *testing.B) {
 	st := openBench(b)
 	fillSecrets(b, st, "bench", 10_000)
 	q := secrets.SecretQuery{Limit: 10, Filter: secrets.Filter{NameLike: new("f0000051%")}}
 	b.ReportAllocs()
+	defer reportCPU(b)()
 	for b.Loop() {
 		items, total, err := st.listFiltered(ctx, "bench", q)
 		if err != nil || len(items) != 10 || total != 100 {

@@ -44,6 +44,13 @@ func (a *queryArgs) add(v any) string {
 }
 
 // filterTerms returns the AND terms of f, adding their values to args.
+//
+// A LIKE's pattern is written +?N, not ?N: SQLite's planner reads the value
+// bound to a bare parameter on the right of a LIKE (for its LIKE-to-range
+// optimization, which never applies here: the indexes compare bytes, LIKE
+// folds case) and so marks the statement to be prepared again whenever that
+// parameter is bound, which made every filtered page parse and plan its
+// statement anew (docs/performance.md, "The filtered list page").
 func filterTerms(f secrets.Filter, args *queryArgs) string {
 	var b strings.Builder
 	term := func(format string, v any) { fmt.Fprintf(&b, " AND "+format, args.add(v)) }
@@ -51,16 +58,16 @@ func filterTerms(f secrets.Filter, args *queryArgs) string {
 		term("name = %s", *f.Name)
 	}
 	if f.NameLike != nil {
-		term(`name LIKE %s ESCAPE '\'`, *f.NameLike)
+		term(`name LIKE +%s ESCAPE '\'`, *f.NameLike)
 	}
 	if f.DescriptionLike != nil {
-		term(`description LIKE %s ESCAPE '\'`, *f.DescriptionLike) // NULL LIKE p is not true
+		term(`description LIKE +%s ESCAPE '\'`, *f.DescriptionLike) // NULL LIKE p is not true
 	}
 	timeTerms(&b, args, "created_at", f.CreatedFrom, f.CreatedTo)
 	timeTerms(&b, args, "updated_at", f.UpdatedFrom, f.UpdatedTo)
 	if f.Search != "" {
 		p := args.add("%" + listsql.EscapeLike(f.Search) + "%")
-		fmt.Fprintf(&b, ` AND (name LIKE %[1]s ESCAPE '\' OR description LIKE %[1]s ESCAPE '\')`, p)
+		fmt.Fprintf(&b, ` AND (name LIKE +%[1]s ESCAPE '\' OR description LIKE +%[1]s ESCAPE '\')`, p)
 	}
 	return b.String()
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,34 @@ func TestPrefixListPlan(t *testing.T) {
 				t.Errorf("%d rowid lookups (page and total), want 2:\n%s", n, plan)
 			}
 		})
+	}
+}
+
+// TestLikePatternNotBare: no list statement has a bare parameter right of a
+// LIKE. SQLite reads such a parameter's value while planning and marks the
+// statement to be prepared again each time it is bound, so every filtered
+// page would parse and plan its statement anew (filterTerms).
+func TestLikePatternNotBare(t *testing.T) {
+	bare := regexp.MustCompile(`LIKE \?`)
+	f := secrets.Filter{NameLike: new("ab%"), DescriptionLike: new("%x%"), Search: "y"}
+	for _, q := range []secrets.SecretQuery{
+		{Filter: f},
+		{Filter: secrets.Filter{NameLike: new("s0001%")}},
+		{Filter: secrets.Filter{Search: "y"}},
+	} {
+		sql, _, err := secretListQuery("ws", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bare.MatchString(sql) {
+			t.Errorf("%+v: a LIKE has a bare parameter:\n%s", q.Filter, sql)
+		}
+	}
+	sql, _, err := deletedListQuery("ws", secrets.DeletedQuery{Filter: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bare.MatchString(sql) {
+		t.Errorf("bin: a LIKE has a bare parameter:\n%s", sql)
 	}
 }
