@@ -71,7 +71,7 @@ func TestListScanBranches(t *testing.T) {
 // (prefixListQuery) gives the pages and totals the pattern's meaning says
 // (secrets.Like: ASCII case folded, '\' escapes), with few candidates and
 // with more than probeCap, and names of either case, escaped wildcards and
-// the other allowed characters.
+// the other allowed characters, in each sort and without an excluded name.
 func TestListNamePrefix(t *testing.T) {
 	st := openTemp(t)
 	mustCreate(t, st, "ws")
@@ -94,27 +94,34 @@ func TestListNamePrefix(t *testing.T) {
 	for _, c := range []struct {
 		pattern       string
 		limit, offset int
+		sort, exclude string
 	}{
-		{"s00012%", 10, 0},
-		{"S00012%", 10, 5},
-		{"s0001%", 7, 3},
-		{"s%", 10, 1100}, // more than probeCap candidates
-		{"s0%", 10, 0},
-		{"ab\\_c", 10, 0},
-		{"ab\\%c", 10, 0},
-		{"ab_c", 10, 0},
-		{"AB%", 10, 0},
-		{"abcd", 10, 0},
-		{"x\\%%", 10, 0},
-		{"x\\_y", 10, 0},
-		{"t%", 10, 0},
-		{"s00012", 10, 0},
-		{"zz%", 10, 0},
-		{"ab\\", 10, 0},
+		{"s00012%", 10, 0, "", ""},
+		{"s00012%", 4, 3, "name", ""},
+		{"s0001%", 10, 2, "-name", ""},
+		{"s0001%", 10, 95, "updated_at", ""},
+		{"ab%", 10, 0, "-updated_at", "abc"},
+		{"s0001%", 10, 0, "", "s00015"},
+		{"s%", 10, 1100, "name", ""},
+		{"S00012%", 10, 5, "", ""},
+		{"s0001%", 7, 3, "", ""},
+		{"s%", 10, 1100, "", ""}, // more than probeCap candidates
+		{"s0%", 10, 0, "", ""},
+		{"ab\\_c", 10, 0, "", ""},
+		{"ab\\%c", 10, 0, "", ""},
+		{"ab_c", 10, 0, "", ""},
+		{"AB%", 10, 0, "", ""},
+		{"abcd", 10, 0, "", ""},
+		{"x\\%%", 10, 0, "", ""},
+		{"x\\_y", 10, 0, "", ""},
+		{"t%", 10, 0, "", ""},
+		{"s00012", 10, 0, "", ""},
+		{"zz%", 10, 0, "", ""},
+		{"ab\\", 10, 0, "", ""},
 	} {
-		t.Run(c.pattern, func(t *testing.T) {
+		t.Run(c.pattern+" "+c.sort+" "+c.exclude, func(t *testing.T) {
 			items, total, err := st.ListSecrets(ctx, "ws", secrets.SecretQuery{Limit: c.limit, Offset: c.offset,
-				Filter: secrets.Filter{NameLike: new(c.pattern)}})
+				Sort: c.sort, Exclude: c.exclude, Filter: secrets.Filter{NameLike: new(c.pattern)}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -123,10 +130,19 @@ func TestListNamePrefix(t *testing.T) {
 				got[i] = it.Name
 			}
 			var all []string
-			for i := len(names) - 1; i >= 0; i-- { // newest first
-				if secrets.Like(names[i], c.pattern) {
+			for i := len(names) - 1; i >= 0; i-- { // newest first: created_at and updated_at are i
+				if secrets.Like(names[i], c.pattern) && names[i] != c.exclude {
 					all = append(all, names[i])
 				}
+			}
+			switch c.sort {
+			case "name":
+				slices.Sort(all)
+			case "-name":
+				slices.Sort(all)
+				slices.Reverse(all)
+			case "updated_at":
+				slices.Reverse(all)
 			}
 			end := min(c.offset+c.limit, len(all))
 			want := all[min(c.offset, end):end]
