@@ -82,7 +82,12 @@ type Match struct {
 	found  bool
 }
 
-type router struct{ routes []*route }
+// router holds the route table in order, and the routes again by their
+// number of segments: a path is compared only with routes of its length.
+type router struct {
+	routes []*route
+	bySegs [][]*route // index: number of segments
+}
 
 func newRouter(rs []*route) *router {
 	for _, r := range rs {
@@ -101,10 +106,23 @@ func newRouter(rs []*route) *router {
 			panic("httpapi: route " + r.method + " " + r.pattern + ": " + msg)
 		}
 	}
-	return &router{routes: rs}
+	rt := &router{routes: rs}
+	for _, r := range rs {
+		for len(rt.bySegs) <= len(r.segs) {
+			rt.bySegs = append(rt.bySegs, nil)
+		}
+		rt.bySegs[len(r.segs)] = append(rt.bySegs[len(r.segs)], r)
+	}
+	return rt
 }
 
 // match finds the route for method and the escaped path. HEAD uses GET routes.
+//
+// It runs for every request, so it compares only literal segments of the
+// routes with the path's number of segments, and decodes parameters once,
+// into the Match, for the route it returns: params is a large struct that
+// trying each route by value used to copy and clear 34 times a request
+// (docs/performance.md, "Reads, round three").
 func (rt *router) match(method, escapedPath string) Match {
 	if method == http.MethodHead {
 		method = http.MethodGet
@@ -112,14 +130,23 @@ func (rt *router) match(method, escapedPath string) Match {
 	var buf [12]string // deep enough for every route: no allocation
 	segs := splitPath(buf[:0], escapedPath)
 	var m Match
-	for _, r := range rt.routes {
-		p, ok := r.matchSegs(segs)
-		if !ok {
+	if len(segs) >= len(rt.bySegs) {
+		return m
+	}
+	for _, r := range rt.bySegs[len(segs)] {
+		if !r.literalsMatch(segs) {
 			continue
 		}
-		m.found = true
-		if r.method == method && m.route == nil {
-			m.route, m.params = r, p
+		if r.method == method {
+			if r.decode(segs, &m.params.values) {
+				m.route, m.params.names, m.found = r, r.names, true
+				return m
+			}
+			continue
+		}
+		if !m.found {
+			var scratch [maxParams]string
+			m.found = r.decode(segs, &scratch)
 		}
 	}
 	return m
@@ -131,7 +158,7 @@ func (rt *router) allowed(escapedPath string) []string {
 	segs := splitPath(nil, escapedPath)
 	var allow []string
 	for _, r := range rt.routes {
-		if _, ok := r.matchSegs(segs); ok {
+		if r.matchSegs(segs) {
 			allow = append(allow, r.method)
 			if r.method == http.MethodGet {
 				allow = append(allow, http.MethodHead)
@@ -145,37 +172,51 @@ func (rt *router) allowed(escapedPath string) []string {
 // leading '/', to segs (strings.Split's result).
 func splitPath(segs []string, escapedPath string) []string {
 	path := strings.TrimPrefix(escapedPath, "/")
-	for {
-		seg, rest, more := strings.Cut(path, "/")
-		segs = append(segs, seg)
-		if !more {
-			return segs
+	start := 0
+	for i := 0; i < len(path); i++ { // a byte loop: segments are short
+		if path[i] == '/' {
+			segs = append(segs, path[start:i])
+			start = i + 1
 		}
-		path = rest
 	}
+	return append(segs, path[start:])
 }
 
-// matchSegs matches path segments against the pattern. A parameter segment
-// must be non-empty and unescape; its decoded value goes into p.
-func (r *route) matchSegs(segs []string) (p params, ok bool) {
-	if len(segs) != len(r.segs) {
-		return params{}, false
-	}
-	n := 0
+// literalsMatch reports whether the path segments (as many as the
+// pattern's) have the pattern's literal segments.
+func (r *route) literalsMatch(segs []string) bool {
 	for i, lit := range r.segs {
+		if r.pmask&(1<<i) == 0 && segs[i] != lit {
+			return false
+		}
+	}
+	return true
+}
+
+// decode unescapes the parameter segments into values; it fails when one
+// is empty or does not unescape (the route does not match then).
+func (r *route) decode(segs []string, values *[maxParams]string) bool {
+	n := 0
+	for i := range r.segs {
 		if r.pmask&(1<<i) == 0 {
-			if segs[i] != lit {
-				return params{}, false
-			}
 			continue
 		}
 		v, err := url.PathUnescape(segs[i])
 		if err != nil || v == "" {
-			return params{}, false
+			return false
 		}
-		p.values[n] = v
+		values[n] = v
 		n++
 	}
-	p.names = r.names
-	return p, true
+	return true
+}
+
+// matchSegs matches path segments against the pattern: its literals, and
+// parameters that are non-empty and unescape.
+func (r *route) matchSegs(segs []string) bool {
+	if len(segs) != len(r.segs) || !r.literalsMatch(segs) {
+		return false
+	}
+	var scratch [maxParams]string
+	return r.decode(segs, &scratch)
 }

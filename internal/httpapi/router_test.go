@@ -38,6 +38,8 @@ func TestRouterMatch(t *testing.T) {
 		{"GET", sec + "/default/secrets/x/", "", nil, nil},
 		{"GET", sec + "/default/secrets/x/access/", "", nil, nil},
 		{"GET", "/apis/secrets/v2/workspaces/default/secret/x", "", nil, nil},
+		// Deeper than any route (and than match's stack buffer).
+		{"GET", sec + "/ml/secrets/hf/versions/3/restore/a/b/c/d/e", "", nil, nil},
 		{"GET", "", "/", map[string]string{}, []string{"GET", "HEAD"}}, // the same as "/"
 		{"GET", "/", "/", map[string]string{}, []string{"GET", "HEAD"}},
 		{"POST", "/", "", nil, []string{"GET", "HEAD"}},
