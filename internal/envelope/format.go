@@ -59,14 +59,21 @@ func AAD(label, ws, name string) ([]byte, error) {
 	if len(ws) > maxAADField || len(name) > maxAADField {
 		return nil, ErrEncrypt
 	}
-	b := make([]byte, 0, len(label)+1+2+len(ws)+2+len(name))
+	return appendAAD(make([]byte, 0, aadLen(label, ws, name)), label, ws, name), nil
+}
+
+// aadLen is the length of AAD(label, ws, name).
+func aadLen(label, ws, name string) int { return len(label) + 1 + 2 + len(ws) + 2 + len(name) }
+
+// appendAAD appends AAD(label, ws, name) to b; the lengths are checked by
+// the caller.
+func appendAAD(b []byte, label, ws, name string) []byte {
 	b = append(b, label...)
 	b = append(b, 0)
 	b = append(b, byte(len(ws)>>8), byte(len(ws)))
 	b = append(b, ws...)
 	b = append(b, byte(len(name)>>8), byte(len(name)))
-	b = append(b, name...)
-	return b, nil
+	return append(b, name...)
 }
 
 // DataAAD is AAD(DataLabel, ws, name), the associated data of a data blob.
@@ -124,19 +131,27 @@ func SealDataV2With(dek, nonce, value []byte, ws, name string) ([]byte, error) {
 // OpenDataV2 decrypts a format-2 data blob of ws/name. Every failure,
 // including a blob written for another record, is ErrDecrypt.
 func OpenDataV2(dek, blob []byte, ws, name string) ([]byte, error) {
-	if len(blob) < DataOverheadV2 || blob[0] != FormatV2 {
-		return nil, ErrDecrypt
-	}
-	aad, err := DataAAD(ws, name)
-	if err != nil {
-		return nil, ErrDecrypt
-	}
 	g, err := newGCM(dek)
 	if err != nil {
 		return nil, ErrDecrypt
 	}
-	nonce := blob[1 : 1+NonceSize]
-	v, err := g.Open(nil, nonce, blob[1+NonceSize:], aad)
+	return openDataV2(g, blob, ws, name)
+}
+
+// openDataV2 is OpenDataV2 with the AES-GCM of the DEK already set up (the
+// DEK cache keeps it). The associated data and the value share one
+// allocation: the value is the buffer's tail.
+func openDataV2(g cipher.AEAD, blob []byte, ws, name string) ([]byte, error) {
+	if len(blob) < DataOverheadV2 || blob[0] != FormatV2 {
+		return nil, ErrDecrypt
+	}
+	if len(ws) > maxAADField || len(name) > maxAADField {
+		return nil, ErrDecrypt
+	}
+	ct := blob[1+NonceSize:]
+	buf := appendAAD(make([]byte, 0, aadLen(DataLabel, ws, name)+len(ct)-TagSize), DataLabel, ws, name)
+	aad := buf[:len(buf):len(buf)]
+	v, err := g.Open(buf[len(buf):], blob[1:1+NonceSize], ct, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -142,10 +142,8 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	key, cacheable := keyOf(s.Provider, ws, name, s.WrappedDEK)
 	cacheable = cacheable && k.local[s.Provider]
 	if cacheable {
-		var kept [DEKSize]byte
-		if k.deks.get(&key, &kept) {
-			defer clear(kept[:])
-			return OpenDataV2(kept[:], s.Ciphertext, ws, name)
+		if g := k.deks.get(&key); g != nil {
+			return openDataV2(g, s.Ciphertext, ws, name)
 		}
 	}
 	dek, err := p.UnwrapV2(ctx, s.WrappedDEK, ws, name)
@@ -153,13 +151,14 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	if err != nil {
 		return nil, providerFailure(s.Provider, err, ErrDecrypt)
 	}
-	if len(dek) != DEKSize {
+	g, err := newGCM(dek)
+	if err != nil {
 		return nil, ErrDecrypt
 	}
 	if cacheable {
-		k.deks.put(&key, dek)
+		k.deks.put(&key, g)
 	}
-	return OpenDataV2(dek, s.Ciphertext, ws, name)
+	return openDataV2(g, s.Ciphertext, ws, name)
 }
 
 // Health returns the first error of a provider implementing HealthChecker,
