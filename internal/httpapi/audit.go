@@ -62,9 +62,9 @@ const (
 	authNone   = "none"
 )
 
-// startAudit builds the event of a request to an audited route that
-// started at now.
-func (s *Server) startAudit(r *http.Request, m Match, now time.Time) *auditReq {
+// startAudit builds, in a, the event of a request to an audited route
+// that started at now.
+func (s *Server) startAudit(a *auditReq, r *http.Request, m *Match, now time.Time) {
 	spec := m.route.audit
 	e := secrets.AuditEvent{ID: secrets.NewAuditID(now), Time: now, Action: spec.action,
 		Outcome: secrets.OutcomeSuccess, Status: spec.ok, Workspace: m.Param("workspace"), Secret: m.Param("name"),
@@ -75,7 +75,7 @@ func (s *Server) startAudit(r *http.Request, m Match, now time.Time) *auditReq {
 	if spec.action == secrets.ActionVersionDestroy {
 		e.Version, _ = strconv.ParseInt(m.Param("version"), 10, 64)
 	}
-	return &auditReq{d: secrets.AuditDraft{Event: e}, kind: spec.kind}
+	*a = auditReq{d: secrets.AuditDraft{Event: e}, kind: spec.kind}
 }
 
 // requestID is the request's id: the one the pipeline put in the context,
@@ -124,7 +124,8 @@ func (s *Server) auditDenied(r *http.Request, m Match, start time.Time, p auth.P
 	if secrets.OutcomeOf(status) != secrets.OutcomeDenied {
 		return
 	}
-	au := s.startAudit(r, m, start.UTC().Truncate(time.Microsecond))
+	au := new(auditReq)
+	s.startAudit(au, r, &m, start.UTC().Truncate(time.Microsecond))
 	au.identified(p, method)
 	s.endAudit(r.Context(), au, status)
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -31,13 +32,37 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
 	// Canonical keys assigned directly: Header.Set would canonicalize them
 	// again on every response.
-	h["Content-Type"] = []string{"application/json"}
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	h["Content-Type"] = headerValue(w, "application/json")
+	h["Content-Length"] = headerValue(w, strconv.Itoa(len(b)))
 	if status == http.StatusConflict {
 		h.Set("x-should-retry", "false") // the SDK otherwise retries 409s twice
 	}
 	w.WriteHeader(status)
 	w.Write(b)
+}
+
+// bodyPool recycles the body buffers of the read paths' responses: by the
+// time Write returns, the body has been copied out (an io.Writer does not
+// retain what it is given), so the buffer can serve the next response
+// instead of being garbage.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// maxPooledBody bounds the buffers kept: a rare huge page is not held on to.
+const maxPooledBody = 64 << 10
+
+// getBody returns an empty buffer from bodyPool.
+func getBody() *[]byte { return bodyPool.Get().(*[]byte) }
+
+// writePooled writes *buf as writeBody does and returns the buffer to
+// bodyPool, cleared first: an /access body holds a secret value.
+func writePooled(w http.ResponseWriter, status int, buf *[]byte) {
+	writeBody(w, status, *buf)
+	if cap(*buf) > maxPooledBody {
+		return
+	}
+	clear(*buf)
+	*buf = (*buf)[:0]
+	bodyPool.Put(buf)
 }
 
 // marshal encodes v without HTML escaping: clients compare texts such as the

@@ -48,9 +48,11 @@ func (s *Server) createSecret(w http.ResponseWriter, r *http.Request, p params) 
 // writeSecret answers with the metadata of sec and its entity tag.
 func writeSecret(w http.ResponseWriter, status int, sec secrets.Secret) {
 	if sec.ETag != "" {
-		w.Header()["Etag"] = []string{sec.ETag}
+		w.Header()["Etag"] = headerValue(w, sec.ETag)
 	}
-	writeBody(w, status, appendSecret(make([]byte, 0, 256), sec, false))
+	buf := getBody()
+	*buf = appendSecret(*buf, sec, false)
+	writePooled(w, status, buf)
 }
 
 // nameItem runs the two secret-name checks of docs/api.md §3.1.
@@ -83,7 +85,9 @@ func (s *Server) listSecrets(w http.ResponseWriter, r *http.Request, p params) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeBody(w, http.StatusOK, appendSecretPage(make([]byte, 0, 256*(len(list)+1)), list, pg))
+	buf := getBody()
+	*buf = appendSecretPage(*buf, list, pg)
+	writePooled(w, http.StatusOK, buf)
 }
 
 func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
@@ -93,7 +97,7 @@ func (s *Server) getSecret(w http.ResponseWriter, r *http.Request, p params) {
 		return
 	}
 	if inm := r.Header["If-None-Match"]; inm != nil && secrets.MatchesNone(inm, sec.ETag) {
-		w.Header()["Etag"] = []string{sec.ETag}
+		w.Header()["Etag"] = headerValue(w, sec.ETag)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -175,11 +179,13 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 		writeDetail(w, http.StatusServiceUnavailable, msgAuditUnavailable)
 		return
 	}
-	w.Header()["Cache-Control"] = []string{"no-store"}
+	w.Header()["Cache-Control"] = headerValue(w, "no-store")
 	if got != 0 {
-		w.Header()["Coffer-Secret-Version"] = []string{strconv.FormatInt(got, 10)}
+		w.Header()["Coffer-Secret-Version"] = headerValue(w, strconv.FormatInt(got, 10))
 	}
-	writeBody(w, http.StatusOK, appendSecretValue(make([]byte, 0, 64+len(name)+len(ws)+len(value)), name, ws, value))
+	buf := getBody()
+	*buf = appendSecretValue(*buf, name, ws, value)
+	writePooled(w, http.StatusOK, buf)
 }
 
 // accessLine writes the log line of one /access when the audit trail does

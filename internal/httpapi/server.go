@@ -152,7 +152,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, hdr := reqid.WithHeader(r.Context(), reqid.Ensure(r.Header.Get(reqid.Header)))
 	w.Header()[reqid.Header] = hdr // canonical already: no re-keying
 	r = r.WithContext(ctx)
-	sw := &statusWriter{ResponseWriter: w}
+	st := &reqState{sw: statusWriter{ResponseWriter: w}}
+	sw := &st.sw
 	s.metrics.RequestStarted()
 	defer s.finish(sw, r, start)
 
@@ -183,7 +184,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// saves building an event to throw away.
 			defer func() { s.auditDenied(r, m, start, p, method, sw.status) }()
 		} else {
-			au = s.startAudit(r, m, secrets.Now())
+			au = &st.au
+			s.startAudit(au, r, &m, secrets.Now())
 			defer func() { s.endAudit(r.Context(), au, sw.status) }()
 		}
 	}
@@ -326,10 +328,38 @@ func (s *Server) finish(sw *statusWriter, r *http.Request, start time.Time) {
 		slog.Int("status", sw.status), slog.Duration("duration", d))
 }
 
+// reqState is what the pipeline keeps for one request, in one allocation:
+// the writer that records the status, and the audit event when the route
+// is audited.
+type reqState struct {
+	sw statusWriter
+	au auditReq
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	obs    *metrics.Route // the request's route counters; nil without metrics
+	// vals back the header values headerValue hands out (Content-Type,
+	// Content-Length, Etag, Cache-Control, ...), so that setting the
+	// headers of a response allocates no one-element slices.
+	vals  [5]string
+	nvals int
+}
+
+// headerValue returns []string{v} for assigning to w's header map. Through
+// the pipeline's writer it is one of the writer's slots (capacity 1, so an
+// Add elsewhere copies rather than overwrites the next slot); else, or
+// when the slots are used up, a new slice.
+func headerValue(w http.ResponseWriter, v string) []string {
+	sw, ok := w.(*statusWriter)
+	if !ok || sw.nvals == len(sw.vals) {
+		return []string{v}
+	}
+	i := sw.nvals
+	sw.vals[i] = v
+	sw.nvals++
+	return sw.vals[i : i+1 : i+1]
 }
 
 // Unwrap lets http.ResponseController reach the connection (see
