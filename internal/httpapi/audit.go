@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"net/url"
@@ -173,6 +174,10 @@ func (s *Server) auditValue(ctx context.Context, a *auditReq, version int64) boo
 	}
 	return true
 }
+
+// errAuditWithheld is the cause logged when a sync /access whose event
+// could not be stored finds its client gone.
+var errAuditWithheld = errors.New("audit event not recorded: value withheld")
 
 // msgAuditUnavailable is the 503 of a sync /access whose event could not
 // be stored.

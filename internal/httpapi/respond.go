@@ -149,6 +149,9 @@ const providerRetryAfter = "5"
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var pe *envelope.ProviderError
 	if errors.As(err, &pe) && pe.Unavailable {
+		if s.clientClosed(w, r, err) {
+			return
+		}
 		w.Header().Set("Retry-After", providerRetryAfter)
 		writeDetail(w, http.StatusServiceUnavailable, MsgProviderUnavailable)
 		return
@@ -158,12 +161,36 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		de = &secrets.Error{Kind: secrets.KindInternal, Detail: secrets.MsgUnexpected, Err: err}
 	}
 	status := statusOf[de.Kind]
+	if status == http.StatusInternalServerError && s.clientClosed(w, r, err) {
+		return
+	}
 	if status == http.StatusInternalServerError && de.Err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("error", de.Err.Error()))
 	}
 	writeDetail(w, status, de.Detail)
+}
+
+// StatusClientClosed is the status of a request whose client went away
+// (its context was cancelled, or its deadline passed) before the answer:
+// nginx's 499. Metrics count it as a 4xx and the audit trail records it
+// with this status, so a client hanging up is not a server error
+// (docs/operations.md, "Metrics").
+const StatusClientClosed = 499
+
+// clientClosed answers 499 when the request's context is done: err, which
+// would otherwise be a 5xx, is then the client's going away (a query or
+// provider call cut short) or can no longer reach anyone. The cause goes
+// to the debug log only.
+func (s *Server) clientClosed(w http.ResponseWriter, r *http.Request, err error) bool {
+	if r.Context().Err() == nil {
+		return false
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelDebug, "client closed the request",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	writeDetail(w, StatusClientClosed, "Client closed request")
+	return true
 }
 
 // timestamp renders as RFC 3339 UTC with exactly six fractional digits.

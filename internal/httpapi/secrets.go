@@ -174,6 +174,9 @@ func (s *Server) accessSecret(w http.ResponseWriter, r *http.Request, p params) 
 		return
 	}
 	if !s.auditValue(r.Context(), p.audit, got) {
+		if s.clientClosed(w, r, errAuditWithheld) {
+			return
+		}
 		// Retry-After like every other 503: the message says "retry shortly".
 		w.Header().Set("Retry-After", "1")
 		writeDetail(w, http.StatusServiceUnavailable, msgAuditUnavailable)

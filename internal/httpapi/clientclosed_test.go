@@ -1,0 +1,150 @@
+//go:build unix
+
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffer-dev/coffer/internal/secrets"
+	"github.com/coffer-dev/coffer/internal/store/postgres/pgtest"
+)
+
+// TestClientClosedIsNot5xx: a client that hangs up while its /access waits
+// on the database (a lock another session holds on the secrets table) is
+// counted as a 499, a 4xx, in /metrics and recorded with status 499 in the
+// audit trail, not as a server error (docs/operations.md, "Metrics").
+func TestClientClosedIsNot5xx(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	srv, base := startServerEnv(t, io.Discard, map[string]string{"COFFER_DATABASE_DSN": dsn,
+		// The development key is refused with PostgreSQL: a test key (32 bytes 0x00..0x1f).
+		"NMP_SECRETS_ENCRYPTION":                  `{"providers":{"secret_key":{"k1":{"value":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}}}}`,
+		"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": "k1"})
+	ctx := t.Context()
+	if _, err := srv.Service.CreateWorkspace(ctx, "ws", nil, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Service.CreateSecret(ctx, "ws", secrets.NewSecret{Name: "s", Value: "v"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	lock, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close(context.Background())
+	tx, err := lock.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "LOCK TABLE secrets IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+
+	reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, base+"/apis/secrets/v2/workspaces/ws/secrets/s/access", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("access answered %d while the table was locked", res.StatusCode)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("access: %v, want the client's deadline", err)
+	}
+
+	const route = `route="/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/access"`
+	var counts map[string]string
+	waitFor(t, "the abandoned request to be counted", func() bool {
+		counts = requestCounts(t, base, route)
+		return len(counts) > 0
+	})
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if counts["4xx"] != "1" || counts["5xx"] != "" {
+		t.Errorf("access requests by class %v, want one 4xx and no 5xx", counts)
+	}
+
+	waitFor(t, "the audit event", func() bool {
+		statuses := auditStatuses(t, base+"/apis/secrets/v2/workspaces/ws/audit?filter[action]=secret.access")
+		if len(statuses) > 1 || (len(statuses) == 1 && statuses[0] != 499) {
+			t.Fatalf("access events with statuses %v, want one with 499", statuses)
+		}
+		return len(statuses) == 1
+	})
+}
+
+// requestCounts returns coffer_http_requests_total of the series with
+// label (a route="…" pair), by status class, as /metrics writes them.
+func requestCounts(t *testing.T, base, label string) map[string]string {
+	t.Helper()
+	body := get(t, base+"/metrics")
+	out := map[string]string{}
+	for line := range strings.Lines(body) {
+		if !strings.HasPrefix(line, "coffer_http_requests_total{") || !strings.Contains(line, label) {
+			continue
+		}
+		_, after, _ := strings.Cut(line, `code_class="`)
+		class, _, _ := strings.Cut(after, `"`)
+		fields := strings.Fields(line)
+		if v := fields[len(fields)-1]; v != "0" {
+			out[class] = v
+		}
+	}
+	return out
+}
+
+// auditStatuses returns the statuses of the events an audit query lists.
+func auditStatuses(t *testing.T, url string) []int {
+	t.Helper()
+	var page struct {
+		Data []struct {
+			Status int `json:"status"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(get(t, url)), &page); err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, e := range page.Data {
+		out = append(out, e.Status)
+	}
+	return out
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s %v", url, res.StatusCode, b, err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
