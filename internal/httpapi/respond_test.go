@@ -99,3 +99,27 @@ func TestAppendSecretValueMatchesEncodingJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTimeMatchesAppendFormat: the hand-written formatter gives what
+// the layout gives, across zones, fractions that truncate, and years the
+// fast path leaves to AppendFormat.
+func TestAppendTimeMatchesAppendFormat(t *testing.T) {
+	zone := time.FixedZone("X", -(9*3600 + 30*60))
+	tests := []time.Time{
+		time.Date(2026, 11, 26, 1, 2, 3, 456789000, time.UTC),
+		time.Date(2026, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2026, 1, 1, 0, 0, 0, 999, zone), // the day before in UTC; sub-µs truncated
+		time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(0, 2, 29, 12, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-1, 6, 15, 8, 9, 10, 0, time.UTC),
+		time.Unix(1_764_633_600, 123456789).In(zone),
+	}
+	for _, tm := range tests {
+		want := tm.UTC().AppendFormat([]byte("x"), timeLayout)
+		if got := appendTime([]byte("x"), tm); string(got) != string(want) {
+			t.Errorf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
