@@ -20,8 +20,8 @@ type LocalKEK interface {
 }
 
 // maxCachedDEKs bounds the DEKs kept, like the SQLite read cache's 8,192
-// records: about 700 bytes each with the key and the AES-GCM state, under
-// 6 MiB when full.
+// records: about 1 KiB each with the key and the AES-GCM state (both key
+// schedules and the GHASH table), 8 MiB when full.
 const maxCachedDEKs = 8192
 
 // dekKey names one format-2 unwrap exactly: the provider, the record it is
