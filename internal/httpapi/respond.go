@@ -342,30 +342,36 @@ func appendTime(b []byte, t time.Time) []byte {
 		return t.AppendFormat(b, timeLayout)
 	}
 	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
-	b = append(b, '.')
-	b = appendDigits(b, t.Nanosecond()/1000, 6) // truncated, as the layout's .000000
-	return append(b, 'Z')
+	us := t.Nanosecond() / 1000 // truncated, as the layout's .000000
+	var d [len(timeLayout)]byte
+	put2(d[0:], year/100)
+	put2(d[2:], year%100)
+	d[4] = '-'
+	put2(d[5:], int(month))
+	d[7] = '-'
+	put2(d[8:], day)
+	d[10] = 'T'
+	put2(d[11:], hour)
+	d[13] = ':'
+	put2(d[14:], minute)
+	d[16] = ':'
+	put2(d[17:], sec)
+	d[19] = '.'
+	put2(d[20:], us/10000)
+	put2(d[22:], us/100%100)
+	put2(d[24:], us%100)
+	d[26] = 'Z'
+	return append(b, d[:]...)
 }
 
-// appendDigits appends v, 0 <= v < 10^width, zero-padded to width digits.
-func appendDigits(b []byte, v, width int) []byte {
-	var d [6]byte
-	for i := width - 1; i >= 0; i-- {
-		d[i] = byte('0' + v%10)
-		v /= 10
-	}
-	return append(b, d[:width]...)
+// pairs holds "00" to "99": put2 writes two digits with one lookup.
+const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// put2 writes v, 0 <= v < 100, as two digits at d[0:2].
+func put2(d []byte, v int) {
+	d[0], d[1] = pairs[2*v], pairs[2*v+1]
 }
 
 // appendString appends s as a JSON string. Text that needs no escaping (the

@@ -123,3 +123,18 @@ func TestAppendTimeMatchesAppendFormat(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkAppendTime(b *testing.B) {
+	tm := time.Date(2026, 11, 26, 1, 2, 3, 456789000, time.UTC)
+	buf := make([]byte, 0, 64)
+	b.Run("appendTime", func(b *testing.B) {
+		for b.Loop() {
+			buf = appendTime(buf[:0], tm)
+		}
+	})
+	b.Run("AppendFormat", func(b *testing.B) {
+		for b.Loop() {
+			buf = tm.UTC().AppendFormat(buf[:0], timeLayout)
+		}
+	})
+}
