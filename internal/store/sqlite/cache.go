@@ -1,11 +1,13 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-dev/coffer/internal/envelope"
 	"github.com/coffer-dev/coffer/internal/secrets"
 )
 
@@ -35,7 +37,7 @@ type readCache struct {
 	// held is the state a transaction of audit events only started from,
 	// while it runs (holdAudit); the zero stamp otherwise.
 	held    stamp
-	records bounded[recordKey, secrets.Record]
+	records bounded[recordKey, packedRecord]
 	pages   bounded[pageKey, cachedPage]
 	roles   bounded[rolesKey, map[string][]string]
 
@@ -44,15 +46,23 @@ type readCache struct {
 	hits, misses atomic.Uint64
 }
 
-// Cache sizes: records, list items (a page counts its items plus one) and
-// role lookups. A record takes about 500 bytes with its map slot, so a full
-// cache is about 5 MiB, within the memory target of docs/performance.md at
-// 100,000 secrets.
+// Cache sizes: records in bytes (each counts its packed form plus
+// recordSlotBytes), list items (a page counts its items plus one) and role
+// lookups. Records are bounded by bytes because their size varies with the
+// value's and the description's; 4 MiB holds about 11,700 records of
+// BenchmarkCacheFootprint's size (docs/performance.md, "Memory at 100,000
+// secrets"), where the 8,192 records of the bound by count took 4.8 MiB.
 const (
-	maxCachedRecords = 8192
-	maxCachedItems   = 4096
-	maxCachedRoles   = 1024 // (workspace, caller) pairs
+	maxCachedRecordBytes = 4 << 20
+	maxCachedItems       = 4096
+	maxCachedRoles       = 1024 // (workspace, caller) pairs
 )
+
+// recordSlotBytes is what a cached record costs beyond its packed string:
+// its map slot (key and value string headers, 48 bytes, in a map between
+// 7/16 and 7/8 full) and the rounding of its allocation to a size class.
+// BenchmarkCacheFootprint measured 116 bytes.
+const recordSlotBytes = 128
 
 // liveCheckInterval is how long a verification that the mapping is the live
 // -shm file holds: lookups within it answer without another stat(2). A stat
@@ -103,7 +113,7 @@ type cachedPage struct {
 // wal the cache is off.
 func newReadCache(wal *walIndex, log *slog.Logger) *readCache {
 	c := &readCache{log: log}
-	c.records.init(maxCachedRecords, func(secrets.Record) int { return 1 })
+	c.records.init(maxCachedRecordBytes, func(p packedRecord) int { return len(p) + recordSlotBytes })
 	c.pages.init(maxCachedItems, func(p cachedPage) int { return len(p.items) + 1 })
 	c.roles.init(maxCachedRoles, func(map[string][]string) int { return 1 })
 	if wal != nil {
@@ -128,6 +138,22 @@ func cached[K comparable, V any](c *readCache, b *bounded[K, V], k K, query func
 		fill(c, b, k, v, read)
 	}
 	return v, err
+}
+
+// record answers GetSecret(ws, name) from the cache, or runs query and
+// keeps its answer packed. A hit returns a record of its own, apart from the
+// string fields, which share the packed string.
+func (c *readCache) record(ws, name string, query func() (secrets.Record, error)) (secrets.Record, error) {
+	p, read, ok := lookup(c, &c.records, recordKey{ws, name})
+	if ok {
+		return p.record(), nil
+	}
+	r, err := query()
+	if err == nil && read.mapping != 0 {
+		k, p := packRecord(r)
+		fill(c, &c.records, k, p, read)
+	}
+	return r, err
 }
 
 // lookup returns b's answer for k, if any, and the state it checked.
@@ -375,4 +401,141 @@ func (b *bounded[K, V]) put(k K, v V) {
 func (b *bounded[K, V]) reset() {
 	b.m = make(map[K]V)
 	b.used = 0
+}
+
+// packedRecord is a GetSecret answer as the cache keeps it: its numbers as
+// varints, then the lengths of its strings and byte slices, then their bytes,
+// all in one string. One allocation without pointers instead of a 216-byte
+// map value and up to five more allocations: 334 instead of 609 bytes a
+// record with its map slot (BenchmarkCacheFootprint), and nothing in it for
+// the collector to scan. The workspace and the name come first, so the map
+// key shares their bytes instead of keeping the request's. The price is one
+// allocation per hit (the byte slices' copy) and one per optional string.
+type packedRecord string
+
+// packedField is one variable-length field; null tells nil from empty.
+type packedField struct {
+	s    string
+	null bool
+}
+
+// packedInts and packedFields are the numbers of each kind of field.
+const packedInts, packedFields = 6, 9
+
+// packRecord returns r's packed form and the cache key that shares its
+// bytes. A length is stored plus one, 0 standing for nil.
+func packRecord(r secrets.Record) (recordKey, packedRecord) {
+	fields := [packedFields]packedField{
+		{s: r.Workspace}, {s: r.Name}, optional(r.Description), optional(r.CreatedBy),
+		optional(r.UpdatedBy), {s: r.Sealed.Provider}, {s: r.ETag},
+		{s: string(r.Sealed.Ciphertext), null: r.Sealed.Ciphertext == nil},
+		{s: string(r.Sealed.WrappedDEK), null: r.Sealed.WrappedDEK == nil},
+	}
+	size := packedInts*binary.MaxVarintLen64 + packedFields*binary.MaxVarintLen64
+	for _, f := range fields {
+		size += len(f.s)
+	}
+	b := make([]byte, 0, size)
+	ints := [packedInts]int64{r.ID, r.Revision, r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), int64(r.Sealed.Format)}
+	for _, v := range ints {
+		b = binary.AppendVarint(b, v)
+	}
+	for _, f := range fields {
+		n := uint64(len(f.s)) + 1
+		if f.null {
+			n = 0
+		}
+		b = binary.AppendUvarint(b, n)
+	}
+	head := len(b)
+	for _, f := range fields {
+		b = append(b, f.s...)
+	}
+	p := string(b)
+	ws, name := head+len(r.Workspace), head+len(r.Workspace)+len(r.Name)
+	return recordKey{ws: p[head:ws], name: p[ws:name]}, packedRecord(p)
+}
+
+func optional(s *string) packedField {
+	if s == nil {
+		return packedField{null: true}
+	}
+	return packedField{s: *s}
+}
+
+// record unpacks p. The strings share p's bytes; the two byte slices get a
+// copy of their own (one allocation), since a caller may hold them while
+// the entry is dropped and its bytes are immutable only as a string.
+func (p packedRecord) record() secrets.Record {
+	s := string(p)
+	var ints [packedInts]int64
+	i := 0
+	for k := range ints {
+		var u uint64
+		u, i = uvarint(s, i)
+		ints[k] = int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.AppendVarint
+	}
+	var lens [packedFields]uint64
+	for k := range lens {
+		lens[k], i = uvarint(s, i)
+	}
+	var f [packedFields]packedField
+	for k, n := range lens {
+		if n == 0 {
+			f[k].null = true
+			continue
+		}
+		f[k].s = s[i : i+int(n-1)]
+		i += int(n - 1)
+	}
+	r := secrets.Record{
+		ID: ints[0],
+		Secret: secrets.Secret{
+			Workspace: f[0].s, Name: f[1].s, Description: f[2].ptr(), CreatedBy: f[3].ptr(), UpdatedBy: f[4].ptr(),
+			CreatedAt: fromMicros(ints[3]), UpdatedAt: fromMicros(ints[4]), Version: ints[2], ETag: f[6].s,
+		},
+		Sealed:   envelope.Sealed{Provider: f[5].s, Format: int(ints[5])},
+		Revision: ints[1],
+	}
+	r.Sealed.Ciphertext, r.Sealed.WrappedDEK = f[7].bytes2(f[8])
+	return r
+}
+
+// ptr returns the field as an optional string.
+func (f packedField) ptr() *string {
+	if f.null {
+		return nil
+	}
+	s := f.s
+	return &s
+}
+
+// bytes2 copies f and g into one new array and returns them as two slices
+// whose capacity ends at their length, so an append cannot reach the other.
+func (f packedField) bytes2(g packedField) ([]byte, []byte) {
+	b := make([]byte, 0, len(f.s)+len(g.s))
+	b = append(b, f.s...)
+	b = append(b, g.s...)
+	x, y := b[:len(f.s):len(f.s)], b[len(f.s):]
+	if f.null {
+		x = nil
+	}
+	if g.null {
+		y = nil
+	}
+	return x, y
+}
+
+// uvarint reads the unsigned varint at s[i:] (binary.Uvarint without a
+// conversion to []byte); p was written by packRecord, so it is well formed.
+func uvarint(s string, i int) (uint64, int) {
+	var v uint64
+	for shift := 0; ; shift += 7 {
+		c := s[i]
+		i++
+		v |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			return v, i
+		}
+	}
 }

@@ -123,7 +123,8 @@ func TestCacheDropsAnswersReadBeforeACommit(t *testing.T) {
 	if _, err := st.UpdateSecret(ctx, "bench", "s", secrets.SecretUpdate{Description: &desc, UpdatedAt: secrets.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	fill(st.cache, &st.cache.records, key, staleRecord, read)
+	key, packed := packRecord(staleRecord)
+	fill(st.cache, &st.cache.records, key, packed, read)
 	fill(st.cache, &st.cache.pages, pkey, cachedPage{items: staleItems, total: staleTotal}, read)
 
 	if got, err := st.GetSecret(ctx, "bench", "s"); err != nil || got.Description == nil || *got.Description != desc {

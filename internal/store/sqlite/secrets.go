@@ -92,7 +92,7 @@ func (s *Store) firstVersion(ctx context.Context, tx *sql.Tx, l live, n int64, s
 // or ErrNotFound, from the read cache when no transaction has committed
 // since it was last read (cache.go).
 func (s *Store) GetSecret(ctx context.Context, ws, name string) (secrets.Record, error) {
-	return cached(s.cache, &s.cache.records, recordKey{ws, name}, func() (secrets.Record, error) {
+	return s.cache.record(ws, name, func() (secrets.Record, error) {
 		return s.getSecret(ctx, ws, name)
 	})
 }
