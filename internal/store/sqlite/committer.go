@@ -267,6 +267,7 @@ func (c *committer) commit(batch []*write) {
 		before = c.cache.holdAudit()
 		defer c.cache.release()
 	}
+	sp := c.bind(tx)
 	ran := make([]*write, 0, len(batch))
 	for i, w := range batch {
 		if !w.state.CompareAndSwap(queued, running) {
@@ -278,7 +279,7 @@ func (c *committer) commit(batch []*write) {
 		}
 		ran = append(ran, w)
 		var txErr error
-		if w.err, txErr = c.apply(tx, w); txErr != nil {
+		if w.err, txErr = sp.apply(tx, w); txErr != nil {
 			// SQLite rolled the transaction back (an I/O error, a full
 			// disk): the writes that ran are lost. Those not started yet
 			// get a transaction of their own.
@@ -339,24 +340,37 @@ func (c *committer) insertDrafts(tx *sql.Tx, ran []*write) error {
 	return nil
 }
 
-// apply runs w in its own savepoint of tx. opErr is w's outcome; txErr
-// reports that tx itself is no longer usable.
-func (c *committer) apply(tx *sql.Tx, w *write) (opErr, txErr error) {
+// savepoints are the committer's savepoint statements, those every write
+// runs bound to one transaction once per batch rather than once per write
+// (binding allocates and locks); ROLLBACK TO, rarely needed, is bound when
+// it is.
+type savepoints struct {
+	open, release, rollbackTo *sql.Stmt
+}
+
+// bind binds the savepoint statements to tx.
+func (c *committer) bind(tx *sql.Tx) savepoints {
+	return savepoints{open: tx.Stmt(c.savepoint), release: tx.Stmt(c.release), rollbackTo: c.rollbackTo}
+}
+
+// apply runs w in its own savepoint of tx, which sp is bound to. opErr is
+// w's outcome; txErr reports that tx itself is no longer usable.
+func (sp savepoints) apply(tx *sql.Tx, w *write) (opErr, txErr error) {
 	ctx := context.WithoutCancel(w.ctx)
-	if _, err := tx.StmtContext(ctx, c.savepoint).ExecContext(ctx); err != nil {
+	if _, err := sp.open.ExecContext(ctx); err != nil {
 		return err, err
 	}
 	if opErr = w.call(ctx, tx); opErr == nil {
-		_, txErr = tx.StmtContext(ctx, c.release).ExecContext(ctx)
+		_, txErr = sp.release.ExecContext(ctx)
 		return txErr, txErr
 	}
 	// ROLLBACK TO undoes the write but keeps its savepoint open; RELEASE
 	// then removes it, which commits nothing on its own. Either fails only
 	// when SQLite has already rolled the whole transaction back.
-	if _, err := tx.StmtContext(ctx, c.rollbackTo).ExecContext(ctx); err != nil {
+	if _, err := tx.StmtContext(ctx, sp.rollbackTo).ExecContext(ctx); err != nil {
 		return opErr, err
 	}
-	if _, err := tx.StmtContext(ctx, c.release).ExecContext(ctx); err != nil {
+	if _, err := sp.release.ExecContext(ctx); err != nil {
 		return opErr, err
 	}
 	return opErr, nil

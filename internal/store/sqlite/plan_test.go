@@ -169,3 +169,30 @@ func TestLikePatternNotBare(t *testing.T) {
 		t.Errorf("bin: a LIKE has a bare parameter:\n%s", sql)
 	}
 }
+
+// TestCreateSeeksLastVersionRow: the create's max(id) of secret_versions
+// must be SQLite's seek to the table's last entry, not a scan of every
+// version. EXPLAIN QUERY PLAN says "SEARCH" for both, so the opcodes are
+// checked: the seek opens the table and jumps to its end (Last); the scan
+// would start at its beginning (Rewind) and visit every row.
+func TestCreateSeeksLastVersionRow(t *testing.T) {
+	st := openTemp(t)
+	rows, err := st.writer.Query("EXPLAIN "+createSecretSQL, 1, 2, 3, 4, 5, 6, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ops []string
+	for rows.Next() {
+		var addr, p1, p2, p3 int
+		var op string
+		var p4, p5, comment any
+		if err := rows.Scan(&addr, &op, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	if prog := strings.Join(ops, " "); !strings.Contains(prog, "OpenRead Last Rowid") {
+		t.Errorf("createSecretSQL does not seek the last version row:\n%s", prog)
+	}
+}

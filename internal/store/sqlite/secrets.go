@@ -33,7 +33,9 @@ func (s *Store) CreateSecret(ctx context.Context, r secrets.Record) (secrets.Rec
 			return err
 		}
 		secrets.SetAuditVersion(ctx, 1)
-		return s.firstVersion(ctx, tx, live{id: rec.ID, revision: 1}, 1, r.Sealed, r.CreatedAt, r.CreatedBy)
+		_, err = tx.StmtContext(ctx, s.w.createVersion).ExecContext(ctx, rec.ID, blob(r.Sealed.Ciphertext),
+			blob(r.Sealed.WrappedDEK), r.Sealed.Provider, r.Sealed.Format, micros(r.CreatedAt), r.CreatedBy)
+		return err
 	})
 	if err != nil {
 		return secrets.Record{}, err
@@ -75,7 +77,7 @@ func (s *Store) ImportSecret(ctx context.Context, r secrets.Record, replace bool
 }
 
 // firstVersion adds version n of the secret l just wrote as current
-// (CreateSecret, ImportSecret) and makes it the current row.
+// (ImportSecret) and makes it the current row.
 func (s *Store) firstVersion(ctx context.Context, tx *sql.Tx, l live, n int64, sealed envelope.Sealed, at time.Time, by *string) error {
 	row, ok, err := s.addVersion(ctx, tx, l, n, sealed, at, by)
 	if err == nil && !ok {

@@ -59,6 +59,16 @@ const getSecretSQL = `SELECT s.id, s.description, v.ciphertext, v.wrapped_dek, v
 const pruneSQL = `UPDATE secret_versions SET ` + eraseCols + `
 	WHERE secret_id = ?1 AND version > ?2 AND version <= ?3 AND ciphertext IS NOT NULL`
 
+// createSecretSQL inserts a live secret whose current_row names the row
+// its version 1 will have: the next id of secret_versions, found at the
+// table's last entry (TestQueryPlans). createVersion then inserts version 1
+// under that id, read back from the secret's row, so a create is two
+// statements with no UPDATE of current_row after them; the single writer
+// runs both in one savepoint, one right after the other.
+const createSecretSQL = `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
+		created_by, updated_by, revision, current_version, current_row)
+	VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1, (SELECT coalesce(max(id), 0) + 1 FROM secret_versions))`
+
 // scanVersionsSQL pages through the stored versions in key order.
 const scanVersionsSQL = `SELECT ` + storedCols + `
 	FROM secret_versions AS v JOIN secrets AS s ON s.id = v.secret_id
@@ -71,11 +81,12 @@ const scanVersionsSQL = `SELECT ` + storedCols + `
 type writeStmts struct {
 	createWorkspace, updateWorkspace, deleteWorkspace *sql.Stmt
 
-	createSecret, importSecret, updateSecret, liveSecret *sql.Stmt
-	setCurrentRow, prune, deleteSecret, binSecret        *sql.Stmt
-	addVersion, copyVersion, destroy, touch              *sql.Stmt
-	reseal, versionHeld, storedCount                     *sql.Stmt
-	binEntry, unbin, purgeDeleted, purgeExpired          *sql.Stmt
+	createSecret, createVersion, importSecret     *sql.Stmt
+	updateSecret, liveSecret                      *sql.Stmt
+	setCurrentRow, prune, deleteSecret, binSecret *sql.Stmt
+	addVersion, copyVersion, destroy, touch       *sql.Stmt
+	reseal, versionHeld, storedCount              *sql.Stmt
+	binEntry, unbin, purgeDeleted, purgeExpired   *sql.Stmt
 
 	workspaceExists, principalRoles, otherAdmins *sql.Stmt
 	grantRole, revokeRole, removeMember          *sql.Stmt
@@ -98,9 +109,10 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 			updated_at = ?3, updated_by = ?4 WHERE name = ?1 RETURNING ` + wsCols,
 		&w.deleteWorkspace: `DELETE FROM workspaces WHERE name = ?1`,
 
-		&w.createSecret: `INSERT INTO secrets (workspace, name, description, created_at, updated_at,
-			created_by, updated_by, revision, current_version)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, 1)`,
+		&w.createSecret: createSecretSQL,
+		&w.createVersion: `INSERT INTO secret_versions (id, secret_id, version, ciphertext, wrapped_dek,
+				provider, format_version, created_at, created_by)
+			SELECT current_row, id, 1, ?2, ?3, ?4, ?5, ?6, ?7 FROM secrets WHERE id = ?1`,
 		// ?8 is replace: when false the existing row is left alone and
 		// RETURNING yields no row, which tells "skipped" from "stored". ?9
 		// is keep: a replace adds a version and prunes as updateSecret
@@ -181,7 +193,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 
 func (w *writeStmts) close() error {
 	return closeAll(append([]*sql.Stmt{w.createWorkspace, w.updateWorkspace, w.deleteWorkspace,
-		w.createSecret, w.importSecret, w.updateSecret, w.liveSecret, w.setCurrentRow, w.prune,
+		w.createSecret, w.createVersion, w.importSecret, w.updateSecret, w.liveSecret, w.setCurrentRow, w.prune,
 		w.deleteSecret, w.binSecret,
 		w.addVersion, w.copyVersion, w.destroy, w.touch,
 		w.reseal, w.versionHeld, w.storedCount,
