@@ -61,6 +61,8 @@ func TestQueryPlans(t *testing.T) {
 		{"list name", list(secrets.SecretQuery{Sort: "-name"}), listArg, []string{"secrets_live_name"}},
 		{"list filter[name]", list(secrets.SecretQuery{Filter: secrets.Filter{Name: new("f000000002")}}),
 			listArg + `, 'f000000002'`, []string{"secrets_live_name"}},
+		{"list filter[name][$like] prefix", list(secrets.SecretQuery{Filter: secrets.Filter{NameLike: new("f00000001%")}}),
+			listArg + `, 'f00000001%', 'F00000001', 'F00000002', 'f00000001', 'f00000002'`, []string{"secrets_live_name"}},
 		{"ListVersions", versions, byName + `, 10, 0`, []string{"secrets_live_name", "secret_versions_pkey"}},
 		{"ListDeleted", bin, `'ws', now(), 10, 0`, []string{"secrets_bin_"}}, // list, or purge for the visible ones
 		{"GetDeleted", qGetDeleted, `'ws', 'bin-1', now()`, []string{"secrets_bin_id"}},

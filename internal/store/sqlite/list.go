@@ -109,8 +109,8 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	// where count(*) would visit every secret of the workspace per page.
 	total := `workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE ` + liveByName + `)`
 	switch {
-	case q.Filter.Name == nil && q.Filter.NameLike != nil && likePrefix(*q.Filter.NameLike) != "":
-		return prefixListQuery(where, terms, likePrefix(*q.Filter.NameLike), &args), args, nil
+	case q.Filter.Name == nil && q.Filter.NameLike != nil && listsql.LikePrefix(*q.Filter.NameLike) != "":
+		return prefixListQuery(where, terms, listsql.LikePrefix(*q.Filter.NameLike), &args), args, nil
 	case needsScan(q.Filter):
 		return probedListQuery(where, terms), args, nil
 	case !q.Filter.IsZero():
@@ -170,7 +170,7 @@ func probedListQuery(where string, terms []listsql.Term) string {
 // the general shape walked every secret of the workspace twice, for the
 // page and for the count: 5 ms of CPU per request at 10,000 secrets
 // (docs/performance.md, "Reads, round two"). A name the pattern matches
-// starts with one of the case variants of the prefix (caseVariants), so
+// starts with one of the case variants of the prefix (listsql.PrefixRanges), so
 // the matches are in those ranges of the index (at most 8 range scans);
 // where, the LIKE included, then decides on each candidate, on the index
 // entry before the row is read.
@@ -190,9 +190,8 @@ func prefixListQuery(where string, terms []listsql.Term, prefix string, args *qu
 		keys += ", " + t.Col
 	}
 	var ranges []string // each is a FROM and WHERE, for SELECT keys and SELECT 1
-	for _, v := range caseVariants(prefix) {
-		hi := v[:len(v)-1] + string([]byte{v[len(v)-1] + 1})
-		ranges = append(ranges, ` FROM secrets WHERE `+where+` AND name >= `+args.add(v)+` AND name < `+args.add(hi))
+	for _, r := range listsql.PrefixRanges(prefix) {
+		ranges = append(ranges, ` FROM secrets WHERE `+where+` AND name >= `+args.add(r.From)+` AND name < `+args.add(r.To))
 	}
 	cols := "secrets." + strings.ReplaceAll(listCols, ", ", ", secrets.")
 	return `WITH hits AS (SELECT ` + keys + strings.Join(ranges, ` UNION ALL SELECT `+keys) + `
@@ -201,65 +200,6 @@ func prefixListQuery(where string, terms []listsql.Term, prefix string, args *qu
 		SELECT (SELECT count(*) FROM (SELECT 1` + strings.Join(ranges, ` UNION ALL SELECT 1`) + `)), page.*
 		FROM workspaces LEFT JOIN page ON true WHERE workspaces.name = ?1
 		ORDER BY ` + listsql.OrderBy(terms, "page.")
-}
-
-// maxPrefixLetters bounds the letters of a pattern's prefix that
-// prefixListQuery turns into ranges: each letter doubles them (either
-// case), so at most 8.
-const maxPrefixLetters = 3
-
-// likePrefix is the literal start of a LIKE pattern with ESCAPE '\\' (the
-// part before its first wildcard), cut before its (maxPrefixLetters+1)-th
-// ASCII letter and before any non-ASCII byte (compared exactly by LIKE,
-// and never in a valid name); a shorter prefix only narrows less.
-func likePrefix(p string) string {
-	var b []byte
-	letters := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch c {
-		case '%', '_':
-			return string(b)
-		case '\\':
-			if i+1 == len(p) {
-				return string(b)
-			}
-			i++
-			c = p[i]
-		}
-		if c >= 0x80 {
-			return string(b)
-		}
-		if isASCIILetter(c) {
-			if letters == maxPrefixLetters {
-				return string(b)
-			}
-			letters++
-		}
-		b = append(b, c)
-	}
-	return string(b)
-}
-
-func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
-
-// caseVariants returns s with every combination of cases of its ASCII
-// letters.
-func caseVariants(s string) []string {
-	out := []string{""}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		next := make([]string, 0, 2*len(out))
-		for _, v := range out {
-			if isASCIILetter(c) {
-				next = append(next, v+string([]byte{c &^ 0x20}), v+string([]byte{c | 0x20}))
-			} else {
-				next = append(next, v+string([]byte{c}))
-			}
-		}
-		out = next
-	}
-	return out
 }
 
 // deletedListQuery returns the SQL and arguments of a page of ws's bin as

@@ -152,26 +152,3 @@ func TestListNamePrefix(t *testing.T) {
 		})
 	}
 }
-
-// TestLikePrefix: the literal prefix a pattern's ranges come from.
-func TestLikePrefix(t *testing.T) {
-	for _, c := range []struct{ pattern, want string }{
-		{"s0001%", "s0001"},
-		{"abcdef%", "abc"},
-		{"a1b2c3d4", "a1b2c3"},
-		{"%abc", ""},
-		{"_abc", ""},
-		{"ab\\_c%", "ab_c"},
-		{"ab\\%%", "ab%"},
-		{"ab\\", "ab"},
-		{"0-9.x%", "0-9.x"},
-		{"ab\xc3\xa9%", "ab"},
-	} {
-		if got := likePrefix(c.pattern); got != c.want {
-			t.Errorf("likePrefix(%q) = %q, want %q", c.pattern, got, c.want)
-		}
-	}
-	if got := caseVariants("a1B"); !slices.Equal(got, []string{"A1B", "A1b", "a1B", "a1b"}) {
-		t.Errorf("caseVariants(a1B) = %q", got)
-	}
-}

@@ -127,6 +127,19 @@ var filterCases = []filterCase{
 	{"name like three characters", secrets.Filter{NameLike: ptr("___")}, []string{"web"}},
 	{"name like everything", secrets.Filter{NameLike: ptr("%")}, queryOrders["name"]},
 	{"name like nothing", secrets.Filter{NameLike: ptr("x%")}, nil},
+	// A literal prefix narrows to ranges of the name index, one per case
+	// variant of its first three letters (docs/performance.md, "The
+	// filtered list page"); the pattern still decides.
+	{"name like, a prefix in mixed case", secrets.Filter{NameLike: ptr("aPiX%")}, []string{"apixkey"}},
+	{"name like, a prefix past three letters", secrets.Filter{NameLike: ptr("APIXK%")}, []string{"apixkey"}},
+	{"name like, a prefix with punctuation", secrets.Filter{NameLike: ptr("DB.%")}, []string{"db.replica"}},
+	{"name like, a prefix with another punctuation", secrets.Filter{NameLike: ptr("db-%")}, []string{"db-main"}},
+	{"name like, a prefix with \\_", secrets.Filter{NameLike: ptr(`api\_%`)}, []string{"api_key"}},
+	{"name like, a prefix with \\%", secrets.Filter{NameLike: ptr(`api\%%`)}, nil},
+	{"name like, a prefix then _", secrets.Filter{NameLike: ptr("db_m%")}, []string{"db-main"}},
+	{"name like, a whole name as prefix", secrets.Filter{NameLike: ptr("Zeta%")}, []string{"zeta"}},
+	{"name like, a prefix between names", secrets.Filter{NameLike: ptr("c%")}, nil},
+	{"name like, a prefix and a suffix", secrets.Filter{NameLike: ptr("a%Y")}, []string{"api-key", "api_key", "apixkey"}},
 
 	{"description like anything", secrets.Filter{DescriptionLike: ptr("%")}, []string{"api-key", "api_key", "db-main", "db.replica", "web", "zeta"}},
 	{"description like empty", secrets.Filter{DescriptionLike: ptr("")}, []string{"web"}},
