@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/binary"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,11 +96,49 @@ type recordKey struct{ ws, name string }
 // takes.
 type rolesKey struct{ ws, principals string }
 
-// pageKey is an unfiltered ListSecrets page (filtered pages are not
-// cached: their shapes are many and each is read rarely).
+// pageKey is a ListSecrets page; filter is filterKey of its Filter, "" for
+// the unfiltered list.
 type pageKey struct {
-	ws, exclude, sort string
-	limit, offset     int
+	ws, exclude, sort, filter string
+	limit, offset             int
+}
+
+// filterKey encodes f for a pageKey: each set term as a tag letter and
+// then its value, texts prefixed by their length, so that two different
+// filters never share a key (TestFilterKeyTellsEveryFieldApart). Filter's
+// pointers make it unusable as a map key itself.
+func filterKey(f secrets.Filter) string {
+	if f.IsZero() {
+		return ""
+	}
+	var b []byte
+	text := func(tag byte, s *string) {
+		if s != nil {
+			b = append(b, tag)
+			b = strconv.AppendInt(b, int64(len(*s)), 10)
+			b = append(b, ':')
+			b = append(b, *s...)
+		}
+	}
+	moment := func(tag byte, t *time.Time) {
+		if t != nil {
+			b = append(b, tag)
+			b = strconv.AppendInt(b, t.Unix(), 10)
+			b = append(b, '.')
+			b = strconv.AppendInt(b, int64(t.Nanosecond()), 10)
+		}
+	}
+	text('n', f.Name)
+	text('l', f.NameLike)
+	text('d', f.DescriptionLike)
+	moment('c', f.CreatedFrom)
+	moment('C', f.CreatedTo)
+	moment('u', f.UpdatedFrom)
+	moment('U', f.UpdatedTo)
+	if f.Search != "" {
+		text('s', &f.Search)
+	}
+	return string(b)
 }
 
 // cachedPage is one ListSecrets answer. items has its capacity clipped, so

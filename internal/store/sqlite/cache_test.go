@@ -6,9 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/coffer-dev/coffer/internal/secrets"
 	"github.com/coffer-dev/coffer/internal/store/listsql"
@@ -307,4 +309,91 @@ func runCacheChild(t *testing.T, path string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
+}
+
+// TestCacheFilteredPage: a filtered page is answered from the cache the
+// second time, a page of another filter is not mistaken for it, and a
+// commit that adds a match shows in the next read.
+func TestCacheFilteredPage(t *testing.T) {
+	st := openTemp(t)
+	if st.cache.wal == nil {
+		t.Fatal("the read cache is off on this system")
+	}
+	mustCreate(t, st, "ws")
+	for _, name := range []string{"api-1", "api-2", "db"} {
+		if _, err := st.CreateSecret(ctx, secret("ws", name, "v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api, db := "API%", "db%"
+	list := func(pattern *string) []string {
+		t.Helper()
+		items, total, err := st.ListSecrets(ctx, "ws", secrets.SecretQuery{Limit: 10, Sort: "name",
+			Filter: secrets.Filter{NameLike: pattern}})
+		if err != nil || total != len(items) {
+			t.Fatalf("ListSecrets(%s): %d items, total %d, err %v", *pattern, len(items), total, err)
+		}
+		var names []string
+		for _, it := range items {
+			names = append(names, it.Name)
+		}
+		return names
+	}
+	list(&api)
+	h0, _ := st.CacheStats()
+	if got := list(&api); !slices.Equal(got, []string{"api-1", "api-2"}) {
+		t.Errorf("api%% again: %v", got)
+	}
+	if h, _ := st.CacheStats(); h != h0+1 {
+		t.Errorf("the repeated filtered page was not a cache hit (hits %d -> %d)", h0, h)
+	}
+	if got := list(&db); !slices.Equal(got, []string{"db"}) {
+		t.Errorf("db%% after api%% was cached: %v", got)
+	}
+	if _, err := st.CreateSecret(ctx, secret("ws", "api-3", "v")); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(&api); !slices.Equal(got, []string{"api-1", "api-2", "api-3"}) {
+		t.Errorf("api%% after a create: %v", got)
+	}
+}
+
+// TestFilterKeyTellsEveryFieldApart sets each field of secrets.Filter in
+// turn, by reflection so that a field added later is covered too, and
+// requires a key of its own for each: two filters sharing a key would
+// answer one's page for the other.
+func TestFilterKeyTellsEveryFieldApart(t *testing.T) {
+	text, moment := "a", time.Unix(1700000000, 5)
+	keys := map[string]string{"": "zero filter"}
+	add := func(what string, f secrets.Filter) {
+		t.Helper()
+		k := filterKey(f)
+		if prev, dup := keys[k]; dup {
+			t.Errorf("%s and %s share the key %q", what, prev, k)
+		}
+		keys[k] = what
+	}
+	ft := reflect.TypeFor[secrets.Filter]()
+	for i := range ft.NumField() {
+		var f secrets.Filter
+		v := reflect.ValueOf(&f).Elem().Field(i)
+		switch v.Interface().(type) {
+		case string:
+			v.SetString(text)
+		case *string:
+			v.Set(reflect.ValueOf(&text))
+		case *time.Time:
+			v.Set(reflect.ValueOf(&moment))
+		default:
+			t.Fatalf("filterKey and this test do not know field %s of type %s", ft.Field(i).Name, v.Type())
+		}
+		add(ft.Field(i).Name, f)
+	}
+	// Values that a naive concatenation would confuse.
+	ab, b, a1 := "ab", "b", "1:a"
+	add("name ab", secrets.Filter{Name: &ab})
+	add("name a and like b", secrets.Filter{Name: &text, NameLike: &b})
+	add("name 1:a", secrets.Filter{Name: &a1})
+	later := moment.Add(time.Nanosecond)
+	add("created from a nanosecond later", secrets.Filter{CreatedFrom: &later})
 }

@@ -224,17 +224,23 @@ func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) 
 
 // ListSecrets returns one page of a workspace's live secrets matching
 // q.Filter in q.Sort order, and how many match; both without q.Exclude.
-// ErrNoWorkspace if the workspace is missing. Unfiltered pages, the list
-// every console and CLI shows, come from the read cache like GetSecret's
-// records; a filtered page is read each time.
+// ErrNoWorkspace if the workspace is missing. Pages come from the read
+// cache like GetSecret's records: the unfiltered list every console and
+// CLI shows, and filtered ones, which cost 10 times as much to read (a
+// search box sends the same few prefixes again and again;
+// docs/performance.md, "The filtered list page").
 func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
-	if !q.Filter.IsZero() {
-		return s.listFiltered(ctx, ws, q)
-	}
 	key := pageKey{ws: ws, exclude: q.Exclude, sort: cmp.Or(q.Sort, listsql.DefaultSecretSort),
-		limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
+		filter: filterKey(q.Filter), limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
 	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
-		items, total, err := s.listSecrets(ctx, key)
+		var items []secrets.Secret
+		var total int
+		var err error
+		if key.filter == "" {
+			items, total, err = s.listSecrets(ctx, key)
+		} else {
+			items, total, err = s.listFiltered(ctx, ws, q)
+		}
 		return cachedPage{items: items[:len(items):len(items)], total: total}, err
 	})
 	return p.items, p.total, err
