@@ -128,11 +128,11 @@ func (s *Server) auditDenied(r *http.Request, m Match, start time.Time, p auth.P
 	au := new(auditReq)
 	s.startAudit(au, r, &m, start.UTC().Truncate(time.Microsecond))
 	au.identified(p, method)
-	s.endAudit(r.Context(), au, status)
+	s.endAudit(au, status)
 }
 
 // endAudit records the request's event unless its write committed it.
-func (s *Server) endAudit(ctx context.Context, a *auditReq, status int) {
+func (s *Server) endAudit(a *auditReq, status int) {
 	if a.done {
 		return
 	}
@@ -153,7 +153,11 @@ func (s *Server) endAudit(ctx context.Context, a *auditReq, status int) {
 	case a.kind == auditAccess && s.auditReads == "off":
 		return
 	}
-	s.trail.Enqueue(context.WithoutCancel(ctx), e)
+	// Not the request's context: the event must be queued even when the
+	// client has gone, and Enqueue uses its context only to give up
+	// waiting. (It was context.WithoutCancel of it, an allocation per
+	// request for nothing: the event carries its request id.)
+	s.trail.Enqueue(context.Background(), e)
 }
 
 // auditValue records a successful /access before its value is sent, when

@@ -81,6 +81,9 @@ var versionFilterKeys = filterKeys[3:5]
 // the same order.
 func queryFilter(q url.Values, keys []filterKey, is *items) secrets.Filter {
 	var f secrets.Filter
+	if !hasFilter(q) { // the common list: no key slice to sort
+		return f
+	}
 	for _, key := range slices.Sorted(maps.Keys(q)) {
 		if !strings.HasPrefix(key, "filter[") {
 			continue
@@ -103,6 +106,16 @@ func queryFilter(q url.Values, keys []filterKey, is *items) secrets.Filter {
 		setFilter(&f, k, vs[len(vs)-1], loc, is)
 	}
 	return f
+}
+
+// hasFilter reports whether q has a filter[...] parameter.
+func hasFilter(q url.Values) bool {
+	for key := range q {
+		if strings.HasPrefix(key, "filter[") {
+			return true
+		}
+	}
+	return false
 }
 
 // parseFilterKey splits filter[field] or filter[field][op].

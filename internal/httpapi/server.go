@@ -186,7 +186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			au = &st.au
 			s.startAudit(au, r, &m, secrets.Now())
-			defer func() { s.endAudit(r.Context(), au, sw.status) }()
+			defer func() { s.endAudit(au, sw.status) }()
 		}
 	}
 	p, method, ok := s.identify(sw, r, &m)
