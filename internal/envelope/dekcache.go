@@ -1,17 +1,13 @@
 package envelope
 
-import (
-	"crypto/cipher"
-	"sync"
-)
+import "sync"
 
 // LocalKEK is implemented by providers whose key-encryption key is held in
 // this process's memory (secret_key, the development key). The Keyring
 // keeps the DEKs it unwraps with such a provider (dekCache): anyone who
 // can read them from memory could read the KEK there as well and derive
 // every DEK, so keeping them exposes nothing more, and a cached open skips
-// the HKDF derivation, the wrap's AES-GCM and the data's AES-GCM setup
-// (docs/crypto.md, "DEK cache").
+// the HKDF derivation and the wrap's AES-GCM (docs/crypto.md, "DEK cache").
 // Providers whose KEK lives elsewhere (Vault Transit) never implement it:
 // for them a kept DEK would be key material that exists nowhere else, and
 // revoking Coffer's access to the KEK would not stop reads.
@@ -20,8 +16,7 @@ type LocalKEK interface {
 }
 
 // maxCachedDEKs bounds the DEKs kept, like the SQLite read cache's 8,192
-// records: about 1 KiB each with the key and the AES-GCM state (both key
-// schedules and the GHASH table), 8 MiB when full.
+// records: about 200 bytes each with the key, under 2 MiB when full.
 const maxCachedDEKs = 8192
 
 // dekKey names one format-2 unwrap exactly: the provider, the record it is
@@ -36,20 +31,15 @@ type dekKey struct {
 	wrapped            [WrappedDEKSizeV2]byte
 }
 
-// dekCache holds the data AEADs of unwrapped DEKs (the AES-256-GCM built
-// from the DEK): setting one up computes the AES key schedule and the GHASH
-// tables, which was most of a cached open's cost (docs/performance.md,
-// "Reads, round three"). The AEAD cipher.NewGCM returns holds only that
-// state, which Open and Seal read and never change, so one AEAD serves
-// concurrent opens. Safe for concurrent use; when full, an arbitrary entry
-// makes room.
+// dekCache holds unwrapped DEKs; safe for concurrent use. When full, an
+// arbitrary entry makes room and its DEK is cleared.
 type dekCache struct {
-	mu sync.RWMutex
-	m  map[dekKey]cipher.AEAD
+	mu sync.Mutex
+	m  map[dekKey]*[DEKSize]byte
 }
 
 func newDEKCache() *dekCache {
-	return &dekCache{m: make(map[dekKey]cipher.AEAD)}
+	return &dekCache{m: make(map[dekKey]*[DEKSize]byte)}
 }
 
 // keyOf returns the cache key of a format-2 record's wrap; ok is false when
@@ -63,29 +53,42 @@ func keyOf(provider, ws, name string, wrapped []byte) (k dekKey, ok bool) {
 	return k, true
 }
 
-// get returns the AEAD kept for k, or nil.
-func (c *dekCache) get(k *dekKey) cipher.AEAD {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.m[*k]
-}
-
-// put keeps g, the data AEAD of the DEK k unwraps to.
-func (c *dekCache) put(k *dekKey, g cipher.AEAD) {
+// get copies the DEK kept for k into dek.
+func (c *dekCache) get(k *dekKey, dek *[DEKSize]byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	p, ok := c.m[*k]
+	if ok {
+		*dek = *p
+	}
+	return ok
+}
+
+// put keeps a copy of dek for k.
+func (c *dekCache) put(k *dekKey, dek []byte) {
+	if len(dek) != DEKSize {
+		return
+	}
+	p := new([DEKSize]byte)
+	copy(p[:], dek)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[*k]; ok {
+		clear(old[:])
+	}
 	for len(c.m) >= maxCachedDEKs {
-		for ek := range c.m {
+		for ek, ev := range c.m {
+			clear(ev[:])
 			delete(c.m, ek)
 			break
 		}
 	}
-	c.m[*k] = g
+	c.m[*k] = p
 }
 
 // len is the number of DEKs kept (tests).
 func (c *dekCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return len(c.m)
 }

@@ -142,8 +142,10 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	key, cacheable := keyOf(s.Provider, ws, name, s.WrappedDEK)
 	cacheable = cacheable && k.local[s.Provider]
 	if cacheable {
-		if g := k.deks.get(&key); g != nil {
-			return openDataV2(g, s.Ciphertext, ws, name)
+		var kept [DEKSize]byte
+		if k.deks.get(&key, &kept) {
+			defer clear(kept[:])
+			return OpenDataV2(kept[:], s.Ciphertext, ws, name)
 		}
 	}
 	dek, err := p.UnwrapV2(ctx, s.WrappedDEK, ws, name)
@@ -151,14 +153,13 @@ func (k *Keyring) Open(ctx context.Context, ws, name string, s Sealed) ([]byte, 
 	if err != nil {
 		return nil, providerFailure(s.Provider, err, ErrDecrypt)
 	}
-	g, err := newGCM(dek)
-	if err != nil {
+	if len(dek) != DEKSize {
 		return nil, ErrDecrypt
 	}
 	if cacheable {
-		k.deks.put(&key, g)
+		k.deks.put(&key, dek)
 	}
-	return openDataV2(g, s.Ciphertext, ws, name)
+	return OpenDataV2(dek, s.Ciphertext, ws, name)
 }
 
 // Health returns the first error of a provider implementing HealthChecker,

@@ -3,7 +3,6 @@ package envelope
 import (
 	"bytes"
 	"context"
-	"crypto/cipher"
 	"errors"
 	"fmt"
 	"slices"
@@ -512,7 +511,7 @@ func TestKeyringConcurrent(t *testing.T) {
 // TestDEKCache: with a LocalKEK provider the second open of a record asks
 // the provider nothing and returns the same value; a provider without
 // LocalKEK is asked every time and nothing is kept; the cache stays
-// within its bound and answers each record with its own AEAD.
+// within its bound and clears the DEKs it drops.
 func TestDEKCache(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -551,25 +550,29 @@ func TestDEKCache(t *testing.T) {
 		})
 	}
 
-	t.Run("bounded", func(t *testing.T) {
+	t.Run("bounded, dropped DEKs cleared", func(t *testing.T) {
 		c := newDEKCache()
-		put := map[dekKey]cipher.AEAD{}
+		kept := map[dekKey]*[DEKSize]byte{}
 		for i := range maxCachedDEKs + 10 {
 			k, _ := keyOf("p", "ws", fmt.Sprintf("n%d", i), bytes.Repeat([]byte{1}, WrappedDEKSizeV2))
-			g, err := newGCM(kekOf(byte(i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.put(&k, g)
-			put[k] = g
+			c.put(&k, kekOf(2))
+			kept[k] = c.m[k]
 		}
 		if n := c.len(); n != maxCachedDEKs {
 			t.Errorf("%d DEKs kept, want the bound %d", n, maxCachedDEKs)
 		}
-		for k, g := range put {
-			if got := c.get(&k); got != nil && got != g {
-				t.Fatalf("%s: another record's AEAD kept", k.name)
+		dropped := 0
+		for k, p := range kept {
+			if _, ok := c.m[k]; ok {
+				continue
 			}
+			dropped++
+			if *p != [DEKSize]byte{} {
+				t.Errorf("dropped DEK of %s not cleared", k.name)
+			}
+		}
+		if dropped != 10 {
+			t.Errorf("%d dropped, want 10", dropped)
 		}
 	})
 }
