@@ -138,9 +138,8 @@ func OpenDataV2(dek, blob []byte, ws, name string) ([]byte, error) {
 	return openDataV2(g, blob, ws, name)
 }
 
-// openDataV2 is OpenDataV2 with the AES-GCM of the DEK already set up (the
-// DEK cache keeps it). The associated data and the value share one
-// allocation: the value is the buffer's tail.
+// openDataV2 is OpenDataV2 with the DEK's AES-GCM set up. The associated
+// data and the value share one allocation: the value is the buffer's tail.
 func openDataV2(g cipher.AEAD, blob []byte, ws, name string) ([]byte, error) {
 	if len(blob) < DataOverheadV2 || blob[0] != FormatV2 {
 		return nil, ErrDecrypt
