@@ -36,18 +36,7 @@ func TestClientClosedIsNot5xx(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lock, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close(context.Background())
-	tx, err := lock.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, "LOCK TABLE secrets IN ACCESS EXCLUSIVE MODE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, dsn, "secrets")
 
 	reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()
@@ -84,6 +73,74 @@ func TestClientClosedIsNot5xx(t *testing.T) {
 		}
 		return len(statuses) == 1
 	})
+}
+
+// TestClientClosedDuringAuthIsNot5xx: with auth enabled, a client that
+// hangs up while the authorization decision waits on the database (the role
+// lookup, behind a lock on role_bindings) is a 499 too, not the 500 of a
+// decision that could not be made.
+func TestClientClosedDuringAuthIsNot5xx(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	srv, base := startServerEnv(t, io.Discard, map[string]string{"COFFER_DATABASE_DSN": dsn,
+		"NMP_AUTH_ENABLED":                        "true",
+		"NMP_SECRETS_ENCRYPTION":                  `{"providers":{"secret_key":{"k1":{"value":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}}}}`,
+		"NMP_SECRETS_ENCRYPTION_CURRENT_PROVIDER": "k1"})
+	ctx := t.Context()
+	if _, err := srv.Service.CreateWorkspace(ctx, "ws", nil, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Service.CreateSecret(ctx, "ws", secrets.NewSecret{Name: "s", Value: "v"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tx := lockTable(t, dsn, "role_bindings")
+
+	reqCtx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, base+"/apis/secrets/v2/workspaces/ws/secrets/s/access", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-NMP-Principal-Id", "service:jobs")
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("access answered %d while role_bindings was locked", res.StatusCode)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("access: %v, want the client's deadline", err)
+	}
+
+	const route = `route="/apis/secrets/v2/workspaces/{workspace}/secrets/{name}/access"`
+	var counts map[string]string
+	waitFor(t, "the abandoned request to be counted", func() bool {
+		counts = requestCounts(t, base, route)
+		return len(counts) > 0
+	})
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if counts["4xx"] != "1" || counts["5xx"] != "" {
+		t.Errorf("access requests by class %v, want one 4xx and no 5xx", counts)
+	}
+}
+
+// lockTable takes an ACCESS EXCLUSIVE lock on table in a transaction of its
+// own, which the caller rolls back to release it.
+func lockTable(t *testing.T, dsn, table string) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE "+table+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // requestCounts returns coffer_http_requests_total of the series with

@@ -126,6 +126,11 @@ func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err erro
 		ae = &auth.Error{Kind: auth.KindInternal, Detail: auth.MsgInternal, Err: err}
 	}
 	if ae.Kind == auth.KindInternal {
+		// The decision is still one that could not be made (the auth
+		// metric's error), but the request is the client's 499.
+		if s.clientClosed(w, r, err) {
+			return authOutcome[ae.Kind]
+		}
 		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err.Error())
 	}
 	writeDetail(w, authStatusOf[ae.Kind], ae.Detail)
