@@ -129,22 +129,18 @@ func SealDataV2With(dek, nonce, value []byte, ws, name string) ([]byte, error) {
 }
 
 // OpenDataV2 decrypts a format-2 data blob of ws/name. Every failure,
-// including a blob written for another record, is ErrDecrypt.
+// including a blob written for another record, is ErrDecrypt. The
+// associated data and the value share one allocation: the value is the
+// buffer's tail.
 func OpenDataV2(dek, blob []byte, ws, name string) ([]byte, error) {
-	g, err := newGCM(dek)
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	return openDataV2(g, blob, ws, name)
-}
-
-// openDataV2 is OpenDataV2 with the DEK's AES-GCM set up. The associated
-// data and the value share one allocation: the value is the buffer's tail.
-func openDataV2(g cipher.AEAD, blob []byte, ws, name string) ([]byte, error) {
 	if len(blob) < DataOverheadV2 || blob[0] != FormatV2 {
 		return nil, ErrDecrypt
 	}
 	if len(ws) > maxAADField || len(name) > maxAADField {
+		return nil, ErrDecrypt
+	}
+	g, err := newGCM(dek)
+	if err != nil {
 		return nil, ErrDecrypt
 	}
 	ct := blob[1+NonceSize:]

@@ -108,9 +108,13 @@ func secretListQuery(ws string, q secrets.SecretQuery) (string, []any, error) {
 	// 3), less the excluded secret if it is live: a unique-index probe,
 	// where count(*) would visit every secret of the workspace per page.
 	total := `workspaces.secret_count - EXISTS (SELECT 1 FROM secrets WHERE ` + liveByName + `)`
+	prefix := ""
+	if q.Filter.Name == nil && q.Filter.NameLike != nil {
+		prefix = listsql.LikePrefix(*q.Filter.NameLike)
+	}
 	switch {
-	case q.Filter.Name == nil && q.Filter.NameLike != nil && listsql.LikePrefix(*q.Filter.NameLike) != "":
-		return prefixListQuery(where, terms, listsql.LikePrefix(*q.Filter.NameLike), &args), args, nil
+	case prefix != "":
+		return prefixListQuery(where, terms, prefix, &args), args, nil
 	case needsScan(q.Filter):
 		return probedListQuery(where, terms), args, nil
 	case !q.Filter.IsZero():
@@ -232,15 +236,14 @@ func deletedListQuery(ws string, q secrets.DeletedQuery) (string, []any, error) 
 func (s *Store) ListSecrets(ctx context.Context, ws string, q secrets.SecretQuery) ([]secrets.Secret, int, error) {
 	key := pageKey{ws: ws, exclude: q.Exclude, sort: cmp.Or(q.Sort, listsql.DefaultSecretSort),
 		filter: filterKey(q.Filter), limit: max(q.Limit, 0), offset: max(q.Offset, 0)}
-	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
-		var items []secrets.Secret
-		var total int
-		var err error
+	read := func() ([]secrets.Secret, int, error) {
 		if key.filter == "" {
-			items, total, err = s.listSecrets(ctx, key)
-		} else {
-			items, total, err = s.listFiltered(ctx, ws, q)
+			return s.listSecrets(ctx, key)
 		}
+		return s.listFiltered(ctx, ws, q)
+	}
+	p, err := cached(s.cache, &s.cache.pages, key, func() (cachedPage, error) {
+		items, total, err := read()
 		return cachedPage{items: items[:len(items):len(items)], total: total}, err
 	})
 	return p.items, p.total, err
